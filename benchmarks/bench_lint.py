@@ -1,0 +1,84 @@
+"""Lint-path benchmark: flake8 with vs without normlint, `normlint lint -j1` vs libcst-parsing every file.
+
+Usage:  python benchmarks/bench_lint.py [CORPUS_DIR] [--repeat N]
+Default corpus: the installed keras package's sources (~900 files).  Each figure is the best of
+--repeat wall-clock runs of a fresh process; peak memory is that process's max RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+PARSE_ALL = """
+import sys, libcst
+from normlint.lint.files import discover, read_source
+for p in discover(sys.argv[1:]):
+    try:
+        libcst.parse_module(read_source(p))
+    except Exception:
+        pass
+"""
+
+
+def run(cmd: list[str]) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one run of cmd."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def best(cmd: list[str], repeat: int) -> tuple[float, float]:
+    runs = [run(cmd) for _ in range(repeat)]
+    return min(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("corpus", nargs="?")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    corpus = args.corpus
+    if corpus is None:
+        spec = importlib.util.find_spec("keras")
+        if spec is None or not spec.submodule_search_locations:
+            print("no corpus given and keras is not installed", file=sys.stderr)
+            return 2
+        corpus = spec.submodule_search_locations[0]
+    files = sum(1 for _ in Path(corpus).rglob("*.py"))
+    py = sys.executable
+    cases = {
+        "flake8 -j1 (without normlint)": [py, str(HERE / "flake8_without_normlint.py"), "-j1", "--exit-zero", corpus],
+        "flake8 -j1 (with normlint)": [py, "-m", "flake8", "-j1", "--exit-zero", corpus],
+        "libcst parse of every file": [py, "-c", PARSE_ALL, corpus],
+        "normlint lint -j1": [py, "-m", "normlint", "lint", "-j1", "-q", corpus],
+    }
+    results = {}
+    print(f"corpus: {corpus} ({files} .py files), best of {args.repeat}")
+    for name, cmd in cases.items():
+        results[name] = best(cmd, args.repeat)
+        print(f"  {name:<32} {results[name][0]:7.2f} s   peak {results[name][1]:6.1f} MB", flush=True)
+    f_without = results["flake8 -j1 (without normlint)"][0]
+    f_with = results["flake8 -j1 (with normlint)"][0]
+    parse = results["libcst parse of every file"][0]
+    lint, lint_mem = results["normlint lint -j1"]
+    print(f"flake8 with/without normlint: {f_with / f_without:.3f}x  (target <= 1.10x)")
+    print(f"normlint lint / libcst parse-all: {lint / parse:.3f}x  (target <= 0.25x)")
+    print(f"normlint lint peak memory: {lint_mem:.1f} MB  (target <= 150 MB)")
+    ok = f_with / f_without <= 1.10 and lint / parse <= 0.25 and lint_mem <= 150
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from normlint.cli import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""``[tool.normlint]`` in pyproject.toml: code selection, per-file ignores and rule options.
+
+Read by the standalone CLI and by the flake8 plugin alike.
+
+    [tool.normlint]
+    select = ["NL"]                 # code prefixes to report (default: all)
+    ignore = ["NL6"]                # code prefixes to drop
+    small-batch-threshold = 8       # NL602
+    [tool.normlint.per-file-ignores]
+    "tests/*" = ["NL301"]
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """pyproject.toml exists but its [tool.normlint] table is not usable."""
+
+
+@dataclass
+class Config:
+    select: tuple[str, ...] = ("NL",)
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    root: Path | None = None
+
+    def enabled(self, code: str, path: str | None = None) -> bool:
+        if code == "NL000":
+            return True
+        if not _matches(code, self.select) or _matches(code, self.ignore):
+            return False
+        if path is not None and self.per_file_ignores:
+            rel = _relative(path, self.root)
+            for pattern, codes in self.per_file_ignores.items():
+                if (fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(Path(rel).name, pattern)) and _matches(code, codes):
+                    return False
+        return True
+
+    def any_enabled(self, codes, path: str | None = None) -> bool:
+        return any(self.enabled(c, path) for c in codes)
+
+
+def _matches(code: str, prefixes: tuple[str, ...]) -> bool:
+    return any(code.startswith(p) for p in prefixes)
+
+
+def _relative(path: str, root: Path | None) -> str:
+    p = Path(path)
+    if root is not None:
+        try:
+            return p.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return p.as_posix()
+
+
+def find_pyproject(start: Path) -> Path | None:
+    start = start.resolve()
+    for d in [start, *start.parents] if start.is_dir() else [start.parent, *start.parent.parents]:
+        candidate = d / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _codes(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[tool.normlint] {key} must be a list of code prefixes, got {value!r}")
+    return tuple(v.strip().upper() for v in value)
+
+
+def load_config(start: Path | None = None, pyproject: Path | None = None) -> Config:
+    """Config from the nearest pyproject.toml above ``start`` (or the given file); defaults if none."""
+    path = pyproject or find_pyproject(start or Path.cwd())
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    table = data.get("tool", {}).get("normlint", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.normlint] must be a table")
+    cfg = Config(root=path.parent)
+    known = {"select", "ignore", "per-file-ignores", "small-batch-threshold"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown [tool.normlint] key(s): {', '.join(unknown)}")
+    if "select" in table:
+        cfg.select = _codes(table["select"], "select")
+    if "ignore" in table:
+        cfg.ignore = _codes(table["ignore"], "ignore")
+    pfi = table.get("per-file-ignores", {})
+    if not isinstance(pfi, dict):
+        raise ConfigError(f"{path}: [tool.normlint.per-file-ignores] must map globs to code lists")
+    cfg.per_file_ignores = {k: _codes(v, f"per-file-ignores.{k}") for k, v in pfi.items()}
+    if "small-batch-threshold" in table:
+        value = table["small-batch-threshold"]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{path}: small-batch-threshold must be a positive integer, got {value!r}")
+        cfg.options["small_batch_threshold"] = value
+    return cfg

@@ -1,0 +1,606 @@
+"""A small abstract interpreter that follows Keras layers through a file, without running it.
+
+It walks the module body, the functions it calls (inlined, with their arguments), every function and
+every Keras subclass (``__init__``/``build`` attributes, then ``call()``), and records:
+
+- ``applications``: each time a layer object is applied to tensors, with the tensors it consumed, so
+  the rules can ask "what feeds this BatchNormalization";
+- ``method_calls``: ``model.compile/fit/add``, ``layer.adapt`` and the like, with their receiver;
+- ``tape_calls``: models called inside a ``tf.GradientTape()`` block.
+
+Sequential lists, ``model.add(...)``, functional chains (``x = Layer(...)(x)``, through renames and
+helper functions), TF1 functional layers (``tf.layers.dropout(x)``) and subclassed models all end up
+as the same graph of ``Application`` nodes.  Loop bodies are walked twice so that the last layer of
+one iteration is seen feeding the first of the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import libcst as cst
+
+from normlint.lint.keras_api import MODEL_CLASSES, TF1_LAYERS
+from normlint.lint.names import Names
+
+IMAGE_DATASETS = frozenset({"cifar10", "cifar100", "mnist", "fashion_mnist"})
+_PRESERVING_METHODS = frozenset({"astype", "reshape", "copy", "squeeze", "transpose"})
+_PRESERVING_FUNCS = frozenset(
+    {"numpy.array", "numpy.asarray", "numpy.float32", "numpy.copy", "numpy.reshape", "numpy.expand_dims",
+     "tf.cast", "tf.convert_to_tensor", "tf.constant", "tf.reshape", "tf.expand_dims"}
+)
+_MAX_INLINE_DEPTH = 4
+
+
+class Value:
+    """Anything the interpreter cannot say more about."""
+
+
+UNKNOWN = Value()
+
+
+@dataclass(eq=False)
+class Tensor(Value):
+    producer: "Application | None" = None
+    parents: tuple["Tensor", ...] = ()
+
+
+@dataclass(eq=False)
+class LayerObj(Value):
+    """A constructed layer (or model). ``kind`` is the Keras class name or the user's class name."""
+
+    kind: str
+    node: cst.CSTNode
+    kwargs: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    args: list[cst.BaseExpression] = field(default_factory=list)
+    user_class: str | None = None
+    is_model: bool = False
+    attrs: dict[str, Value] = field(default_factory=dict)
+    # containers: the sub-layers they hold and the tensor that leaves them
+    members: list["LayerObj"] = field(default_factory=list)
+    output: Tensor | None = None
+    tail: Tensor | None = None  # Sequential: output of the last layer added so far
+
+    def arg(self, name: str, position: int | None = None) -> cst.BaseExpression | None:
+        if name in self.kwargs:
+            return self.kwargs[name]
+        if position is not None and position < len(self.args):
+            return self.args[position]
+        return None
+
+    def all_layers(self, _seen: set[int] | None = None) -> Iterator["LayerObj"]:
+        seen = _seen if _seen is not None else set()
+        if id(self) in seen:
+            return
+        seen.add(id(self))
+        yield self
+        for m in self.members:
+            yield from m.all_layers(seen)
+        for v in self.attrs.values():
+            if isinstance(v, LayerObj):
+                yield from v.all_layers(seen)
+
+    def holds(self, kinds: frozenset[str]) -> bool:
+        return any(layer.kind in kinds for layer in self.all_layers())
+
+
+@dataclass(eq=False)
+class Application:
+    layer: LayerObj
+    inputs: tuple[Tensor, ...]
+    output: Tensor
+    site: cst.CSTNode
+    branch: tuple[tuple[int, int], ...]
+    in_call_of: str | None  # class name when applied inside that class's call()
+
+
+@dataclass(eq=False)
+class Images(Value):
+    """Image arrays from keras.datasets.*.load_data(), still in raw pixel units."""
+
+    node: cst.CSTNode
+
+
+@dataclass(eq=False)
+class Seq(Value):
+    items: list[Value]
+
+
+@dataclass(eq=False)
+class FuncRef(Value):
+    node: cst.FunctionDef
+    self_obj: LayerObj | None = None
+
+
+@dataclass(eq=False)
+class ClassRef(Value):
+    node: cst.ClassDef
+
+
+@dataclass(eq=False)
+class Bound(Value):
+    """``receiver.method`` not yet called."""
+
+    receiver: Value
+    name: str
+    receiver_expr: cst.BaseExpression
+
+
+@dataclass(eq=False)
+class Symbol(Value):
+    """A Keras/TF API symbol that is not a layer class: ``tf.GradientTape``, ``keras.datasets.cifar10``."""
+
+    canon: str
+
+
+@dataclass(eq=False)
+class MethodCall:
+    receiver: Value
+    receiver_expr: cst.BaseExpression
+    name: str
+    node: cst.Call
+    args: list[Value]
+    arg_nodes: list[cst.Arg]
+
+
+@dataclass(eq=False)
+class TapeCall:
+    model: LayerObj
+    node: cst.Call
+    has_training: bool
+
+
+class _Return(Exception):
+    pass
+
+
+@dataclass
+class Flow:
+    applications: list[Application] = field(default_factory=list)
+    method_calls: list[MethodCall] = field(default_factory=list)
+    tape_calls: list[TapeCall] = field(default_factory=list)
+    classes: dict[str, LayerObj] = field(default_factory=dict)
+
+
+def kwargs_of(call: cst.Call) -> tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]:
+    args, kwargs = [], {}
+    for a in call.args:
+        if a.keyword is not None:
+            kwargs[a.keyword.value] = a.value
+        elif not a.star:
+            args.append(a.value)
+    return args, kwargs
+
+
+class Interpreter:
+    def __init__(self, module: cst.Module, names: Names) -> None:
+        self.module = module
+        self.names = names
+        self.flow = Flow()
+        self.globals: dict[str, Value] = {}
+        self._branch: list[tuple[int, int]] = []
+        self._call_of: list[str | None] = [None]
+        self._tape_depth = 0
+        self._inline_stack: list[int] = []
+        self._done_funcs: set[int] = set()
+
+    # ----------------------------------------------------------------- driver
+    def run(self) -> Flow:
+        self.exec_block(self.module.body, self.globals)
+        for stmt in self.module.body:
+            if isinstance(stmt, cst.ClassDef) and self.is_keras_class(stmt):
+                self.class_summary(stmt)
+        for stmt in self.module.body:
+            if isinstance(stmt, cst.FunctionDef) and id(stmt) not in self._done_funcs:
+                self.call_function(FuncRef(stmt), [], {}, standalone=True)
+        return self.flow
+
+    # -------------------------------------------------------------- classes
+    def is_keras_class(self, node: cst.ClassDef) -> bool:
+        return self.names.keras_base(node) is not None
+
+    def class_summary(self, node: cst.ClassDef) -> LayerObj:
+        name = node.name.value
+        if name in self.flow.classes:
+            return self.flow.classes[name]
+        obj = LayerObj(kind=name, node=node, user_class=name, is_model=self.names.keras_base(node) in MODEL_CLASSES)
+        self.flow.classes[name] = obj
+        methods = {
+            s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)
+        }
+        order = ["__init__", "build", "call"] + [m for m in methods if m not in ("__init__", "build", "call")]
+        for mname in order:
+            fn = methods.get(mname)
+            if fn is None:
+                continue
+            self._call_of.append(name if mname == "call" else None)
+            first_app = len(self.flow.applications)
+            try:
+                out = self.call_function(FuncRef(fn, obj), [], {}, standalone=True, tensor_first=mname == "call")
+            finally:
+                self._call_of.pop()
+            if mname == "call":
+                if isinstance(out, Tensor):
+                    obj.output = out
+                # layers built or applied inside call() belong to the model too
+                for app in self.flow.applications[first_app:]:
+                    if app.layer is not obj and all(app.layer is not m for m in obj.members):
+                        obj.members.append(app.layer)
+        return obj
+
+    # ------------------------------------------------------------ functions
+    def call_function(
+        self,
+        ref: FuncRef,
+        args: list[Value],
+        kwargs: dict[str, Value],
+        standalone: bool = False,
+        tensor_first: bool = False,
+    ) -> Value:
+        fn = ref.node
+        if id(fn) in self._inline_stack or len(self._inline_stack) >= _MAX_INLINE_DEPTH:
+            return UNKNOWN
+        self._done_funcs.add(id(fn))
+        env: dict[str, Value] = {}
+        params = list(fn.params.posonly_params) + list(fn.params.params)
+        if ref.self_obj is not None and params:
+            env[params[0].name.value] = ref.self_obj
+            params = params[1:]
+        for i, p in enumerate(params):
+            if i < len(args):
+                env[p.name.value] = args[i]
+            elif p.name.value in kwargs:
+                env[p.name.value] = kwargs[p.name.value]
+            elif standalone and (tensor_first and i == 0):
+                env[p.name.value] = Tensor()
+            else:
+                env[p.name.value] = UNKNOWN
+        for p in fn.params.kwonly_params:
+            env[p.name.value] = kwargs.get(p.name.value, UNKNOWN)
+        self._inline_stack.append(id(fn))
+        result: Value = UNKNOWN
+        try:
+            self.exec_block(fn.body.body if isinstance(fn.body, cst.IndentedBlock) else [fn.body], env)
+        except _Return as r:
+            result = r.args[0]
+        finally:
+            self._inline_stack.pop()
+        return result
+
+    # ----------------------------------------------------------- statements
+    def exec_block(self, body, env: dict[str, Value]) -> None:
+        for stmt in body:
+            self.exec_stmt(stmt, env)
+
+    def _suite(self, suite: cst.BaseSuite) -> list:
+        if isinstance(suite, cst.IndentedBlock):
+            return list(suite.body)
+        return [suite]
+
+    def exec_stmt(self, stmt: cst.CSTNode, env: dict[str, Value]) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self.exec_small(small, env)
+        elif isinstance(stmt, cst.SimpleStatementSuite):
+            for small in stmt.body:
+                self.exec_small(small, env)
+        elif isinstance(stmt, cst.If):
+            self._exec_if(stmt, env)
+        elif isinstance(stmt, (cst.For, cst.While)):
+            self._exec_loop(stmt, env)
+        elif isinstance(stmt, cst.With):
+            self._exec_with(stmt, env)
+        elif isinstance(stmt, cst.Try):
+            self.exec_block(self._suite(stmt.body), env)
+            for h in stmt.handlers:
+                self.exec_block(self._suite(h.body), env)
+            if stmt.orelse is not None:
+                self.exec_block(self._suite(stmt.orelse.body), env)
+            if stmt.finalbody is not None:
+                self.exec_block(self._suite(stmt.finalbody.body), env)
+        elif isinstance(stmt, cst.FunctionDef):
+            env[stmt.name.value] = FuncRef(stmt)
+        elif isinstance(stmt, cst.ClassDef):
+            env[stmt.name.value] = ClassRef(stmt)
+        elif isinstance(stmt, cst.SimpleStatementSuite):
+            pass
+
+    def _exec_if(self, stmt: cst.If, env: dict[str, Value]) -> None:
+        node: cst.If | cst.Else | None = stmt
+        index = 0
+        while node is not None:
+            self._branch.append((id(stmt), index))
+            try:
+                self.exec_block(self._suite(node.body), env)
+            finally:
+                self._branch.pop()
+            index += 1
+            orelse = node.orelse if isinstance(node, cst.If) else None
+            node = orelse
+
+    def _exec_loop(self, stmt: cst.For | cst.While, env: dict[str, Value]) -> None:
+        items: list[Value] | None = None
+        if isinstance(stmt, cst.For):
+            iterable = self.eval(stmt.iter, env)
+            if isinstance(iterable, Seq):
+                items = iterable.items
+        if items is not None and len(items) <= 64:
+            for item in items:
+                self._assign(stmt.target, item, env)  # type: ignore[union-attr]
+                self.exec_block(self._suite(stmt.body), env)
+        else:
+            for _ in range(2):
+                if isinstance(stmt, cst.For):
+                    self._assign(stmt.target, UNKNOWN, env)
+                self.exec_block(self._suite(stmt.body), env)
+        if stmt.orelse is not None:
+            self.exec_block(self._suite(stmt.orelse.body), env)
+
+    def _exec_with(self, stmt: cst.With, env: dict[str, Value]) -> None:
+        tapes = 0
+        for item in stmt.items:
+            value = self.eval(item.item, env)
+            if isinstance(item.item, cst.Call):
+                canon = self.names.canonical(item.item.func)
+                if canon in ("tf.GradientTape", "tf.autodiff.GradientTape"):
+                    tapes += 1
+            if item.asname is not None:
+                self._assign(item.asname.name, value, env)
+        self._tape_depth += tapes
+        try:
+            self.exec_block(self._suite(stmt.body), env)
+        finally:
+            self._tape_depth -= tapes
+
+    def exec_small(self, small: cst.BaseSmallStatement, env: dict[str, Value]) -> None:
+        if isinstance(small, cst.Assign):
+            value = self.eval(small.value, env)
+            for t in small.targets:
+                self._assign(t.target, value, env)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self._assign(small.target, self.eval(small.value, env), env)
+        elif isinstance(small, cst.AugAssign):
+            left = self.eval(small.target, env)
+            right = self.eval(small.value, env)
+            self._assign(small.target, self._binop(left, right, small.operator), env)
+        elif isinstance(small, cst.Expr):
+            self.eval(small.value, env)
+        elif isinstance(small, cst.Return):
+            raise _Return(self.eval(small.value, env) if small.value is not None else UNKNOWN)
+
+    def _assign(self, target: cst.BaseExpression, value: Value, env: dict[str, Value]) -> None:
+        if isinstance(target, cst.Name):
+            env[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = [e.value for e in target.elements]
+            items = value.items if isinstance(value, Seq) and len(value.items) == len(elements) else None
+            for i, el in enumerate(elements):
+                self._assign(el, items[i] if items else UNKNOWN, env)
+        elif isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, env)
+            if isinstance(owner, LayerObj):
+                owner.attrs[target.attr.value] = value
+
+    # ---------------------------------------------------------- expressions
+    def lookup(self, name: str, env: dict[str, Value]) -> Value | None:
+        if name in env:
+            return env[name]
+        if name in self.globals:
+            return self.globals[name]
+        return None
+
+    def eval(self, expr: cst.BaseExpression | None, env: dict[str, Value]) -> Value:
+        if expr is None:
+            return UNKNOWN
+        if isinstance(expr, cst.Name):
+            found = self.lookup(expr.value, env)
+            if found is not None:
+                return found
+            if expr.value in self.names.functions and expr.value not in self.names.imports:
+                return FuncRef(self.names.functions[expr.value])
+            if expr.value in self.names.classes and expr.value not in self.names.imports:
+                return ClassRef(self.names.classes[expr.value])
+            return self._symbol(expr)
+        if isinstance(expr, cst.Attribute):
+            owner = self.eval(expr.value, env)
+            attr = expr.attr.value
+            if isinstance(owner, LayerObj):
+                if attr in owner.attrs:
+                    return owner.attrs[attr]
+                if owner.user_class and owner.user_class in self.names.classes:
+                    for s in self.names.classes[owner.user_class].body.body:
+                        if isinstance(s, cst.FunctionDef) and s.name.value == attr:
+                            return FuncRef(s, owner)
+                return Bound(owner, attr, expr.value)
+            if isinstance(owner, (Symbol, Value)) and not isinstance(owner, (Images, Tensor, Seq)):
+                sym = self._symbol(expr)
+                if sym is not UNKNOWN:
+                    return sym
+            return Bound(owner, attr, expr.value)
+        if isinstance(expr, cst.Call):
+            return self._eval_call(expr, env)
+        if isinstance(expr, (cst.List, cst.Tuple)):
+            return Seq([self.eval(e.value, env) for e in expr.elements])
+        if isinstance(expr, cst.BinaryOperation):
+            return self._binop(self.eval(expr.left, env), self.eval(expr.right, env), expr.operator)
+        if isinstance(expr, cst.Subscript):
+            base = self.eval(expr.value, env)
+            if isinstance(base, Images):
+                return base
+            if isinstance(base, Tensor):
+                return Tensor(parents=(base,))
+            if isinstance(base, Seq) and len(expr.slice) == 1:
+                idx = expr.slice[0].slice
+                if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Integer):
+                    i = int(idx.value.value)
+                    if -len(base.items) <= i < len(base.items):
+                        return base.items[i]
+            return UNKNOWN
+        if isinstance(expr, cst.NamedExpr):
+            value = self.eval(expr.value, env)
+            self._assign(expr.target, value, env)
+            return value
+        if isinstance(expr, cst.IfExp):
+            self.eval(expr.body, env)
+            return self.eval(expr.orelse, env)
+        return UNKNOWN
+
+    def _symbol(self, expr: cst.BaseExpression) -> Value:
+        canon = self.names.canonical(expr)
+        return Symbol(canon) if canon is not None else UNKNOWN
+
+    def _binop(self, left: Value, right: Value, op: cst.BaseBinaryOp) -> Value:
+        tensors = tuple(v for v in (left, right) if isinstance(v, Tensor))
+        if tensors:
+            return Tensor(parents=tensors)
+        return UNKNOWN  # arithmetic on raw images (x / 255.) is scaling: no longer raw
+
+    # ---------------------------------------------------------------- calls
+    def _eval_call(self, call: cst.Call, env: dict[str, Value]) -> Value:
+        func = self.eval(call.func, env)
+        arg_values = [self.eval(a.value, env) for a in call.args]
+        pos = [v for a, v in zip(call.args, arg_values) if a.keyword is None and not a.star]
+        kw = {a.keyword.value: v for a, v in zip(call.args, arg_values) if a.keyword is not None}
+
+        if isinstance(func, Symbol):
+            return self._call_symbol(func.canon, call, pos, kw, arg_values)
+        if isinstance(func, LayerObj):
+            return self._apply(func, call, arg_values)
+        if isinstance(func, FuncRef):
+            return self.call_function(func, pos, kw)
+        if isinstance(func, ClassRef):
+            if self.is_keras_class(func.node):
+                return self.class_summary(func.node)
+            return UNKNOWN
+        if isinstance(func, Bound):
+            return self._call_method(func, call, arg_values, pos, kw, env)
+        return self._opaque(arg_values)
+
+    def _opaque(self, values: list[Value]) -> Value:
+        tensors = tuple(_tensors(values))
+        return Tensor(parents=tensors) if tensors else UNKNOWN
+
+    def _call_symbol(self, canon: str, call: cst.Call, pos, kw, values) -> Value:
+        kind = self.names.layer_class(call.func)
+        if kind == "Input" or canon in ("keras.Input", "keras.layers.Input"):
+            return Tensor()
+        if kind is not None:
+            args, kwargs = kwargs_of(call)
+            obj = LayerObj(kind=kind, node=call, kwargs=kwargs, args=args, is_model=kind in MODEL_CLASSES)
+            if kind == "Sequential":
+                layers = pos[0] if pos else kw.get("layers", UNKNOWN)
+                obj.tail = Tensor()
+                if isinstance(layers, Seq):
+                    elements = call.args[0].value if call.args and call.args[0].keyword is None else None
+                    nodes = elements.elements if isinstance(elements, (cst.List, cst.Tuple)) else []
+                    for i, layer in enumerate(layers.items):
+                        site = nodes[i].value if i < len(nodes) else call
+                        self._sequential_add(obj, layer, site)
+            elif kind in ("Model", "Functional"):
+                outputs = kw.get("outputs", pos[1] if len(pos) > 1 else UNKNOWN)
+                outs = list(_tensors([outputs]))
+                if outs:
+                    obj.output = outs[-1]
+                    obj.members = list(_upstream_layers(outs))
+            return obj
+        tf1 = self.names.tf1_layer(call.func)
+        if tf1 in TF1_LAYERS:
+            args, kwargs = kwargs_of(call)
+            layer = LayerObj(kind=TF1_LAYERS[tf1], node=call, kwargs=kwargs, args=args[1:])
+            first = values[0] if values else kw.get("inputs", UNKNOWN)
+            return self._apply(layer, call, [first])
+        if canon.endswith(".load_data") and canon.startswith("keras.datasets."):
+            dataset = canon.split(".")[2]
+            if dataset in IMAGE_DATASETS:
+                return Seq([Seq([Images(call), UNKNOWN]), Seq([Images(call), UNKNOWN])])
+            return UNKNOWN
+        if canon in _PRESERVING_FUNCS or canon.replace("np.", "numpy.", 1) in _PRESERVING_FUNCS:
+            if pos and isinstance(pos[0], Images):
+                return pos[0]
+        return self._opaque(values)
+
+    def _sequential_add(self, seq: LayerObj, layer: Value, site: cst.CSTNode) -> None:
+        if not isinstance(layer, LayerObj):
+            seq.tail = Tensor(parents=(seq.tail,) if seq.tail else ())
+            return
+        seq.members.append(layer)
+        seq.tail = self._apply(layer, site, [seq.tail or Tensor()])
+        seq.output = seq.tail
+
+    def _apply(self, layer: LayerObj, site: cst.CSTNode, values: list[Value]) -> Tensor:
+        inputs = tuple(_tensors(values)) or (Tensor(),)
+        if self._tape_depth and (layer.is_model or layer.user_class) and isinstance(site, cst.Call):
+            has_training = any(a.keyword is not None and a.keyword.value == "training" for a in site.args)
+            self.flow.tape_calls.append(TapeCall(layer, site, has_training))
+        if layer.kind == "Sequential" and layer.members:
+            out = inputs[0]
+            for member in layer.members:
+                out = self._apply(member, site, [out])
+            return out
+        out = Tensor(parents=inputs)
+        app = Application(layer, inputs, out, site, tuple(self._branch), self._call_of[-1])
+        out.producer = app
+        self.flow.applications.append(app)
+        return out
+
+    def _call_method(self, bound: Bound, call: cst.Call, values, pos, kw, env: dict[str, Value]) -> Value:
+        receiver, name = bound.receiver, bound.name
+        self.flow.method_calls.append(
+            MethodCall(receiver, bound.receiver_expr, name, call, values, list(call.args))
+        )
+        if name == "add" and pos:
+            if not isinstance(receiver, LayerObj) and isinstance(pos[0], LayerObj):
+                # model.add(...) on a receiver we did not see built: an implicit Sequential
+                receiver = LayerObj(kind="Sequential", node=call, is_model=True, tail=Tensor())
+                self._assign(bound.receiver_expr, receiver, env)
+            if isinstance(receiver, LayerObj) and receiver.kind == "Sequential":
+                self._sequential_add(receiver, pos[0], call.args[0].value)
+                return UNKNOWN
+        if isinstance(receiver, Images) and name in _PRESERVING_METHODS:
+            return receiver
+        if isinstance(receiver, Tensor):
+            return Tensor(parents=(receiver, *_tensors(values)))
+        return self._opaque(values)
+
+
+def _tensors(values) -> Iterator[Tensor]:
+    for v in values:
+        if isinstance(v, Tensor):
+            yield v
+        elif isinstance(v, Seq):
+            yield from _tensors(v.items)
+
+
+def _upstream_layers(outputs: list[Tensor]) -> Iterator[LayerObj]:
+    seen_t: set[int] = set()
+    seen_l: set[int] = set()
+    stack = list(outputs)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen_t:
+            continue
+        seen_t.add(id(t))
+        if t.producer is not None and id(t.producer.layer) not in seen_l:
+            seen_l.add(id(t.producer.layer))
+            yield t.producer.layer
+        stack.extend(t.parents)
+
+
+def ancestors(tensor: Tensor, limit: int = 5000) -> Iterator[Application]:
+    """Every application upstream of ``tensor`` (its producer first), each once."""
+    seen: set[int] = set()
+    stack = [tensor]
+    while stack and len(seen) < limit:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.producer is not None:
+            yield t.producer
+        stack.extend(t.parents)
+
+
+def analyze(module: cst.Module, names: Names) -> Flow:
+    return Interpreter(module, names).run()

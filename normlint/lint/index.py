@@ -1,0 +1,192 @@
+"""One fast pass over a parsed module: imports, bindings, classes, functions and every call in context.
+
+libcst's visitor machinery rebuilds nodes as it goes and costs ~10x a parse; this walker reads the
+dataclass fields that hold code (not whitespace or punctuation) with an explicit stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+_SKIP_FIELDS = frozenset(
+    {"lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header", "footer",
+     "newline", "colon", "equal", "dot", "star", "lbracket", "rbracket", "lbrace", "rbrace", "asynchronous",
+     "trailing_whitespace", "first_line", "operator", "default_indent", "default_newline", "encoding",
+     "has_trailing_newline", "whitespace", "value_whitespace"}
+)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def child_fields(t: type) -> tuple[str, ...]:
+    names = _FIELDS.get(t)
+    if names is None:
+        names = tuple(
+            f.name for f in dataclasses.fields(t) if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace")
+        )
+        _FIELDS[t] = names
+    return names
+
+
+_IS_NODE: dict[type, bool] = {}
+
+
+def _is_node(t: type) -> bool:
+    r = _IS_NODE.get(t)
+    if r is None:
+        r = _IS_NODE[t] = issubclass(t, cst.CSTNode)
+    return r
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    out: list[cst.CSTNode] = []
+    for name in child_fields(type(node)):
+        v = getattr(node, name)
+        t = type(v)
+        if t is list or t is tuple:
+            out.extend(x for x in v if _is_node(type(x)))
+        elif _is_node(t):
+            out.append(v)
+    return out
+
+
+def dotted(expr: cst.BaseExpression | None) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(expr, cst.Attribute):
+        parts.append(expr.attr.value)
+        expr = expr.value
+    if not isinstance(expr, cst.Name):
+        return None
+    parts.append(expr.value)
+    return ".".join(reversed(parts))
+
+
+@dataclass(eq=False)
+class CallSite:
+    """One call in the file and where it stands."""
+
+    node: cst.Call
+    cls: cst.ClassDef | None  # innermost enclosing class
+    method: str | None  # name of the function defined directly in that class that holds the call
+    with_items: tuple[cst.Call, ...]  # context managers around it (calls only)
+    assigned_to: cst.BaseExpression | None  # `target = <this call>`
+
+
+@dataclass
+class FileIndex:
+    imports: dict[str, str] = field(default_factory=dict)
+    bind_counts: Counter = field(default_factory=Counter)
+    aliases: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    classes: dict[str, cst.ClassDef] = field(default_factory=dict)
+    functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    calls: list[CallSite] = field(default_factory=list)
+
+    def bind(self, target: cst.CSTNode) -> None:
+        if isinstance(target, cst.Name):
+            self.bind_counts[target.value] += 1
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self.bind(el.value)
+        elif isinstance(target, cst.StarredElement):
+            self.bind(target.value)
+
+
+def _import(index: FileIndex, node: cst.Import) -> None:
+    for alias in node.names:
+        full = dotted(alias.name) or ""
+        if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            name = alias.asname.name.value
+            index.imports[name] = full
+        else:
+            name = full.split(".", 1)[0]
+            index.imports[name] = name
+        index.bind_counts[name] += 1
+
+
+def _import_from(index: FileIndex, node: cst.ImportFrom) -> None:
+    module = dotted(node.module) if node.module is not None else ""
+    base = "." * len(node.relative) + (module or "")
+    if isinstance(node.names, cst.ImportStar):
+        return
+    for alias in node.names:
+        orig = dotted(alias.name) or ""
+        if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            name = alias.asname.name.value
+        else:
+            name = orig
+        index.imports[name] = f"{base}.{orig}" if base else orig
+        index.bind_counts[name] += 1
+
+
+def build_index(module: cst.Module) -> FileIndex:
+    index = FileIndex()
+    assigned: dict[int, cst.BaseExpression] = {}
+    # (node, class, method, with-calls, directly in class body)
+    stack: list[tuple[cst.CSTNode, cst.ClassDef | None, str | None, tuple[cst.Call, ...], bool]] = [
+        (module, None, None, (), False)
+    ]
+    while stack:
+        node, cls, method, withs, in_class_body = stack.pop()
+        kids_withs = withs
+        kids_cls, kids_method, kids_direct = cls, method, False
+        t = type(node)
+        if t is cst.Name or t is cst.Attribute or t is cst.SimpleString or t is cst.Integer:
+            pass
+        elif t is cst.Call:
+            index.calls.append(CallSite(node, cls, method, withs, assigned.get(id(node))))
+        elif t is cst.Assign:
+            for target in node.targets:
+                index.bind(target.target)
+            if len(node.targets) == 1:
+                target = node.targets[0].target
+                if type(node.value) is cst.Call:
+                    assigned[id(node.value)] = target
+                if type(target) is cst.Name and type(node.value) in (cst.Name, cst.Attribute):
+                    index.aliases[target.value] = node.value
+        elif t is cst.FunctionDef:
+            index.bind_counts[node.name.value] += 1
+            index.functions.setdefault(node.name.value, node)
+            if in_class_body:
+                kids_method = node.name.value
+        elif t is cst.ClassDef:
+            index.bind_counts[node.name.value] += 1
+            index.classes.setdefault(node.name.value, node)
+            kids_cls, kids_method, kids_direct = node, None, True
+        elif t is cst.Param:
+            index.bind_counts[node.name.value] += 1
+        elif t is cst.Import:
+            _import(index, node)
+        elif t is cst.ImportFrom:
+            _import_from(index, node)
+        elif t is cst.AnnAssign or t is cst.AugAssign or t is cst.For or t is cst.CompFor or t is cst.NamedExpr:
+            index.bind(node.target)
+        elif t is cst.With:
+            kids_withs = withs + tuple(i.item for i in node.items if type(i.item) is cst.Call)
+            for item in node.items:
+                if item.asname is not None:
+                    index.bind(item.asname.name)
+        elif t is cst.ExceptHandler:
+            if node.name is not None:
+                index.bind(node.name.name)
+        elif t is cst.Global:
+            for n in node.names:
+                index.bind_counts[n.name.value] += 1
+        elif t is cst.MatchAs:
+            if node.name is not None:
+                index.bind(node.name)
+        elif t is cst.IndentedBlock or t is cst.SimpleStatementSuite:
+            kids_direct = in_class_body  # a class body's block still counts as "directly in the class"
+        kids = children(node)
+        if t is cst.With:
+            # the context-manager calls themselves are outside the with-block they open
+            items = {id(i) for i in node.items}
+            for kid in reversed(kids):
+                stack.append((kid, kids_cls, kids_method, withs if id(kid) in items else kids_withs, kids_direct))
+            continue
+        for kid in reversed(kids):
+            stack.append((kid, kids_cls, kids_method, kids_withs, kids_direct))
+    return index

@@ -1,0 +1,76 @@
+"""Static knowledge of the Keras / TensorFlow API surface that the rules talk about.
+
+Nothing here imports TensorFlow: the names were read once from ``keras.layers`` (Keras 3.15) and are
+kept as plain data so that linting stays light.
+"""
+
+from __future__ import annotations
+
+LAYER_CLASSES = frozenset(
+    """
+Activation ActivityRegularization AdaptiveAveragePooling1D AdaptiveAveragePooling2D AdaptiveAveragePooling3D
+AdaptiveMaxPooling1D AdaptiveMaxPooling2D AdaptiveMaxPooling3D Add AdditiveAttention AlphaDropout Attention
+AugMix AutoContrast Average AveragePooling1D AveragePooling2D AveragePooling3D AvgPool1D AvgPool2D AvgPool3D
+BatchNormalization Bidirectional CategoryEncoding CenterCrop Concatenate
+ContrastLimitedAdaptiveHistogramEqualization Conv1D Conv1DTranspose Conv2D Conv2DTranspose Conv3D
+Conv3DTranspose ConvLSTM1D ConvLSTM2D ConvLSTM3D Convolution1D Convolution1DTranspose Convolution2D
+Convolution2DTranspose Convolution3D Convolution3DTranspose Cropping1D Cropping2D Cropping3D CutMix Dense
+DepthwiseConv1D DepthwiseConv2D Discretization Dot Dropout ELU EinsumDense Embedding Equalization Flatten
+FlaxLayer GRU GRUCell GaussianDropout GaussianNoise GlobalAveragePooling1D GlobalAveragePooling2D
+GlobalAveragePooling3D GlobalAvgPool1D GlobalAvgPool2D GlobalAvgPool3D GlobalMaxPool1D GlobalMaxPool2D
+GlobalMaxPool3D GlobalMaxPooling1D GlobalMaxPooling2D GlobalMaxPooling3D GroupNormalization
+GroupQueryAttention HashedCrossing Hashing Identity InputLayer IntegerLookup JaxLayer LSTM LSTMCell Lambda
+Layer LayerNormalization LeakyReLU Masking MaxNumBoundingBoxes MaxPool1D MaxPool2D MaxPool3D MaxPooling1D
+MaxPooling2D MaxPooling3D Maximum MelSpectrogram Minimum MixUp MultiHeadAttention Multiply Normalization PReLU
+Permute Pipeline RMSNormalization RNN RandAugment RandomBrightness RandomColorDegeneration RandomColorJitter
+RandomContrast RandomCrop RandomElasticTransform RandomErasing RandomFlip RandomGaussianBlur RandomGrayscale
+RandomHue RandomInvert RandomPerspective RandomPosterization RandomRotation RandomSaturation RandomSharpness
+RandomShear RandomTranslation RandomZoom ReLU RepeatVector Rescaling Reshape Resizing ReversibleEmbedding
+STFTSpectrogram SeparableConv1D SeparableConv2D SeparableConvolution1D SeparableConvolution2D SimpleRNN
+SimpleRNNCell Softmax Solarization SpatialDropout1D SpatialDropout2D SpatialDropout3D SpectralNormalization
+StackedRNNCells StringLookup Subtract TFSMLayer TextVectorization TimeDistributed TorchModuleWrapper
+UnitNormalization UpSampling1D UpSampling2D UpSampling3D Wrapper ZeroPadding1D ZeroPadding2D ZeroPadding3D
+SyncBatchNormalization
+""".split()
+)
+
+# Model containers: layers too, but they hold other layers.
+MODEL_CLASSES = frozenset({"Model", "Sequential", "Functional"})
+# Base classes a user subclasses to write a layer or a model.
+SUBCLASS_BASES = frozenset({"Layer", "Model", "Sequential"})
+
+DROPOUT = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout"})
+BATCHNORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
+CONV = frozenset(
+    n for n in LAYER_CLASSES if n.startswith(("Conv", "SeparableConv", "DepthwiseConv")) and "LSTM" not in n
+)
+DENSE = frozenset({"Dense", "EinsumDense"})
+# Layers whose output is the adapted/statistics-holding normalization of the issue texts.
+STAT_NORMS = frozenset({"BatchNormalization", "SyncBatchNormalization", "Normalization"})
+SCALING = frozenset({"Rescaling", "Normalization"})
+
+# TF1 functional layers (tf.layers.x / tf.compat.v1.layers.x) and the Keras class each one mirrors.
+TF1_LAYERS = {
+    "batch_normalization": "BatchNormalization",
+    "dropout": "Dropout",
+    "dense": "Dense",
+    "conv1d": "Conv1D",
+    "conv2d": "Conv2D",
+    "conv3d": "Conv3D",
+    "conv2d_transpose": "Conv2DTranspose",
+    "separable_conv2d": "SeparableConv2D",
+    "max_pooling1d": "MaxPooling1D",
+    "max_pooling2d": "MaxPooling2D",
+    "max_pooling3d": "MaxPooling3D",
+    "average_pooling2d": "AveragePooling2D",
+    "flatten": "Flatten",
+}
+
+CATEGORICAL_LOSSES = frozenset(
+    {
+        "categorical_crossentropy",
+        "sparse_categorical_crossentropy",
+        "CategoricalCrossentropy",
+        "SparseCategoricalCrossentropy",
+    }
+)

@@ -1,0 +1,170 @@
+"""Rules about the preprocessing ``Normalization`` layer's statistics (``adapt``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+import libcst as cst
+
+from normlint.lint.context import CallSite, FileContext
+from normlint.lint.names import dotted
+from normlint.lint.rules import patterns
+from normlint.lint.rules.base import Hit, Rule
+
+_EVAL_WORDS = frozenset({"test", "tests", "val", "valid", "validation", "eval", "evaluation", "holdout"})
+_WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def adapt_calls(ctx: FileContext) -> Iterator[CallSite]:
+    for site in ctx.calls:
+        func = site.node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "adapt":
+            yield site
+
+
+def _receiver_key(expr: cst.BaseExpression) -> str | None:
+    """'norm' / 'self.norm' for a plain name chain, None for model.layers[0] and the like."""
+    return dotted(expr)
+
+
+class NormalizationNeverAdapted(Rule):
+    code = "NL301"
+    name = "normalization-never-adapted"
+    summary = "A Normalization layer has neither mean/variance nor an adapt() call in the file."
+    what = """
+Flags `keras.layers.Normalization()` built without `mean=` and `variance=` whose object is never
+`.adapt()`-ed in the same file.
+"""
+    why = """
+An un-adapted Normalization layer has mean 0 and variance 1 (Keras 3 builds it that way without an
+error), so it passes the data through unchanged: the model trains on raw values while the code reads as
+if inputs were standardized.
+"""
+    example = """
+norm = layers.Normalization()
+model = keras.Sequential([norm, layers.Dense(10)])
+model.fit(x_train, y_train)
+"""
+    use_instead = """
+norm = layers.Normalization()
+norm.adapt(x_train)
+model = keras.Sequential([norm, layers.Dense(10)])
+model.fit(x_train, y_train)
+"""
+    references = ("https://keras.io/api/layers/preprocessing_layers/numerical/normalization/",)
+    VALID = (
+        "n = Normalization()\nn.adapt(x_train)\n",
+        "n = Normalization(mean=0.5, variance=0.25)\n",
+    )
+    INVALID = ("n = Normalization()\nmodel = Sequential([n, Dense(1)])\n",)
+    required = ("Normalization",)
+    triggers = (r"\bNormalization\b",)
+    _CALL = re.compile(r"(?<!class )(?<![\w])Normalization\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)")
+    _ALIAS = re.compile(r"(?<![\w])Normalization\s+as\s+(?!Normalization\b)\w+|=[ \t]*[\w.]*(?<![\w])Normalization[ \t]*$", re.M)
+
+    @classmethod
+    def may_match(cls, source: str) -> bool:
+        """Some Normalization(...) call without mean/variance (or an alias we cannot follow by text)."""
+        if not super().may_match(source):
+            return False
+        if cls._ALIAS.search(source):
+            return True
+        return any("mean" not in m.group(1) and "variance" not in m.group(1) for m in cls._CALL.finditer(source))
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        adapted: set[str] = set()
+        opaque_adapt = False
+        for site in adapt_calls(ctx):
+            key = _receiver_key(site.node.func.value)  # type: ignore[attr-defined]
+            if key is None:
+                opaque_adapt = True
+            else:
+                adapted.add(key)
+                adapted.add(key.rsplit(".", 1)[-1])
+        for site in ctx.calls:
+            if ctx.names.layer_class(site.node.func) != "Normalization":
+                continue
+            args = [a for a in site.node.args if a.keyword is None and not a.star]
+            keywords = {a.keyword.value for a in site.node.args if a.keyword is not None}
+            if {"mean", "variance"} & keywords or len(args) >= 2 or any(a.star for a in site.node.args):
+                continue
+            if opaque_adapt:
+                continue  # model.layers[0].adapt(...) and the like: cannot tell which layer
+            target = _receiver_key(site.assigned_to) if site.assigned_to is not None else None
+            if site.assigned_to is not None and target is None and adapted:
+                continue  # bound to something we cannot name (tuple, subscript) and some adapt() exists
+            if target is not None and (target in adapted or target.rsplit(".", 1)[-1] in adapted):
+                continue
+            what = f"'{target}'" if target else "this Normalization layer"
+            yield Hit(
+                site.node,
+                f"NL301 Normalization {what} is never adapted and has no mean/variance: it passes data "
+                f"through unchanged; call .adapt(training_data) or pass mean= and variance=",
+            )
+
+
+def _words(expr: cst.BaseExpression) -> Iterator[str]:
+    """Identifier words of a data expression: x_test -> x, test; valDs -> val, ds; d['test'] -> test."""
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            for part in node.value.split("_"):
+                for word in _WORD_SPLIT.findall(part) or [part]:
+                    yield word.lower()
+        elif isinstance(node, cst.Attribute):
+            stack.append(node.value)
+            stack.append(node.attr)
+        elif isinstance(node, cst.Call):
+            stack.append(node.func)
+        elif isinstance(node, cst.Subscript):
+            stack.append(node.value)
+            for el in node.slice:
+                if isinstance(el.slice, cst.Index) and isinstance(el.slice.value, cst.SimpleString):
+                    yield el.slice.value.evaluated_value.lower()  # type: ignore[union-attr]
+
+
+class AdaptOnEvaluationData(Rule):
+    code = "NL302"
+    name = "adapt-on-evaluation-data"
+    summary = "adapt() is fed test/validation data: evaluation statistics leak into the model."
+    what = """
+Flags `.adapt(...)` whose data is named like evaluation data: `test`, `val`, `valid`, `validation`,
+`eval`, `holdout` as a word of the variable, attribute or key (`x_test`, `val_ds`, `data["valid"]`).
+"""
+    why = """
+`adapt()` computes the normalization statistics that become part of the model. Computing them on the
+test or validation set leaks information from the evaluation data into training, so the reported
+validation score is optimistic and the model's statistics do not match the data it was trained on.
+"""
+    example = """
+norm = layers.Normalization()
+norm.adapt(x_test)
+"""
+    use_instead = """
+norm = layers.Normalization()
+norm.adapt(x_train)
+"""
+    references = (
+        "https://keras.io/api/layers/preprocessing_layers/numerical/normalization/",
+        "Kaufman et al., Leakage in Data Mining, TKDD 2012.",
+    )
+    VALID = ("norm.adapt(x_train)\n", "norm.adapt(contest_images)\n")
+    INVALID = ("norm.adapt(x_test)\n", "norm.adapt(val_ds.map(lambda x, y: x))\n")
+    required = (".adapt",)
+    triggers = (r"\.adapt\s*\([^)]*?(?i:test|val|eval|holdout)",)
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        for site in adapt_calls(ctx):
+            data = next((a.value for a in site.node.args if a.keyword is None or a.keyword.value == "data"), None)
+            if data is None:
+                continue
+            words = set(_words(data))
+            leaked = sorted(words & _EVAL_WORDS)
+            if leaked:
+                yield Hit(
+                    data,
+                    f"NL302 adapt() on evaluation data ({leaked[0]!r} in {ctx.code(data)[:40]!r}) leaks its "
+                    f"statistics into the model: adapt on the training split",
+                )

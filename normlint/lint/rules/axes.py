@@ -1,0 +1,210 @@
+"""Axis rules: which axis a normalization layer reduces over."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+import libcst as cst
+
+from normlint.lint.context import FileContext, is_literal, literal
+from normlint.lint.flow import LayerObj, Tensor
+from normlint.lint.keras_api import BATCHNORM, CONV
+from normlint.lint.rules import patterns
+from normlint.lint.rules.base import Hit, Rule
+from normlint.lint.rules.ordering import batchnorm_applications
+
+_CONV_RANK = re.compile(r"([123])D")
+
+
+def _contains_zero(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value == 0
+    if isinstance(value, list):
+        return any(_contains_zero(v) for v in value)
+    return False
+
+
+def normalization_calls(ctx: FileContext, kinds: frozenset[str]) -> Iterator[tuple[cst.Call, str]]:
+    """Calls constructing a Keras layer of ``kinds`` (TF1 batch_normalization counts as BatchNormalization)."""
+    for site in ctx.calls:
+        kind = ctx.names.layer_class(site.node.func)
+        if kind is None and "BatchNormalization" in kinds and ctx.names.tf1_layer(site.node.func) == "batch_normalization":
+            kind = "BatchNormalization"
+        if kind in kinds:
+            yield site.node, kind
+
+
+def _axis_arg(call: cst.Call, kind: str, ctx: FileContext) -> cst.BaseExpression | None:
+    tf1 = ctx.names.tf1_layer(call.func) is not None
+    position = 1 if tf1 else 0  # tf.layers.batch_normalization(inputs, axis, ...)
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == "axis":
+            return a.value
+    if kind in ("GroupNormalization",):
+        position = 1  # GroupNormalization(groups, axis, ...)
+    return positional[position] if position < len(positional) else None
+
+
+class BatchNormOnBatchAxis(Rule):
+    code = "NL201"
+    name = "batchnorm-on-batch-axis"
+    summary = "BatchNormalization with axis=0 keeps the batch axis and normalizes across features."
+    what = """
+Flags `BatchNormalization(axis=0)` (or an axis list containing 0), in Keras or TF1
+`tf.layers.batch_normalization`.
+"""
+    why = """
+`axis` names the axis that is *kept*: one mean/variance per index of that axis, reduced over all the
+others. `axis=0` keeps the batch axis, so each sample is normalized over its own features and spatial
+positions: the moving statistics get one entry per batch position, the layer only works for one batch
+size, and the result is not batch normalization at all. The feature/channel axis (`-1` for
+channels_last, `1` for channels_first) is what you want.
+"""
+    example = """
+x = layers.BatchNormalization(axis=0)(activation_maps, training=True)
+"""
+    use_instead = """
+x = layers.BatchNormalization(axis=-1)(activation_maps, training=True)
+"""
+    references = ("https://keras.io/api/layers/normalization_layers/batch_normalization/",)
+    VALID = ("y = BatchNormalization(axis=-1)(x)\n", "y = BatchNormalization(axis=3)(x)\n")
+    INVALID = ("y = BatchNormalization(axis=0)(x)\n", "y = BatchNormalization(axis=[0, 3])(x)\n")
+    required = (patterns.BN_TEXT, "axis")
+    triggers = (patterns.BN_WITH_AXIS_ZERO,)
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        for call, kind in normalization_calls(ctx, BATCHNORM):
+            axis = literal(_axis_arg(call, kind, ctx))
+            if is_literal(axis) and _contains_zero(axis):
+                yield Hit(
+                    call,
+                    f"NL201 {kind}(axis={axis!r}) keeps the batch axis: normalize over the channel axis "
+                    f"(axis=-1 for channels_last, axis=1 for channels_first)",
+                )
+
+
+class NormalizationOnBatchAxis(Rule):
+    code = "NL203"
+    name = "normalization-on-batch-axis"
+    summary = "LayerNormalization / GroupNormalization / Normalization axis includes the batch axis."
+    what = """
+Flags `LayerNormalization`, `GroupNormalization`, `UnitNormalization`, `RMSNormalization` and the
+preprocessing `Normalization` layer when their `axis` is 0 or a list containing 0.
+"""
+    why = """
+For LayerNormalization, GroupNormalization, UnitNormalization and RMSNormalization `axis` names the
+axes normalized *over*: including 0 mixes the samples of a batch, so a sample's output depends on the
+rest of its batch and on the batch size, which is exactly what these layers exist to avoid. For the
+preprocessing `Normalization` layer `axis` names the axes that keep separate statistics: `axis=0` keeps
+one mean per sample *position* in the adapt data and fails (or silently broadcasts) on other batch sizes.
+"""
+    example = """
+x = layers.LayerNormalization(axis=[0, 1])(x)
+"""
+    use_instead = """
+x = layers.LayerNormalization(axis=-1)(x)
+"""
+    references = (
+        "https://keras.io/api/layers/normalization_layers/layer_normalization/",
+        "https://keras.io/api/layers/preprocessing_layers/numerical/normalization/",
+    )
+    VALID = ("y = LayerNormalization(axis=-1)(x)\n", "n = Normalization(axis=None)\n")
+    INVALID = ("y = LayerNormalization(axis=0)(x)\n", "y = GroupNormalization(groups=4, axis=[0, -1])(x)\n")
+    required = ("Normalization", "axis")
+    triggers = (patterns.NORM_WITH_AXIS_ZERO,)
+    KINDS = frozenset({"LayerNormalization", "GroupNormalization", "Normalization", "UnitNormalization",
+                       "RMSNormalization"})
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        for call, kind in normalization_calls(ctx, self.KINDS):
+            axis = literal(_axis_arg(call, kind, ctx))
+            if is_literal(axis) and _contains_zero(axis):
+                yield Hit(call, f"NL203 {kind}(axis={axis!r}) includes the batch axis 0: use the feature axis (-1)")
+
+
+def _nearest_conv(tensor: Tensor, limit: int = 30) -> LayerObj | None:
+    """The Conv layer that last produced ``tensor``'s layout, following first inputs upstream."""
+    t: Tensor | None = tensor
+    for _ in range(limit):
+        if t is None:
+            return None
+        if t.producer is not None:
+            kind = t.producer.layer.kind
+            if kind in CONV:
+                return t.producer.layer
+            if kind.startswith(("Flatten", "Dense", "Global", "Reshape", "Permute", "Embedding", "LSTM", "GRU")):
+                return None
+        t = t.parents[0] if t.parents else None
+    return None
+
+
+class BatchNormAxisVsDataFormat(Rule):
+    code = "NL202"
+    name = "batchnorm-axis-vs-data-format"
+    summary = "BatchNormalization axis is not the channel axis of the preceding convolution's data_format."
+    what = """
+Flags a `BatchNormalization` whose `axis` does not point at the channel axis of the convolution that
+feeds it: `channels_first` with `axis=-1` (the default) or `axis=3`, `channels_last` with `axis=1`.
+"""
+    why = """
+BatchNormalization keeps one mean/variance per index of `axis`. With `channels_first` the channels sit
+on axis 1; `axis=-1` then normalizes per image *column* instead of per channel, mixing channels and
+tying the statistics to the image width. With `channels_last`, `axis=1` normalizes per image row.
+Training still runs, so the mistake is silent.
+"""
+    example = """
+x = layers.Conv2D(32, 3, data_format="channels_first")(x)
+x = layers.BatchNormalization()(x)
+"""
+    use_instead = """
+x = layers.Conv2D(32, 3, data_format="channels_first")(x)
+x = layers.BatchNormalization(axis=1)(x)
+"""
+    references = (
+        "https://keras.io/api/layers/normalization_layers/batch_normalization/",
+        "https://keras.io/api/layers/convolution_layers/convolution2d/",
+    )
+    VALID = ("x = Conv2D(8, 3, data_format='channels_first')(x)\nx = BatchNormalization(axis=1)(x)\n",)
+    INVALID = ("x = Conv2D(8, 3, data_format='channels_first')(x)\nx = BatchNormalization()(x)\n",)
+    required = (patterns.BN_TEXT,)
+    triggers = (
+        patterns.BN_USE,
+        lambda s: patterns.BN_WITH_AXIS_NONZERO(s) or ("channels_first" in s and patterns.CONV_CHANNELS_FIRST(s)),
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        global_format_set = "image_data_format" in ctx.source
+        flagged: set[int] = set()
+        for bn in batchnorm_applications(ctx):
+            if id(bn.layer) in flagged or not bn.inputs:
+                continue
+            conv = _nearest_conv(bn.inputs[0])
+            if conv is None:
+                continue
+            rank_match = _CONV_RANK.search(conv.kind)
+            if rank_match is None:
+                continue
+            rank = int(rank_match.group(1)) + 2
+            fmt_expr = conv.arg("data_format")
+            fmt = literal(fmt_expr) if fmt_expr is not None else (None if global_format_set else "channels_last")
+            if fmt not in ("channels_first", "channels_last"):
+                continue
+            axis_expr = bn.layer.arg("axis", 0)
+            axis = literal(axis_expr) if axis_expr is not None else -1
+            if not isinstance(axis, int) or isinstance(axis, bool) or not -rank <= axis < rank:
+                continue
+            channel = 1 if fmt == "channels_first" else rank - 1
+            if axis % rank == channel or axis % rank == 0:
+                continue  # axis 0 is NL201's
+            flagged.add(id(bn.layer))
+            want = 1 if fmt == "channels_first" else -1
+            yield Hit(
+                bn.layer.node,
+                f"NL202 BatchNormalization(axis={axis}) after a {fmt} {conv.kind} (line {{line}}) "
+                f"does not normalize per channel: use axis={want}",
+                related=conv.node,
+            )

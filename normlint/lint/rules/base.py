@@ -1,0 +1,75 @@
+"""The shape every rule shares: its code, its page, its examples, its text prefilter and its check."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Iterator
+
+import libcst as cst
+
+from normlint.lint.context import FileContext
+
+DOCS_BASE_URL = "https://github.com/normlint/normlint/blob/main/docs/rules/"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A finding before positions are known. ``{line}`` in the message becomes ``related``'s line."""
+
+    node: cst.CSTNode
+    message: str
+    related: cst.CSTNode | None = None
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    summary: ClassVar[str]  # one line, for `normlint rules` and SARIF shortDescription
+    # Rule page (Ruff style)
+    what: ClassVar[str]
+    why: ClassVar[str]
+    example: ClassVar[str]
+    use_instead: ClassVar[str]
+    references: ClassVar[tuple[str, ...]] = ()
+    # Fixit style: code that must stay silent / must be flagged (tested)
+    VALID: ClassVar[tuple[str, ...]] = ()
+    INVALID: ClassVar[tuple[str, ...]] = ()
+    # All of these regexes must match the source text before the file is parsed for this rule.
+    # Plain substrings checked before any regex: each entry must occur (a tuple entry: any of its items).
+    required: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
+    # A trigger is a regex (re.MULTILINE) or a function of the text.
+    triggers: ClassVar[tuple[str | Callable[[str], bool], ...]] = ()
+    _compiled: ClassVar[tuple[Callable[[str], object], ...] | None] = None
+
+    @classmethod
+    def may_match(cls, source: str) -> bool:
+        for need in cls.required:
+            if isinstance(need, str):
+                if need not in source:
+                    return False
+            elif not any(n in source for n in need):
+                return False
+        if cls.__dict__.get("_compiled") is None:
+            cls._compiled = tuple(re.compile(t, re.M).search if isinstance(t, str) else t for t in cls.triggers)
+        return all(test(source) for test in cls._compiled)  # type: ignore[union-attr]
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        raise NotImplementedError
+
+    @classmethod
+    def help_url(cls) -> str:
+        return f"{DOCS_BASE_URL}{cls.code}.md"
+
+    @classmethod
+    def page(cls) -> str:
+        refs = "\n".join(f"- {r}" for r in cls.references) or "- (none)"
+        return (
+            f"# {cls.code} {cls.name}\n\n"
+            f"{cls.summary}\n\n"
+            f"## What it does\n{cls.what.strip()}\n\n"
+            f"## Why is this bad?\n{cls.why.strip()}\n\n"
+            f"## Example\n```python\n{cls.example.strip()}\n```\n\n"
+            f"## Use instead\n```python\n{cls.use_instead.strip()}\n```\n\n"
+            f"## References\n{refs}\n"
+        )

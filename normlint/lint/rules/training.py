@@ -1,0 +1,216 @@
+"""Rules about how normalization layers are trained: training flags, update ops, momentum, batch size."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+
+from normlint.lint.context import FileContext, literal
+from normlint.lint.flow import LayerObj
+from normlint.lint.keras_api import BATCHNORM, DROPOUT
+from normlint.lint.rules.axes import normalization_calls
+from normlint.lint.rules import patterns
+from normlint.lint.rules.base import Hit, Rule
+
+DEFAULT_SMALL_BATCH = 8
+
+
+class TrainingCallWithoutTrainingFlag(Rule):
+    code = "NL501"
+    name = "training-call-without-training-flag"
+    summary = "A model holding BatchNormalization/Dropout is called inside GradientTape without training=."
+    what = """
+Flags `model(x)` inside a `with tf.GradientTape():` block when `model` holds BatchNormalization or
+Dropout and the call passes no `training=` argument. Also `self(x)` inside a custom `train_step`.
+"""
+    why = """
+Outside `fit()`, Keras does not know a call is a training step. Without `training=True`,
+BatchNormalization normalizes with its moving statistics and never updates them, and Dropout drops
+nothing: the custom loop trains a different network from the one `fit()` would, and the moving
+statistics stay at their initial values (mean 0, variance 1).
+"""
+    example = """
+with tf.GradientTape() as tape:
+    logits = model(x_batch)
+    loss = loss_fn(y_batch, logits)
+"""
+    use_instead = """
+with tf.GradientTape() as tape:
+    logits = model(x_batch, training=True)
+    loss = loss_fn(y_batch, logits)
+"""
+    references = (
+        "https://keras.io/guides/writing_a_custom_training_loop_in_tensorflow/",
+        "https://keras.io/getting_started/faq/#whats-the-difference-between-the-training-argument-in-call-and-the-trainable-attribute",
+    )
+    VALID = (
+        "model = Sequential([Dense(4), BatchNormalization()])\nwith tf.GradientTape() as t:\n    y = model(x, training=True)\n",
+        "model = Sequential([Dense(4), BatchNormalization()])\ny = model(x)\n",
+    )
+    INVALID = ("model = Sequential([Dense(4), BatchNormalization()])\nwith tf.GradientTape() as t:\n    y = model(x)\n",)
+    required = ("GradientTape",)
+    triggers = (r"GradientTape", f"{patterns.BN_USE}|{patterns.DROPOUT_USE}")
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        seen: set[int] = set()
+        for tc in ctx.flow.tape_calls:
+            if tc.has_training or id(tc.node) in seen or not tc.model.holds(BATCHNORM | DROPOUT):
+                continue
+            seen.add(id(tc.node))
+            held = sorted({layer.kind for layer in tc.model.all_layers() if layer.kind in BATCHNORM | DROPOUT})
+            yield Hit(
+                tc.node,
+                f"NL501 {tc.model.kind} holds {'/'.join(held)} but is called under GradientTape without "
+                f"training=: pass training=True",
+            )
+
+
+def _mentions_update_ops(call: cst.Call, ctx: FileContext) -> bool:
+    text = ctx.code(call).lower()
+    return "update" in text
+
+
+class V1BatchNormWithoutUpdateOps(Rule):
+    code = "NL502"
+    name = "v1-batchnorm-without-update-ops"
+    summary = "TF1 batch_normalization is used but minimize() does not depend on the UPDATE_OPS collection."
+    what = """
+Flags `optimizer.minimize(...)` in a file that uses `tf.layers.batch_normalization` /
+`tf.compat.v1.layers.batch_normalization` when the `minimize` call is not inside
+`with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):`.
+"""
+    why = """
+In graph mode the TF1 batch-normalization layer puts its moving-mean/variance updates in the
+`UPDATE_OPS` collection instead of running them. Unless the training op depends on that collection the
+updates never run: training looks fine, but inference (`training=False`) uses the initial moving
+statistics (0 and 1) and the model's accuracy collapses at evaluation.
+"""
+    example = """
+x = tf.layers.batch_normalization(x, training=is_training)
+train_op = optimizer.minimize(loss)
+"""
+    use_instead = """
+x = tf.layers.batch_normalization(x, training=is_training)
+update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+with tf.control_dependencies(update_ops):
+    train_op = optimizer.minimize(loss)
+"""
+    references = ("https://www.tensorflow.org/api_docs/python/tf/compat/v1/layers/batch_normalization",)
+    VALID = (
+        "x = tf.layers.batch_normalization(x, training=t)\nwith tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):\n"
+        "    op = opt.minimize(loss)\n",
+    )
+    INVALID = ("x = tf.layers.batch_normalization(x, training=t)\nop = opt.minimize(loss)\n",)
+    required = ("batch_norm", "minimize")
+    triggers = (r"batch_norm", r"\.minimize\s*\(")
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        if not any(ctx.names.tf1_layer(s.node.func) == "batch_normalization" for s in ctx.calls):
+            return
+        for site in ctx.calls:
+            func = site.node.func
+            if not (isinstance(func, cst.Attribute) and func.attr.value == "minimize"):
+                continue
+            guarded = any(
+                isinstance(w.func, (cst.Attribute, cst.Name))
+                and (ctx.names.canonical(w.func) or "").endswith("control_dependencies")
+                and _mentions_update_ops(w, ctx)
+                for w in site.with_items
+            )
+            if not guarded:
+                yield Hit(
+                    site.node,
+                    "NL502 minimize() does not run the UPDATE_OPS of tf.layers.batch_normalization, so its moving "
+                    "statistics never update: wrap it in tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))",
+                )
+
+
+class KerasMomentumInTorchConvention(Rule):
+    code = "NL601"
+    name = "keras-momentum-in-torch-convention"
+    summary = "BatchNormalization momentum < 0.5 looks like PyTorch's convention (0.1 there is 0.9 in Keras)."
+    what = """
+Flags Keras `BatchNormalization(momentum=m)` (and TF1 `batch_normalization`) with a literal `m < 0.5`.
+"""
+    why = """
+Keras updates `moving = momentum * moving + (1 - momentum) * batch`; PyTorch updates
+`running = (1 - momentum) * running + momentum * batch`. PyTorch's default 0.1 is Keras's 0.9, and
+porting `momentum=0.1` literally makes the moving statistics follow the last few batches almost
+entirely: inference then uses noisy statistics of whatever batch came last.
+"""
+    example = """
+layers.BatchNormalization(momentum=0.1)
+"""
+    use_instead = """
+layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
+"""
+    references = (
+        "https://keras.io/api/layers/normalization_layers/batch_normalization/",
+        "https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html",
+    )
+    VALID = ("BatchNormalization(momentum=0.99)\n", "BatchNormalization(momentum=m)\n")
+    INVALID = ("BatchNormalization(momentum=0.1)\n",)
+    required = (patterns.BN_TEXT, "momentum")
+    triggers = (patterns.BN_WITH_SMALL_MOMENTUM,)
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        for call, kind in normalization_calls(ctx, BATCHNORM):
+            expr = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "momentum"), None)
+            if expr is None:
+                positional = [a.value for a in call.args if a.keyword is None and not a.star]
+                offset = 1 if ctx.names.tf1_layer(call.func) else 0
+                expr = positional[offset + 1] if len(positional) > offset + 1 else None
+            value = literal(expr)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 0.5:
+                yield Hit(
+                    expr or call,
+                    f"NL601 {kind}(momentum={value}) uses PyTorch's convention; Keras keeps {value} of the old "
+                    f"moving statistics per step: use momentum={round(1 - value, 4)}",
+                )
+
+
+class BatchNormSmallBatch(Rule):
+    code = "NL602"
+    name = "batchnorm-small-batch"
+    summary = "fit() with a tiny literal batch_size on a model that holds BatchNormalization."
+    what = """
+Flags `model.fit(..., batch_size=N)` with a literal `N` below the threshold (8 by default; option
+`small-batch-threshold`) when `model` holds a BatchNormalization layer.
+"""
+    why = """
+BatchNormalization estimates a mean and variance from each batch. With a handful of samples the
+estimates are so noisy that training is unstable and the moving statistics are poor; with batch size 1
+the variance of a dense feature is zero. LayerNormalization or GroupNormalization do not depend on the
+batch and are the usual replacement for small batches.
+"""
+    example = """
+model = keras.Sequential([layers.Conv2D(8, 3), layers.BatchNormalization(), layers.ReLU()])
+model.fit(x, y, batch_size=2)
+"""
+    use_instead = """
+model = keras.Sequential([layers.Conv2D(8, 3), layers.GroupNormalization(groups=4), layers.ReLU()])
+model.fit(x, y, batch_size=2)
+"""
+    references = (
+        "Wu & He, Group Normalization, ECCV 2018. https://arxiv.org/abs/1803.08494",
+        "https://keras.io/api/layers/normalization_layers/group_normalization/",
+    )
+    VALID = ("m = Sequential([Dense(4), BatchNormalization()])\nm.fit(x, y, batch_size=32)\n",)
+    INVALID = ("m = Sequential([Dense(4), BatchNormalization()])\nm.fit(x, y, batch_size=2)\n",)
+    required = (patterns.BN_TEXT, "batch_size", "fit")
+    triggers = (patterns.BN_USE, patterns.FIT_WITH_BATCH_SIZE)
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        threshold = int(ctx.options.get("small_batch_threshold", DEFAULT_SMALL_BATCH))
+        for mc in ctx.flow.method_calls:
+            if mc.name != "fit" or not isinstance(mc.receiver, LayerObj) or not mc.receiver.holds(BATCHNORM):
+                continue
+            expr = next((a.value for a in mc.arg_nodes if a.keyword is not None and a.keyword.value == "batch_size"), None)
+            value = literal(expr)
+            if isinstance(value, int) and not isinstance(value, bool) and 0 < value < threshold:
+                yield Hit(
+                    expr,  # type: ignore[arg-type]
+                    f"NL602 batch_size={value} is too small for the BatchNormalization in {mc.receiver.kind} "
+                    f"(< {threshold}): use a larger batch, or LayerNormalization/GroupNormalization",
+                )

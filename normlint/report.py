@@ -1,0 +1,160 @@
+"""Output formats for lint findings: text, json, github (workflow commands) and SARIF 2.1.0.
+
+The JSON document is stable (documented in docs/ci.md):
+
+    {"tool": "normlint", "version": "0.1.0", "schema": 1,
+     "summary": {"files": 12, "findings": 3},
+     "findings": [{"path": "...", "line": 7, "column": 5, "code": "NL101",
+                   "name": "dropout-before-batchnorm", "message": "...", "help_url": "..."}]}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from normlint import __version__
+from normlint.lint.engine import Finding
+from normlint.lint.rules import ALL_RULES, ERRORS, RULES_BY_CODE
+
+FORMATS = ("text", "json", "github", "sarif")
+
+
+def _name(code: str) -> str:
+    rule = RULES_BY_CODE.get(code)
+    return rule.name if rule else "parse-error"
+
+
+def _help(code: str) -> str | None:
+    rule = RULES_BY_CODE.get(code)
+    return rule.help_url() if rule else None
+
+
+def format_text(findings: Sequence[Finding]) -> str:
+    return "".join(f"{f.path}:{f.line}:{f.col}: {f.message}\n" for f in findings)
+
+
+def format_json(findings: Sequence[Finding], files: int) -> str:
+    doc = {
+        "tool": "normlint",
+        "version": __version__,
+        "schema": 1,
+        "summary": {"files": files, "findings": len(findings)},
+        "findings": [
+            {
+                "path": f.path,
+                "line": f.line,
+                "column": f.col,
+                "code": f.code,
+                "name": _name(f.code),
+                "message": f.text,
+                "help_url": _help(f.code),
+            }
+            for f in findings
+        ],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _escape_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_command(level: str, path: str, line: int, col: int | None, title: str, message: str) -> str:
+    props = [f"file={_escape_property(path)}", f"line={line}"]
+    if col is not None:
+        props.append(f"col={col}")
+    props.append(f"title={_escape_property(title)}")
+    return f"::{level} {','.join(props)}::{_escape_data(message)}"
+
+
+def format_github(findings: Sequence[Finding]) -> str:
+    lines = []
+    for f in findings:
+        level = "error" if f.code == "NL000" else "warning"
+        lines.append(github_command(level, f.path, f.line, f.col, f"{f.code} {_name(f.code)}", f.text))
+    return "".join(line + "\n" for line in lines)
+
+
+def _uri(path: str) -> str:
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return p.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return p.as_uri()
+    return p.as_posix()
+
+
+def sarif_document(findings: Sequence[Finding]) -> dict:
+    rules = [
+        {
+            "id": "NL000",
+            "name": "parse-error",
+            "shortDescription": {"text": ERRORS["NL000"]},
+            "defaultConfiguration": {"level": "error"},
+        }
+    ] + [
+        {
+            "id": r.code,
+            "name": r.name,
+            "shortDescription": {"text": r.summary},
+            "fullDescription": {"text": " ".join(r.what.split())},
+            "helpUri": r.help_url(),
+            "help": {"text": " ".join(r.why.split()), "markdown": r.page()},
+            "defaultConfiguration": {"level": "warning"},
+            "properties": {"tags": ["normalization", "keras"]},
+        }
+        for r in ALL_RULES
+    ]
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = [
+        {
+            "ruleId": f.code,
+            "ruleIndex": index.get(f.code, 0),
+            "level": "error" if f.code == "NL000" else "warning",
+            "message": {"text": f.text},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _uri(f.path), "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": f.line, "startColumn": f.col},
+                    }
+                }
+            ],
+        }
+        for f in findings
+    ]
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "normlint",
+                        "version": __version__,
+                        "informationUri": "https://github.com/normlint/normlint",
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
+    }
+
+
+def format_findings(findings: Sequence[Finding], fmt: str, files: int) -> str:
+    if fmt == "json":
+        return format_json(findings, files)
+    if fmt == "github":
+        return format_github(findings)
+    if fmt == "sarif":
+        return json.dumps(sarif_document(findings), indent=2) + "\n"
+    return format_text(findings)
