@@ -33,11 +33,15 @@ def active_rules(source: str, config: Config, path: str | None = None) -> list[t
     return [r for r in ALL_RULES if config.enabled(r.code, path) and r.may_match(source)]
 
 
-def lint_source(source: str, path: str = "<string>", config: Config | None = None) -> list[Finding]:
+def lint_source(
+    source: str, path: str = "<string>", config: Config | None = None, check_syntax: bool = False
+) -> list[Finding]:
+    """Findings for one file. ``check_syntax``: also report NL000 for a file the prefilter skips
+    (the CLI wants it; flake8 reports E999 itself)."""
     config = config or Config()
     rules = active_rules(source, config, path)
     if not rules:
-        return []
+        return syntax_error(source, path) if check_syntax else []
     # A libcst tree is hundreds of thousands of acyclic objects that reference counting frees; letting
     # the cyclic collector walk the host's heap (flake8's) on every allocation burst costs more than
     # the parse itself there.
@@ -48,6 +52,17 @@ def lint_source(source: str, path: str = "<string>", config: Config | None = Non
     finally:
         if enabled:
             gc.enable()
+
+
+def syntax_error(source: str, path: str) -> list[Finding]:
+    """NL000 when CPython cannot compile the file (cheaper than a libcst parse), else nothing."""
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return [Finding(path, exc.lineno or 1, max(exc.offset or 1, 1), "NL000", f"NL000 cannot parse: {exc.msg}")]
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return [Finding(path, 1, 1, "NL000", f"NL000 cannot parse: {type(exc).__name__}: {exc}")]
+    return []
 
 
 def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]) -> list[Finding]:
@@ -79,7 +94,8 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
     return sorted(findings)
 
 
-_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.I)
+# the same pattern flake8 uses
+_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.I)
 
 
 def apply_noqa(findings: Iterable[Finding], lines: Sequence[str]) -> list[Finding]:

@@ -40,7 +40,7 @@ def lint_file(path: str, config: Config) -> list[Finding]:
         source = read_source(path)
     except (OSError, UnicodeDecodeError, SyntaxError, LookupError) as exc:
         return [Finding(path, 1, 1, "NL000", f"NL000 cannot read: {type(exc).__name__}: {exc}")]
-    findings = lint_source(source, path, config)
+    findings = lint_source(source, path, config, check_syntax=True)
     if findings:
         findings = apply_noqa(findings, source.splitlines())
     return findings

@@ -96,10 +96,10 @@ model.fit(x_train, y_train)
                 continue  # bound to something we cannot name (tuple, subscript) and some adapt() exists
             if target is not None and (target in adapted or target.rsplit(".", 1)[-1] in adapted):
                 continue
-            what = f"'{target}'" if target else "this Normalization layer"
+            what = f"Normalization layer '{target}'" if target else "this Normalization layer"
             yield Hit(
                 site.node,
-                f"NL301 Normalization {what} is never adapted and has no mean/variance: it passes data "
+                f"NL301 {what} is never adapted and has no mean/variance: it passes data "
                 f"through unchanged; call .adapt(training_data) or pass mean= and variance=",
             )
 

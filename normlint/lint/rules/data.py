@@ -42,10 +42,12 @@ and 0.62 with input normalization and BatchNormalization.
 """
     example = """
 (x_train, y_train), _ = keras.datasets.cifar10.load_data()
+model = keras.Sequential([layers.Flatten(), layers.Dense(10, activation="softmax")])
 model.fit(x_train, y_train, epochs=10)
 """
     use_instead = """
 (x_train, y_train), _ = keras.datasets.cifar10.load_data()
+model = keras.Sequential([layers.Flatten(), layers.Dense(10, activation="softmax")])
 model.fit(x_train / 255.0, y_train, epochs=10)
 """
     references = (

@@ -91,8 +91,8 @@ class Net(keras.Model):
                 continue
             yield Hit(
                 site.node,
-                f"NL401 {kind} is built inside {site.cls.name.value}.call(): it gets new weights on every call; "
-                f"build it in __init__() or build() and apply it in call()",
+                f"NL401 {kind} is built inside {site.cls.name.value}.call(): a new layer, with new weights, on "
+                f"every call; build it in __init__() or build() and apply it in call()",
             )
 
 

@@ -31,11 +31,13 @@ nothing: the custom loop trains a different network from the one `fit()` would, 
 statistics stay at their initial values (mean 0, variance 1).
 """
     example = """
+model = keras.Sequential([layers.Dense(64), layers.BatchNormalization(), layers.ReLU(), layers.Dense(10)])
 with tf.GradientTape() as tape:
     logits = model(x_batch)
     loss = loss_fn(y_batch, logits)
 """
     use_instead = """
+model = keras.Sequential([layers.Dense(64), layers.BatchNormalization(), layers.ReLU(), layers.Dense(10)])
 with tf.GradientTape() as tape:
     logits = model(x_batch, training=True)
     loss = loss_fn(y_batch, logits)

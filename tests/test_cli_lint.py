@@ -1,0 +1,130 @@
+"""`normlint lint` and the flake8 plugin as a user runs them: exit codes, noqa, bad files, processes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import FIXTURES, flake8, normlint
+
+BAD = "import keras\nm = keras.Sequential([keras.layers.Dropout(0.5), keras.layers.BatchNormalization()])\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "bad.py").write_text(BAD)
+    (tmp_path / "clean.py").write_text("import keras\nm = keras.Sequential([keras.layers.Dense(1)])\n")
+    return tmp_path
+
+
+def test_exit_codes(project: Path):
+    assert normlint("lint", str(project / "clean.py")).returncode == 0
+    found = normlint("lint", str(project))
+    assert found.returncode == 1
+    assert f"{project / 'bad.py'}:2:23: NL101 Dropout feeds" in found.stdout
+    missing = normlint("lint", str(project / "nope.py"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"normlint: error: no such file or directory: {project / 'nope.py'}"
+    assert "Traceback" not in missing.stderr
+    usage = normlint("lint", "--format", "xml", str(project))
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+def test_nothing_to_lint_exits_zero_with_a_message(tmp_path: Path):
+    none = normlint("lint")
+    assert none.returncode == 0 and "no paths given" in none.stderr
+    (tmp_path / "notes.txt").write_text("hello")
+    empty = normlint("lint", str(tmp_path))
+    assert empty.returncode == 0 and "no Python files found" in empty.stderr
+    (tmp_path / "a.py").write_text(BAD)
+    filtered = normlint("lint", "--select", "NL9", str(tmp_path))
+    assert filtered.returncode == 0 and filtered.stdout == ""
+
+
+def test_unparsable_file_is_one_finding_and_the_run_goes_on(project: Path):
+    (project / "broken.py").write_text("from keras import layers\nBatchNormalization(axis=0\n")
+    result = normlint("lint", str(project))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    broken = [line for line in lines if "broken.py" in line]
+    assert len(broken) == 1 and ": NL000 cannot parse:" in broken[0]
+    assert any("bad.py" in line and "NL101" in line for line in lines)
+    assert "Traceback" not in result.stderr
+
+
+def test_undecodable_file_is_a_finding(project: Path):
+    (project / "latin.py").write_bytes(b"x = '\xe9'  # BatchNormalization(axis=0)\n")
+    result = normlint("lint", str(project / "latin.py"))
+    assert result.returncode == 1 and "NL000 cannot read" in result.stdout
+
+
+def test_noqa_in_the_cli_and_in_flake8(tmp_path: Path):
+    src = textwrap.dedent(
+        """\
+        import keras
+        a = keras.layers.BatchNormalization(axis=0)  # noqa: NL201
+        b = keras.layers.BatchNormalization(axis=0, momentum=0.1)  # noqa: NL601
+        c = keras.layers.BatchNormalization(axis=0)  # noqa
+        d = keras.layers.BatchNormalization(axis=0)
+        """
+    )
+    path = tmp_path / "m.py"
+    path.write_text(src)
+    cli = normlint("lint", str(path)).stdout.splitlines()
+    f8 = flake8("--select", "NL", str(path)).stdout.splitlines()
+    assert [line.split(": ")[1][:5] for line in cli] == ["NL201", "NL201"]
+    assert [line.split(":")[1] for line in cli] == ["3", "5"]
+    assert sorted(cli) == sorted(f8)
+
+
+def test_select_and_ignore_prefixes():
+    all_codes = json.loads(normlint("lint", "--format", "json", str(FIXTURES)).stdout)["findings"]
+    only_nl1 = json.loads(normlint("lint", "--format", "json", "--select", "NL1", str(FIXTURES)).stdout)["findings"]
+    no_nl4 = json.loads(normlint("lint", "--format", "json", "--ignore", "NL4,NL70", str(FIXTURES)).stdout)["findings"]
+    assert only_nl1 and all(f["code"].startswith("NL1") for f in only_nl1)
+    assert len(only_nl1) == sum(f["code"].startswith("NL1") for f in all_codes)
+    assert no_nl4 and not any(f["code"].startswith(("NL4", "NL70")) for f in no_nl4)
+    assert len(no_nl4) == sum(not f["code"].startswith(("NL4", "NL70")) for f in all_codes)
+
+
+def test_parallel_jobs_give_the_same_report():
+    one = normlint("lint", "-j", "1", str(FIXTURES))
+    two = normlint("lint", "-j", "2", str(FIXTURES))
+    assert one.returncode == two.returncode == 1
+    assert one.stdout == two.stdout
+
+
+def test_flake8_plugin_is_registered():
+    result = flake8("--version")
+    assert "normlint" in result.stdout
+
+
+def test_stdlib_lints_without_a_crash():
+    stdlib = sysconfig.get_paths()["stdlib"]
+    result = normlint("lint", "-j", "2", "--format", "json", stdlib, timeout=900)
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["summary"]["files"] > 1000
+    internal = [f for f in doc["findings"] if f["code"] == "NL000" and "cannot parse" not in f["message"] and "cannot read" not in f["message"]]
+    assert internal == []
+
+
+def test_rules_and_explain():
+    listing = normlint("rules")
+    assert listing.returncode == 0
+    assert len(listing.stdout.splitlines()) == 15 and "NL101  dropout-before-batchnorm" in listing.stdout
+    page = normlint("explain", "nl702")
+    assert page.returncode == 0 and page.stdout.startswith("# NL702 sigmoid-with-categorical-loss")
+    bad = normlint("explain", "NL999")
+    assert bad.returncode == 2 and bad.stderr.startswith("normlint: error: unknown rule")
+
+
+def test_module_entry_point_matches_console_script():
+    assert Path(sys.executable).exists()
+    assert normlint("--version").stdout.startswith("normlint ")

@@ -1,0 +1,78 @@
+"""Machine formats: JSON (stable), GitHub workflow commands, SARIF 2.1.0 validated against the schema."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import jsonschema
+import pytest
+
+from normlint.lint.rules import ALL_RULES
+from tests.helpers import FIXTURES, ROOT, normlint
+
+SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def text_lines() -> list[str]:
+    return normlint("lint", str(FIXTURES)).stdout.splitlines()
+
+
+def test_json_is_stable_and_complete(text_lines):
+    result = normlint("lint", "--format", "json", str(FIXTURES))
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"tool", "version", "schema", "summary", "findings"}
+    assert doc["tool"] == "normlint" and doc["schema"] == 1
+    assert doc["summary"]["findings"] == len(doc["findings"]) == len(text_lines)
+    for f in doc["findings"]:
+        assert set(f) == {"path", "line", "column", "code", "name", "message", "help_url"}
+        assert not f["message"].startswith("NL")
+        assert f["help_url"].endswith(f"/docs/rules/{f['code']}.md")
+    rebuilt = [f"{f['path']}:{f['line']}:{f['column']}: {f['code']} {f['message']}" for f in doc["findings"]]
+    assert rebuilt == text_lines
+
+
+def test_github_annotations(text_lines, tmp_path):
+    result = normlint("lint", "--format", "github", str(FIXTURES))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(text_lines)
+    pattern = re.compile(r"^::warning file=([^,]+),line=(\d+),col=(\d+),title=(NL\d{3}) [a-z0-9-]+::(.+)$")
+    for line in lines:
+        assert pattern.match(line), line
+    # commas, colons and newlines in data are escaped as the workflow-command syntax requires
+    weird = tmp_path / "a,b:c.py"
+    weird.write_text("from keras.layers import BatchNormalization\nBatchNormalization(axis=0)\n")
+    out = normlint("lint", "--format", "github", str(weird)).stdout
+    assert "file=" + str(weird).replace(":", "%3A").replace(",", "%2C") + ",line=2" in out
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(:\n")
+    assert normlint("lint", "--format", "github", str(broken)).stdout.startswith("::error file=")
+
+
+def test_sarif_validates_against_the_2_1_0_schema(text_lines):
+    result = normlint("lint", "--format", "sarif", str(FIXTURES))
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    run = doc["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == ["NL000"] + [r.code for r in ALL_RULES]
+    for r in rules[1:]:
+        assert r["helpUri"].startswith("https://") and r["help"]["markdown"].startswith(f"# {r['id']}")
+    assert len(run["results"]) == len(text_lines)
+    for res in run["results"]:
+        assert rules[res["ruleIndex"]]["id"] == res["ruleId"]
+        region = res["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] >= 1 and region["startColumn"] >= 1
+
+
+def test_clean_sarif_is_valid_and_empty(tmp_path):
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    result = normlint("lint", "--format", "sarif", str(tmp_path))
+    assert result.returncode == 0
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["runs"][0]["results"] == []

@@ -1,0 +1,108 @@
+"""Each rule's own VALID/INVALID examples, its page, and name resolution details."""
+
+from __future__ import annotations
+
+import pytest
+
+from normlint.config import Config
+from normlint.docs import index_page, rule_pages
+from normlint.lint.engine import lint_source
+from normlint.lint.rules import ALL_RULES, ERRORS
+from tests.helpers import ROOT
+
+
+def codes(source: str, **options) -> list[str]:
+    cfg = Config()
+    cfg.options.update(options)
+    return [f.code for f in lint_source(source, "example.py", cfg)]
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_valid_examples_stay_silent(rule):
+    assert rule.VALID, "every rule carries VALID examples"
+    for src in rule.VALID:
+        assert rule.code not in codes(src), src
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_invalid_examples_are_flagged(rule):
+    assert rule.INVALID, "every rule carries INVALID examples"
+    for src in rule.INVALID:
+        assert rule.code in codes(src), src
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_rule_page_example_is_flagged_and_fix_is_not(rule):
+    header = "from keras import layers\nimport keras\nimport tensorflow as tf\n"
+    assert rule.code in codes(header + rule.example.strip() + "\n")
+    assert rule.code not in codes(header + rule.use_instead.strip() + "\n")
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_prefilter_never_hides_an_invalid_example(rule):
+    for src in rule.INVALID:
+        assert rule.may_match(src), src
+
+
+def test_docs_pages_are_generated_from_the_rules():
+    for name, text in rule_pages().items():
+        page = ROOT / "docs" / "rules" / name
+        assert page.read_text(encoding="utf-8") == text, f"{page} is stale: run python -m normlint.docs"
+        for heading in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## References"):
+            assert heading in text
+    assert (ROOT / "docs" / "rules" / "README.md").read_text(encoding="utf-8") == index_page()
+
+
+def test_errors_table_lists_every_code():
+    assert set(ERRORS) == {"NL000"} | {r.code for r in ALL_RULES}
+    assert len({r.name for r in ALL_RULES}) == len(ALL_RULES)
+
+
+# ---- name resolution and aliases ---------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "imports, expr",
+    [
+        ("import tensorflow as tf", "tf.keras.layers.BatchNormalization"),
+        ("import tensorflow", "tensorflow.keras.layers.BatchNormalization"),
+        ("import keras", "keras.layers.BatchNormalization"),
+        ("from keras import layers as L", "L.BatchNormalization"),
+        ("import tensorflow.keras.layers as L", "L.BatchNormalization"),
+        ("from tensorflow.keras.layers import BatchNormalization as BN", "BN"),
+        ("from keras.src.layers.normalization.batch_normalization import BatchNormalization", "BatchNormalization"),
+        ("from tensorflow import keras", "keras.layers.BatchNormalization"),
+        ("import tf_keras", "tf_keras.layers.BatchNormalization"),
+        ("import tensorflow as tf\nBN = tf.keras.layers.BatchNormalization", "BN"),
+        ("", "BatchNormalization"),
+        ("", "tf.keras.layers.BatchNormalization"),
+    ],
+)
+def test_batchnorm_spellings_resolve(imports, expr):
+    assert "NL201" in codes(f"{imports}\ny = {expr}(axis=0)\n")
+
+
+@pytest.mark.parametrize(
+    "imports",
+    [
+        "from mylib import BatchNormalization",
+        "class BatchNormalization:\n    def __init__(self, axis=-1):\n        pass",
+        "def BatchNormalization(axis):\n    return axis",
+        "import torch.nn as layers",
+    ],
+)
+def test_user_symbols_are_not_keras(imports):
+    expr = "layers.BatchNormalization" if "torch" in imports else "BatchNormalization"
+    assert codes(f"{imports}\ny = {expr}(axis=0)\n") == []
+
+
+def test_small_batch_threshold_option():
+    src = "m = Sequential([Dense(4), BatchNormalization()])\nm.fit(x, y, batch_size=12)\n"
+    assert "NL602" not in codes(src)
+    assert "NL602" in codes(src, small_batch_threshold=16)
+
+
+def test_related_line_is_filled_in():
+    src = "import keras\nm = keras.Sequential([\n    keras.layers.Dropout(0.5),\n    keras.layers.BatchNormalization(),\n])\n"
+    (finding,) = lint_source(src, "x.py")
+    assert finding.line == 3 and finding.col == 5
+    assert "on line 4" in finding.message and "{line}" not in finding.message
