@@ -158,3 +158,84 @@ def format_findings(findings: Sequence[Finding], fmt: str, files: int) -> str:
     if fmt == "sarif":
         return json.dumps(sarif_document(findings), indent=2) + "\n"
     return format_text(findings)
+
+
+# ---------------------------------------------------------------------- normlint check reports
+def _fmt_err(check: dict) -> str:
+    if "max_abs" not in check:
+        return ""
+    return f"{check['max_abs']:.1e}/{check['max_rel']:.1e}"
+
+
+def format_check_text(path: str, static: Sequence[Finding], result: dict) -> str:
+    out = [f"normlint check {path}"]
+    if static:
+        out.append(f"static rules: {len(static)} finding(s)")
+        out.extend(f"  {f.path}:{f.line}:{f.col}: {f.message}" for f in static)
+    else:
+        out.append("static rules: no findings")
+    for model in result.get("models", []):
+        layers = model["layers"]
+        out.append("")
+        out.append(
+            f"model {model['name']}: input {tuple(model['input_shape'])}, probe batch {tuple(model['probe'])}, "
+            f"{len(layers)} normalization layer(s)"
+        )
+        if not layers:
+            out.append("  (no BatchNormalization/LayerNormalization/GroupNormalization/Normalization layer found)")
+            continue
+        rows = [("status", "layer", "class", "checks", "max abs/rel err", "normalizes")]
+        for layer in layers:
+            checks = " ".join(
+                f"{c['name']}{'' if c['status'] == 'pass' else '!' if c['status'] == 'warn' else ' FAIL'}" for c in layer["checks"]
+            )
+            errs = [c for c in layer["checks"] if "max_abs" in c]
+            worst = max(errs, key=lambda c: c["max_abs"]) if errs else None
+            rows.append((layer["status"].upper(), layer["layer"], layer["class"], checks,
+                         _fmt_err(worst) if worst else "-", layer["normalizes"]))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            out.append("  " + "  ".join(cell.ljust(widths[i]) if i < len(r) - 1 else cell for i, cell in enumerate(r)))
+        for layer in layers:
+            for c in layer["checks"]:
+                if c["status"] != "pass":
+                    code = f" [{c['code']}]" if c.get("code") else ""
+                    err = f" (max abs err {c['max_abs']:.3g}, rel {c['max_rel']:.3g})" if "max_abs" in c else ""
+                    out.append(f"  {c['status'].upper()} {layer['layer']}: {c['name']}{code}: {c['detail']}{err}")
+    failed = check_failures(static, result)
+    out.append("")
+    out.append(f"{failed} failed check(s)" if failed else "all checks passed")
+    return "\n".join(out) + "\n"
+
+
+def check_failures(static: Sequence[Finding], result: dict) -> int:
+    return len(static) + sum(
+        1 for m in result.get("models", []) for layer in m["layers"] for c in layer["checks"] if c["status"] == "fail"
+    )
+
+
+def format_check_json(path: str, static: Sequence[Finding], result: dict) -> str:
+    doc = {
+        "tool": "normlint",
+        "version": __version__,
+        "schema": 1,
+        "file": path,
+        "static": json.loads(format_json(static, 1))["findings"],
+        "models": result.get("models", []),
+        "failed": check_failures(static, result),
+        "timings": result.get("timings", {}),
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def format_check_github(path: str, static: Sequence[Finding], result: dict) -> str:
+    lines = [format_github(static).rstrip("\n")] if static else []
+    for model in result.get("models", []):
+        for layer in model["layers"]:
+            for c in layer["checks"]:
+                if c["status"] == "pass":
+                    continue
+                level = "error" if c["status"] == "fail" else "warning"
+                title = f"normlint check {c.get('code') or c['name']}"
+                lines.append(github_command(level, path, 1, None, title, f"{layer['layer']} ({layer['class']}): {c['detail']}"))
+    return "".join(line + "\n" for line in lines)

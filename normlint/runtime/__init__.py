@@ -1,0 +1,1 @@
+"""The runtime half: imports TensorFlow, builds models, checks normalization layers against NumPy."""

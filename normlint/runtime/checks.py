@@ -1,0 +1,450 @@
+"""Per-layer runtime checks: run each normalization layer of a built model on a probe batch and compare
+with the NumPy reference (training and inference mode, moving statistics, adapt state).
+
+Imports Keras; only ``normlint check`` / ``normlint smoke`` load this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import keras
+import numpy as np
+
+from normlint.runtime import reference as ref
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str = ""
+    max_abs: float | None = None
+    max_rel: float | None = None
+    code: str | None = None
+
+    def as_dict(self) -> dict:
+        d = {"name": self.name, "status": self.status, "detail": self.detail}
+        if self.max_abs is not None:
+            d.update(max_abs=self.max_abs, max_rel=self.max_rel)
+        if self.code:
+            d["code"] = self.code
+        return d
+
+
+@dataclass
+class LayerReport:
+    model: str
+    path: str
+    cls: str
+    normalizes: str
+    input_shape: tuple[int, ...] | None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        statuses = {c.status for c in self.checks}
+        return FAIL if FAIL in statuses else WARN if WARN in statuses else PASS
+
+    def as_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "layer": self.path,
+            "class": self.cls,
+            "normalizes": self.normalizes,
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "status": self.status,
+            "checks": [c.as_dict() for c in self.checks],
+        }
+
+
+def _compare_check(name: str, actual, expected, what: str, rtol: float = ref.RTOL) -> Check:
+    cmp = ref.compare(actual, expected, rtol=rtol)
+    status = PASS if cmp.ok else FAIL
+    detail = what if cmp.ok else f"{what}: differs from the NumPy reference"
+    return Check(name, status, detail, cmp.max_abs, cmp.max_rel)
+
+
+def _np(value) -> np.ndarray | None:
+    return None if value is None else np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
+
+
+def _call(layer, x: np.ndarray, **kwargs) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(layer(x.astype(np.float32), **kwargs)), dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------------ walking
+NORM_TYPES = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
+    keras.layers.UnitNormalization,
+    keras.layers.Normalization,
+) + ((keras.layers.RMSNormalization,) if hasattr(keras.layers, "RMSNormalization") else ())
+
+
+def is_custom_norm(layer) -> bool:
+    cls = type(layer)
+    return (
+        isinstance(layer, keras.layers.Layer)
+        and not isinstance(layer, NORM_TYPES)
+        and not cls.__module__.startswith("keras")
+        and "norm" in cls.__name__.lower()
+        and not isinstance(layer, keras.Model)
+    )
+
+
+def is_checked(layer) -> bool:
+    return isinstance(layer, NORM_TYPES) or is_custom_norm(layer)
+
+
+def walk_layers(model) -> Iterator[tuple[str, Any]]:
+    """(path, layer) for every layer inside ``model``, nested models and layers included."""
+    seen: set[int] = set()
+
+    def visit(prefix: str, obj) -> Iterator[tuple[str, Any]]:
+        children = getattr(obj, "_flatten_layers", None)
+        for kid in list(children(include_self=False, recursive=False)) if children else []:
+            if id(kid) in seen:
+                continue
+            seen.add(id(kid))
+            path = f"{prefix}/{kid.name}"
+            yield path, kid
+            yield from visit(path, kid)
+
+    yield from visit(model.name, model)
+
+
+def capture_inputs(model, x: np.ndarray, layers: list) -> dict[int, np.ndarray]:
+    """The first input each of ``layers`` receives when ``model`` runs on ``x`` in inference mode."""
+    captured: dict[int, np.ndarray] = {}
+    patched = []
+    for layer in layers:
+        original = layer.call
+
+        def spy(*args, __original=original, __key=id(layer), **kwargs):
+            if __key not in captured and args:
+                try:
+                    captured[__key] = np.asarray(keras.ops.convert_to_numpy(args[0]))
+                except Exception:  # symbolic or non-tensor input: nothing to capture
+                    pass
+            return __original(*args, **kwargs)
+
+        object.__setattr__(layer, "call", spy)
+        patched.append(layer)
+    try:
+        model(x.astype(np.float32), training=False)
+    finally:
+        for layer in patched:
+            try:
+                object.__delattr__(layer, "call")
+            except AttributeError:
+                pass
+    return captured
+
+
+# ------------------------------------------------------------------------------------------ checks
+def _batch_independence(layer, x: np.ndarray, rng: np.random.Generator, **kwargs) -> Check:
+    if x.shape[0] < 2:
+        return Check("batch-independence", PASS, "batch of one: not testable")
+    other = x.copy()
+    other[1:] = rng.permutation(x[1:], axis=0) * 1.7 + 0.3
+    a = _call(layer, x, **kwargs)[0]
+    b = _call(layer, other, **kwargs)[0]
+    cmp = ref.compare(b, a)
+    if cmp.ok:
+        return Check("batch-independence", PASS, "sample 0's output ignores the rest of its batch in inference mode")
+    return Check(
+        "batch-independence",
+        FAIL,
+        "in inference mode, sample 0's output changes when the other samples of its batch change",
+        cmp.max_abs,
+        cmp.max_rel,
+    )
+
+
+def check_batchnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
+    rank = x.ndim
+    kept = ref.kept_axes(rank, layer.axis)
+    words = ref.describe_per_axis(x.shape, kept)
+    checks: list[Check] = []
+    if 0 in kept:
+        checks.append(Check("axis", FAIL, "axis keeps the batch axis 0: statistics per batch position, not per channel", code="NL201"))
+    elif all(x.shape[a] == 1 for a in kept):
+        checks.append(Check("axis", FAIL, f"the kept axis {kept} has size 1: one mean for everything (wrong axis?)", code="NL201"))
+    else:
+        checks.append(Check("axis", PASS, words))
+    gamma, beta = _np(layer.gamma) if layer.scale else None, _np(layer.beta) if layer.center else None
+    mm0, mv0 = _np(layer.moving_mean), _np(layer.moving_variance)
+    momentum, eps = float(layer.momentum), float(layer.epsilon)
+    mean, var, unbiased = ref.batch_moments(x, layer.axis)
+    try:
+        y_train = _call(layer, x, training=True)
+        if not layer.trainable:
+            expected = ref.batchnorm(x, layer.axis, mm0, mv0, gamma, beta, eps)
+            frozen = ref.compare(y_train, expected)
+            checks.append(
+                Check(
+                    "frozen",
+                    WARN,
+                    "trainable=False: in fit() this BatchNormalization runs in inference mode (moving statistics, "
+                    "no updates)" + ("" if frozen.ok else "; and its output does not match that either"),
+                    frozen.max_abs,
+                    frozen.max_rel,
+                )
+            )
+        elif getattr(layer, "renorm", False):
+            checks.append(Check("training", WARN, "renorm=True: training-mode output not compared"))
+        else:
+            expected = ref.batchnorm(x, layer.axis, mean, var, gamma, beta, eps)
+            checks.append(_compare_check("training", y_train, expected, "training mode uses the batch statistics"))
+            mm1, mv1 = _np(layer.moving_mean), _np(layer.moving_variance)
+            mean_cmp = ref.compare(mm1, ref.moving_update(mm0, mean, momentum), rtol=1e-4, atol=1e-5)
+            var_pop = ref.compare(mv1, ref.moving_update(mv0, var, momentum), rtol=1e-4, atol=1e-5)
+            var_unb = ref.compare(mv1, ref.moving_update(mv0, unbiased, momentum), rtol=1e-4, atol=1e-5)
+            ok = mean_cmp.ok and (var_pop.ok or var_unb.ok)
+            which = "population" if var_pop.ok else "Bessel-corrected" if var_unb.ok else "no"
+            checks.append(
+                Check(
+                    "moving-statistics",
+                    PASS if ok else FAIL,
+                    f"one step: moving = {momentum:g} * old + {1 - momentum:g} * batch ({which} variance)"
+                    if ok
+                    else f"moving statistics after one training step are not {momentum:g} * old + {1 - momentum:g} * batch",
+                    max(mean_cmp.max_abs, min(var_pop.max_abs, var_unb.max_abs)),
+                    max(mean_cmp.max_rel, min(var_pop.max_rel, var_unb.max_rel)),
+                )
+            )
+    finally:
+        layer.moving_mean.assign(mm0.astype(np.float32))
+        layer.moving_variance.assign(mv0.astype(np.float32))
+    y_infer = _call(layer, x, training=False)
+    expected = ref.batchnorm(x, layer.axis, mm0, mv0, gamma, beta, eps)
+    checks.append(_compare_check("inference", y_infer, expected, "inference mode uses the moving statistics"))
+    checks.append(_batch_independence(layer, x, rng, training=False))
+    return f"{words}; momentum {momentum:g}", checks
+
+
+def check_layernorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
+    reduced = ref.kept_axes(x.ndim, layer.axis)
+    words = ref.describe_over(x.shape, reduced)
+    checks = []
+    if 0 in reduced:
+        checks.append(Check("axis", FAIL, "normalizes over the batch axis 0: samples of a batch are mixed", code="NL203"))
+    else:
+        checks.append(Check("axis", PASS, words))
+    gamma = _np(layer.gamma) if getattr(layer, "scale", False) and layer.gamma is not None else None
+    beta = _np(layer.beta) if getattr(layer, "center", False) and layer.beta is not None else None
+    rms = bool(getattr(layer, "rms_scaling", False))
+    expected = ref.layernorm(x, layer.axis, gamma, None if rms else beta, float(layer.epsilon), rms_scaling=rms)
+    checks.append(_compare_check("output", _call(layer, x), expected, "per-sample statistics"))
+    checks.append(_batch_independence(layer, x, rng))
+    return words, checks
+
+
+def check_groupnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
+    axis = layer.axis % x.ndim
+    channels, groups = x.shape[axis], int(layer.groups)
+    checks = []
+    if channels % groups:
+        checks.append(Check("groups", FAIL, f"groups={groups} does not divide {channels} channels"))
+        return f"{groups} groups over {channels} channels", checks
+    names = ref.axis_names(x.shape)
+    spatial = " x ".join(names[a] for a in range(1, x.ndim) if a != axis)
+    words = f"per sample and group ({groups} groups of {channels // groups} channels), over {spatial + ' x ' if spatial else ''}channels-in-group"
+    checks.append(Check("groups", PASS, words))
+    gamma = _np(layer.gamma) if layer.scale else None
+    beta = _np(layer.beta) if layer.center else None
+    expected = ref.groupnorm(x, groups, axis, gamma, beta, float(layer.epsilon))
+    checks.append(_compare_check("output", _call(layer, x), expected, "per-group statistics"))
+    checks.append(_batch_independence(layer, x, rng))
+    return words, checks
+
+
+def check_unitnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
+    reduced = ref.kept_axes(x.ndim, layer.axis)
+    words = "unit L2 norm " + ref.describe_over(x.shape, reduced)
+    checks = [Check("axis", FAIL, "L2 norm over the batch axis 0", code="NL203") if 0 in reduced else Check("axis", PASS, words)]
+    checks.append(_compare_check("output", _call(layer, x), ref.unitnorm(x, layer.axis), "x / ||x||"))
+    checks.append(_batch_independence(layer, x, rng))
+    return words, checks
+
+
+def check_rmsnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
+    reduced = ref.kept_axes(x.ndim, layer.axis)
+    words = "RMS " + ref.describe_over(x.shape, reduced)
+    checks = [Check("axis", FAIL, "RMS over the batch axis 0", code="NL203") if 0 in reduced else Check("axis", PASS, words)]
+    scale = _np(layer.scale) if getattr(layer, "scale", None) is not None else None
+    expected = ref.rmsnorm(x, layer.axis, scale, float(layer.epsilon))
+    checks.append(_compare_check("output", _call(layer, x), expected, "x / rms(x) * scale"))
+    checks.append(_batch_independence(layer, x, rng))
+    return words, checks
+
+
+def check_normalization(layer, x: np.ndarray, rng, adapt_data=None, train_data=None) -> tuple[str, list[Check]]:
+    checks: list[Check] = []
+    build_shape = getattr(layer, "_build_input_shape", None)
+    keep = tuple(getattr(layer, "_keep_axis", ()) or ())
+    mean = _np(layer.mean) if getattr(layer, "mean", None) is not None else None
+    variance = _np(layer.variance) if getattr(layer, "variance", None) is not None else None
+    if keep and build_shape is not None:
+        names = ref.axis_names(tuple(d or 1 for d in build_shape))
+        words = "per " + " x ".join(ref.singular(names[a]) for a in keep)
+        words += f" (axis {', '.join(map(str, keep))}), statistics from adapt()"
+    else:
+        words = "one mean/variance for all values (axis=None)"
+    given = getattr(layer, "input_mean", None) is not None
+    adapted = adapt_data is not None or getattr(layer, "_normlint_adapted", False)
+    if mean is None or variance is None:
+        checks.append(Check("adapted", FAIL, "never built: no statistics at all", code="NL301"))
+        return words, checks
+    if not given and not adapted and np.all(mean == 0) and np.all(variance == 1):
+        checks.append(
+            Check("adapted", FAIL, "never adapted: mean 0, variance 1, the layer passes data through unchanged", code="NL301")
+        )
+    else:
+        checks.append(Check("adapted", PASS, "given mean/variance" if given else "adapted" if adapted else "statistics set"))
+    if adapt_data is not None:
+        data = np.asarray(adapt_data, dtype=np.float64)
+        reduce = tuple(a for a in range(data.ndim) if a not in keep)
+        np_mean = data.mean(axis=reduce)
+        np_var = data.var(axis=reduce)
+        got_mean = _np(layer.adapt_mean) if hasattr(layer, "adapt_mean") else mean.reshape(np_mean.shape)
+        got_var = _np(layer.adapt_variance) if hasattr(layer, "adapt_variance") else variance.reshape(np_var.shape)
+        m = ref.compare(got_mean.reshape(np_mean.shape), np_mean)
+        v = ref.compare(got_var.reshape(np_var.shape), np_var)
+        checks.append(
+            Check(
+                "adapt-statistics",
+                PASS if m.ok and v.ok else FAIL,
+                "adapted mean/variance match NumPy on the adapt data" if m.ok and v.ok else "adapted mean/variance differ from NumPy on the adapt data",
+                max(m.max_abs, v.max_abs),
+                max(m.max_rel, v.max_rel),
+            )
+        )
+    if build_shape is not None and x.ndim != len(build_shape):
+        out_shape = np.broadcast_shapes(x.shape, mean.shape)
+        checks.append(
+            Check(
+                "rank",
+                FAIL,
+                f"adapted on rank-{len(build_shape)} data {tuple(build_shape)} but called on rank-{x.ndim} {x.shape}: "
+                f"mean/variance broadcast and the output has shape {out_shape}",
+            )
+        )
+        return words, checks
+    y = _call(layer, x)
+    if y.shape != x.shape:
+        checks.append(Check("rank", FAIL, f"output shape {y.shape} differs from input shape {x.shape} (broadcasting)"))
+        return words, checks
+    expected = ref.standardize(x, mean, variance, bool(getattr(layer, "invert", False)))
+    checks.append(_compare_check("output", y, expected, "(x - mean) / sqrt(variance)"))
+    data = train_data if train_data is not None else adapt_data
+    if data is not None and not getattr(layer, "invert", False):
+        sample = np.asarray(data[:2048], dtype=np.float64)
+        if sample.shape[1:] == x.shape[1:]:
+            out = _call(layer, sample)
+            reduce = tuple(a for a in range(out.ndim) if a not in keep)
+            mu = np.abs(out.mean(axis=reduce)).max()
+            sd = np.abs(out.std(axis=reduce) - 1).max()
+            ok = mu <= 0.1 and sd <= 0.1
+            checks.append(
+                Check(
+                    "standardized",
+                    PASS if ok else FAIL,
+                    f"on the training data: per-feature |mean| <= {mu:.3f}, |std - 1| <= {sd:.3f}",
+                )
+            )
+    checks.append(_batch_independence(layer, x, rng))
+    return words, checks
+
+
+def _weight(layer, *words) -> np.ndarray | None:
+    for w in layer.weights:
+        name = w.path.rsplit("/", 1)[-1].lower() if hasattr(w, "path") else w.name.lower()
+        if any(word in name for word in words):
+            return _np(w)
+    return None
+
+
+def check_custom(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
+    """A hand-written layer named *Norm*: compare with the normalization its name and ``axis`` promise."""
+    axis = getattr(layer, "axis", -1)
+    eps = float(getattr(layer, "epsilon", getattr(layer, "eps", 1e-3)))
+    gamma = _weight(layer, "gamma", "scale")
+    beta = _weight(layer, "beta", "offset", "center", "bias")
+    name = type(layer).__name__
+    checks = []
+    if "batch" in name.lower():
+        kept = ref.kept_axes(x.ndim, axis)
+        words = f"(custom, batch-norm semantics) {ref.describe_per_axis(x.shape, kept)}"
+        mean, var, _ = ref.batch_moments(x, axis)
+        expected = ref.batchnorm(x, axis, mean, var, gamma, beta, eps)
+        checks.append(_compare_check("training", _call(layer, x, training=True), expected,
+                                     "training mode uses the batch statistics", rtol=5e-3))
+    else:
+        reduced = ref.kept_axes(x.ndim, axis)
+        words = f"(custom, layer-norm semantics) {ref.describe_over(x.shape, reduced)}"
+        expected = ref.layernorm(x, axis, gamma, beta, eps)
+        try:
+            y = _call(layer, x, training=False)
+        except TypeError:
+            y = _call(layer, x)
+        checks.append(_compare_check("output", y, expected, f"mean and variance over axis {axis}", rtol=5e-3))
+        if checks[-1].status == FAIL:
+            checks[-1].detail += f" (is the variance or mean taken over other axes than {axis}?)"
+    try:
+        checks.append(_batch_independence(layer, x, rng, training=False))
+    except TypeError:
+        checks.append(_batch_independence(layer, x, rng))
+    return words, checks
+
+
+CHECKERS: list[tuple[type, Callable]] = [
+    (keras.layers.BatchNormalization, check_batchnorm),
+    (keras.layers.LayerNormalization, check_layernorm),
+    (keras.layers.GroupNormalization, check_groupnorm),
+    (keras.layers.UnitNormalization, check_unitnorm),
+    (keras.layers.Normalization, check_normalization),
+]
+if hasattr(keras.layers, "RMSNormalization"):
+    CHECKERS.append((keras.layers.RMSNormalization, check_rmsnorm))
+
+
+def check_layer(layer, x: np.ndarray, rng, model_name: str, path: str, adapt_data=None, train_data=None) -> LayerReport:
+    report = LayerReport(model_name, path, type(layer).__name__, "", tuple(x.shape))
+    try:
+        if isinstance(layer, keras.layers.Normalization):
+            report.normalizes, report.checks = check_normalization(layer, x, rng, adapt_data, train_data)
+        else:
+            for cls, fn in CHECKERS:
+                if isinstance(layer, cls):
+                    report.normalizes, report.checks = fn(layer, x, rng)
+                    break
+            else:
+                report.normalizes, report.checks = check_custom(layer, x, rng)
+    except Exception as exc:  # a layer that cannot run on its own input is itself a finding
+        report.checks.append(Check("run", FAIL, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"))
+    return report
+
+
+def check_model(model, x: np.ndarray, model_name: str, adapt_data: dict | None = None, train_data=None, seed: int = 0,
+                only: Callable[[Any], bool] | None = None) -> list[LayerReport]:
+    """Check every normalization layer of ``model`` on the probe batch ``x`` (inputs captured per layer)."""
+    rng = np.random.default_rng(seed)
+    layers = [(p, layer) for p, layer in walk_layers(model) if is_checked(layer) and (only is None or only(layer))]
+    captured = capture_inputs(model, x, [layer for _, layer in layers])
+    reports = []
+    for path, layer in layers:
+        inp = captured.get(id(layer))
+        if inp is None:
+            report = LayerReport(model_name, path, type(layer).__name__, "", None)
+            report.checks.append(Check("reached", WARN, "not reached by the probe batch (unused branch?): not checked"))
+            reports.append(report)
+            continue
+        data = (adapt_data or {}).get(id(layer))
+        reports.append(check_layer(layer, np.asarray(inp, dtype=np.float64), rng, model_name, path, data, train_data))
+    return reports

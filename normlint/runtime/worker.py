@@ -1,0 +1,104 @@
+"""The child process of ``normlint check``: import the user's file, build its models, run the checks.
+
+    python -m normlint.runtime.worker REQUEST.json RESULT.json
+
+Everything the parent needs comes back in RESULT.json, so whatever the user's code prints does not mix
+with the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _probe(module, model, shape, request, arrays):
+    import numpy as np
+
+    batch = int(request.get("batch_size", 16))
+    rng = np.random.default_rng(int(request.get("seed", 0)))
+    if request.get("data"):
+        data = np.load(request["data"], allow_pickle=False)
+        if data.shape[1:] != tuple(shape):
+            raise ValueError(f"--data {request['data']}: shape {data.shape} does not match the model input {tuple(shape)}")
+        return data[:batch].astype(np.float32), data
+    train = None
+    for name, arr in sorted(arrays.items(), key=lambda kv: ("train" not in kv[0].lower(), kv[0])):
+        if arr.shape[1:] == tuple(shape) and arr.shape[0] >= 2 and np.issubdtype(arr.dtype, np.number):
+            train = arr
+            break
+    if train is not None:
+        return train[:batch].astype(np.float32), train
+    return rng.normal(0.5, 1.0, size=(batch, *shape)).astype(np.float32), None
+
+
+def run(request: dict) -> dict:
+    result: dict = {"models": [], "error": None, "timings": {}}
+    t0 = time.perf_counter()
+    try:
+        import keras  # noqa: F401
+        import numpy as np  # noqa: F401
+    except ImportError as exc:
+        result["error"] = {"kind": "missing_tensorflow", "message": f"normlint check needs TensorFlow/Keras ({exc}): pip install 'normlint[runtime]'"}
+        return result
+    from normlint.runtime import checks, loader
+
+    result["timings"]["import_tensorflow"] = time.perf_counter() - t0
+    path = Path(request["file"])
+    try:
+        records = loader.record_adapt_calls()
+        t1 = time.perf_counter()
+        module = loader.import_file(path)
+        models = loader.find_models(module, request.get("entry"))
+        result["timings"]["import_and_build"] = time.perf_counter() - t1
+        arrays = loader.module_arrays(module)
+        t2 = time.perf_counter()
+        for name, model in models:
+            shape = tuple(request["input_shape"]) if request.get("input_shape") else None
+            shape = shape or loader.model_input_shape(model) or loader.declared_shape(module, model)
+            if shape is None:
+                adapt = records.get(id(model))
+                shape = tuple(adapt.shape[1:]) if adapt is not None else None
+            if shape is None:
+                raise loader.LoadError(
+                    f"cannot tell the input shape of {name}: pass --input-shape (e.g. 32,32,3) or declare INPUT_SHAPE in the file"
+                )
+            x, train = _probe(module, model, shape, request, arrays)
+            try:
+                if not model.built:
+                    model.build((None, *shape))
+            except Exception:
+                pass
+            try:
+                if isinstance(model, keras.Model) or not checks.is_checked(model):
+                    reports = checks.check_model(model, x, name, records, train, int(request.get("seed", 0)))
+                else:  # a standalone normalization layer
+                    import numpy as np
+
+                    rng = np.random.default_rng(int(request.get("seed", 0)))
+                    reports = [checks.check_layer(model, x.astype(np.float64), rng, name, name, records.get(id(model)), train)]
+            except Exception as exc:
+                raise loader._raised(f"running {name} on a probe batch of shape {x.shape}", exc) from None
+            result["models"].append(
+                {"name": name, "input_shape": list(shape), "probe": list(x.shape), "layers": [r.as_dict() for r in reports]}
+            )
+        result["timings"]["checks"] = time.perf_counter() - t2
+    except loader.LoadError as exc:
+        result["error"] = {"kind": exc.kind, "message": str(exc), "traceback": exc.user_traceback}
+    return result
+
+
+def main() -> int:
+    request = json.loads(Path(sys.argv[1]).read_text())
+    result = run(request)
+    Path(sys.argv[2]).write_text(json.dumps(result, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

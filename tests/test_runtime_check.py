@@ -1,0 +1,127 @@
+"""`normlint check` for real: TensorFlow/Keras models built from fixture files, checked against NumPy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers import FIXTURES, normlint
+
+pytest.importorskip("keras", reason="the runtime extra (TensorFlow) is not installed")
+RUNTIME = FIXTURES / "runtime"
+
+
+def check_json(path: Path, *args: str):
+    result = normlint("check", "--format", "json", *args, str(path), timeout=300)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    return result.returncode, json.loads(result.stdout)
+
+
+def by_layer(doc) -> dict[str, dict]:
+    return {layer["layer"].rsplit("/", 1)[-1]: layer for m in doc["models"] for layer in m["layers"]}
+
+
+@pytest.mark.parametrize("name, expected_layers", [("good_lenet5_norm.py", 5), ("good_subclassed.py", 5)])
+def test_correct_models_pass_every_check(name, expected_layers):
+    rc, doc = check_json(RUNTIME / name)
+    assert rc == 0 and doc["failed"] == 0 and doc["static"] == []
+    layers = [layer for m in doc["models"] for layer in m["layers"]]
+    assert len(layers) == expected_layers
+    for layer in layers:
+        assert layer["status"] == "pass", layer
+        for check in layer["checks"]:
+            if "max_rel" in check:
+                assert check["max_rel"] < 1e-3
+    bn = [layer for layer in layers if layer["class"] == "BatchNormalization"]
+    assert {c["name"] for c in bn[0]["checks"]} >= {"training", "moving-statistics", "inference", "batch-independence"}
+    assert any("per channel, over batch x height x width" in layer["normalizes"] for layer in bn)
+
+
+def test_every_broken_layer_is_caught():
+    rc, doc = check_json(RUNTIME / "broken_models.py")
+    assert rc == 1
+    assert {f["code"] for f in doc["static"]} == {"NL201", "NL301"}
+    layers = by_layer(doc)
+
+    def failed(layer):
+        return {c["name"]: c for c in layers[layer]["checks"] if c["status"] == "fail"}
+
+    assert failed("bn_batch_axis")["axis"]["code"] == "NL201"
+    assert failed("norm_never_adapted")["adapted"]["code"] == "NL301"
+    assert "output" in failed("wrong_variance_ln")
+    assert "batch-independence" in failed("always_batch_stats")
+    frozen = {c["name"]: c for c in layers["frozen_bn"]["checks"]}
+    assert frozen["frozen"]["status"] == "warn" and layers["frozen_bn"]["status"] == "warn"
+    assert doc["failed"] == 2 + 5
+
+
+def test_normalization_applied_to_another_rank():
+    rc, doc = check_json(RUNTIME / "broken_normalization_rank.py")
+    assert rc == 1
+    (layer,) = by_layer(doc).values()
+    rank = next(c for c in layer["checks"] if c["name"] == "rank")
+    assert rank["status"] == "fail" and "rank-4" in rank["detail"] and "rank-3" in rank["detail"]
+    assert next(c for c in layer["checks"] if c["name"] == "adapt-statistics")["status"] == "pass"
+
+
+def test_text_report_and_github_annotations():
+    text = normlint("check", str(RUNTIME / "broken_models.py"), timeout=300)
+    assert text.returncode == 1
+    assert "FAIL    broken/bn_batch_axis" in text.stdout
+    assert "FAIL broken/wrong_variance_ln: output" in text.stdout
+    assert text.stdout.rstrip().endswith("7 failed check(s)")
+    gh = normlint("check", "--format", "github", str(RUNTIME / "broken_models.py"), timeout=300)
+    lines = gh.stdout.splitlines()
+    assert any(line.startswith("::error file=") and "title=normlint check NL201" in line for line in lines)
+    assert any(line.startswith("::warning file=") and "NL301" in line for line in lines)  # the static finding
+
+
+def test_probe_data_file_and_entry(tmp_path: Path):
+    data = tmp_path / "probe.npy"
+    np.save(data, np.random.default_rng(1).uniform(0, 255, size=(8, 32, 32, 3)).astype("float32"))
+    rc, doc = check_json(RUNTIME / "good_lenet5_norm.py", "--data", str(data), "--entry", "good_lenet5_norm:build_model")
+    assert rc == 0 and doc["models"][0]["probe"] == [8, 32, 32, 3]
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((4, 5)))
+    result = normlint("check", "--data", str(bad), str(RUNTIME / "good_lenet5_norm.py"), timeout=300)
+    assert result.returncode == 2 and "does not match the model input" in result.stderr
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path):
+    raises = tmp_path / "raises.py"
+    raises.write_text("import keras\n\n\ndef helper():\n    raise ValueError('bad config: 3 layers')\n\n\nhelper()\n")
+    result = normlint("check", str(raises), timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "normlint: error: raises.py raised ValueError: bad config: 3 layers"
+    assert 'File "' + str(raises) + '", line 5, in helper' in result.stderr  # the user's traceback ...
+    assert "normlint/runtime" not in result.stderr and "importlib" not in result.stderr  # ... without ours
+
+    nomodel = tmp_path / "nomodel.py"
+    nomodel.write_text("x = 1\n")
+    result = normlint("check", str(nomodel), timeout=300)
+    assert result.returncode == 2 and result.stderr.startswith("normlint: error: no model found in nomodel.py")
+    assert result.stderr.count("\n") == 1
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(:\n")
+    result = normlint("check", str(broken), timeout=300)
+    assert result.returncode == 2 and "cannot parse" in result.stderr and "Traceback" not in result.stderr
+
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\ntime.sleep(120)\n")
+    result = normlint("check", "--timeout", "3", str(slow), timeout=300)
+    assert result.returncode == 2 and "did not finish" in result.stderr
+
+    missing = normlint("check", str(tmp_path / "missing.py"))
+    assert missing.returncode == 2 and missing.stderr.strip() == f"normlint: error: no such file: {tmp_path / 'missing.py'}"
+
+    shape = normlint("check", "--input-shape", "a,b", str(RUNTIME / "good_subclassed.py"))
+    assert shape.returncode == 2 and "--input-shape" in shape.stderr
+
+    needs_args = tmp_path / "needs_args.py"
+    needs_args.write_text("def build_model(units):\n    pass\n")
+    result = normlint("check", str(needs_args), timeout=300)
+    assert result.returncode == 2 and "build_model() needs arguments (units)" in result.stderr
