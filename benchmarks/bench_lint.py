@@ -2,7 +2,7 @@
 
 Usage:  python benchmarks/bench_lint.py [CORPUS_DIR] [--repeat N]
 Default corpus: the installed keras package's sources (~900 files).  Each figure is the best of
---repeat wall-clock runs of a fresh process; peak memory is that process's max RSS.
+--repeat wall-clock runs of a fresh process (the cases take turns); peak memory is that process's max RSS.
 """
 
 from __future__ import annotations
@@ -38,11 +38,6 @@ def run(cmd: list[str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
-def best(cmd: list[str], repeat: int) -> tuple[float, float]:
-    runs = [run(cmd) for _ in range(repeat)]
-    return min(r[0] for r in runs), max(r[1] for r in runs)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("corpus", nargs="?")
@@ -63,11 +58,14 @@ def main() -> int:
         "libcst parse of every file": [py, "-c", PARSE_ALL, corpus],
         "normlint lint -j1": [py, "-m", "normlint", "lint", "-j1", "-q", corpus],
     }
-    results = {}
-    print(f"corpus: {corpus} ({files} .py files), best of {args.repeat}")
-    for name, cmd in cases.items():
-        results[name] = best(cmd, args.repeat)
-        print(f"  {name:<32} {results[name][0]:7.2f} s   peak {results[name][1]:6.1f} MB", flush=True)
+    print(f"corpus: {corpus} ({files} .py files), best of {args.repeat} rounds (cases interleaved)")
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    for _ in range(args.repeat):  # interleaved, so that drift in machine speed hits every case alike
+        for name, cmd in cases.items():
+            runs[name].append(run(cmd))
+    results = {name: (min(r[0] for r in rs), max(r[1] for r in rs)) for name, rs in runs.items()}
+    for name, (seconds, mb) in results.items():
+        print(f"  {name:<32} {seconds:7.2f} s   peak {mb:6.1f} MB")
     f_without = results["flake8 -j1 (without normlint)"][0]
     f_with = results["flake8 -j1 (with normlint)"][0]
     parse = results["libcst parse of every file"][0]

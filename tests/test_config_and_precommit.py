@@ -90,7 +90,7 @@ def test_bad_config_is_a_one_line_error(proj: Path):
 
 def _git_repo(path: Path) -> None:
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"]):
-        subprocess.run(cmd, cwd=path, check=True)
+        subprocess.run(cmd, cwd=path, check=True, capture_output=True)
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed by pre-commit")
@@ -100,7 +100,12 @@ def test_pre_commit_hooks_run_for_real(tmp_path: Path):
     (repo / "bad.py").write_text("import keras\nm = keras.Sequential([keras.layers.Dropout(0.5), keras.layers.BatchNormalization()])\n")
     (repo / "good.py").write_text("x = 1\n")
     _git_repo(repo)
-    env = {"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+    env = {
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        # try-repo snapshots uncommitted changes in a shadow commit: give git an identity on bare CI machines
+        "GIT_AUTHOR_NAME": "normlint-tests", "GIT_AUTHOR_EMAIL": "tests@normlint.invalid",
+        "GIT_COMMITTER_NAME": "normlint-tests", "GIT_COMMITTER_EMAIL": "tests@normlint.invalid",
+    }
     # the repo's own .pre-commit-hooks.yaml, installed into pre-commit's isolated environment
     tried = run(["pre-commit", "try-repo", str(ROOT), "normlint", "--all-files"], cwd=repo, env=env, timeout=900)
     assert tried.returncode == 1, tried.stdout + tried.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,7 @@ def test_normlint_lint_reports_exactly_the_marked_codes():
     result = normlint("lint", "--format", "json", str(FIXTURES))
     assert result.returncode == 1, result.stderr
     doc = json.loads(result.stdout)
-    got = Counter((str((FIXTURES.parent / f["path"]).resolve()) if not f["path"].startswith("/") else f["path"], f["line"], f["code"]) for f in doc["findings"])
+    got = Counter((str(Path(f["path"]).resolve()), f["line"], f["code"]) for f in doc["findings"])
     assert got == _expected_all()
 
 

@@ -264,24 +264,24 @@ def check_groupnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
     return words, checks
 
 
-def check_unitnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
+def _per_sample(layer, x: np.ndarray, rng, label: str, expected: np.ndarray, what: str) -> tuple[str, list[Check]]:
+    """Axis, output and batch-independence checks for layers that normalize each sample over ``layer.axis``."""
     reduced = ref.kept_axes(x.ndim, layer.axis)
-    words = "unit L2 norm " + ref.describe_over(x.shape, reduced)
-    checks = [Check("axis", FAIL, "L2 norm over the batch axis 0", code="NL203") if 0 in reduced else Check("axis", PASS, words)]
-    checks.append(_compare_check("output", _call(layer, x), ref.unitnorm(x, layer.axis), "x / ||x||"))
+    words = f"{label} {ref.describe_over(x.shape, reduced)}"
+    checks = [Check("axis", FAIL, f"{label} over the batch axis 0", code="NL203") if 0 in reduced else Check("axis", PASS, words)]
+    checks.append(_compare_check("output", _call(layer, x), expected, what))
     checks.append(_batch_independence(layer, x, rng))
     return words, checks
+
+
+def check_unitnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
+    return _per_sample(layer, x, rng, "unit L2 norm", ref.unitnorm(x, layer.axis), "x / ||x||")
 
 
 def check_rmsnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
-    reduced = ref.kept_axes(x.ndim, layer.axis)
-    words = "RMS " + ref.describe_over(x.shape, reduced)
-    checks = [Check("axis", FAIL, "RMS over the batch axis 0", code="NL203") if 0 in reduced else Check("axis", PASS, words)]
     scale = _np(layer.scale) if getattr(layer, "scale", None) is not None else None
     expected = ref.rmsnorm(x, layer.axis, scale, float(layer.epsilon))
-    checks.append(_compare_check("output", _call(layer, x), expected, "x / rms(x) * scale"))
-    checks.append(_batch_independence(layer, x, rng))
-    return words, checks
+    return _per_sample(layer, x, rng, "RMS", expected, "x / rms(x) * scale")
 
 
 def check_normalization(layer, x: np.ndarray, rng, adapt_data=None, train_data=None) -> tuple[str, list[Check]]:

@@ -44,19 +44,23 @@ def batch_moments(x: np.ndarray, axis) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return mean, var, unbiased
 
 
-def batchnorm(x, axis, mean, variance, gamma, beta, epsilon: float) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    kept = kept_axes(x.ndim, axis)
-    m = _broadcast(mean, x.ndim, kept, x.shape)
-    v = _broadcast(variance, x.ndim, kept, x.shape)
-    y = (x - m) / np.sqrt(v + epsilon)
-    g = _broadcast(gamma, x.ndim, kept, x.shape)
-    b = _broadcast(beta, x.ndim, kept, x.shape)
+def _scale_shift(y: np.ndarray, gamma, beta, axes: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """``y * gamma + beta`` with per-``axes`` parameters (either may be None)."""
+    g = _broadcast(gamma, len(shape), axes, shape)
+    b = _broadcast(beta, len(shape), axes, shape)
     if g is not None:
         y = y * g
     if b is not None:
         y = y + b
     return y
+
+
+def batchnorm(x, axis, mean, variance, gamma, beta, epsilon: float) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    kept = kept_axes(x.ndim, axis)
+    m = _broadcast(mean, x.ndim, kept, x.shape)
+    v = _broadcast(variance, x.ndim, kept, x.shape)
+    return _scale_shift((x - m) / np.sqrt(v + epsilon), gamma, beta, kept, x.shape)
 
 
 def layernorm(x, axis, gamma, beta, epsilon: float, rms_scaling: bool = False) -> np.ndarray:
@@ -67,13 +71,7 @@ def layernorm(x, axis, gamma, beta, epsilon: float, rms_scaling: bool = False) -
         y = x / np.sqrt(np.mean(x * x, axis=red, keepdims=True) + epsilon)
     else:
         y = (x - x.mean(axis=red, keepdims=True)) / np.sqrt(x.var(axis=red, keepdims=True) + epsilon)
-    g = _broadcast(gamma, x.ndim, red, x.shape)
-    b = _broadcast(beta, x.ndim, red, x.shape)
-    if g is not None:
-        y = y * g
-    if b is not None:
-        y = y + b
-    return y
+    return _scale_shift(y, gamma, beta, red, x.shape)
 
 
 def groupnorm(x, groups: int, axis: int, gamma, beta, epsilon: float) -> np.ndarray:
@@ -85,14 +83,7 @@ def groupnorm(x, groups: int, axis: int, gamma, beta, epsilon: float) -> np.ndar
     g = x.reshape(shape)
     red = tuple(a for a in range(1, g.ndim) if a != axis)
     y = (g - g.mean(axis=red, keepdims=True)) / np.sqrt(g.var(axis=red, keepdims=True) + epsilon)
-    y = y.reshape(x.shape)
-    gb = _broadcast(gamma, x.ndim, (axis,), x.shape)
-    bb = _broadcast(beta, x.ndim, (axis,), x.shape)
-    if gb is not None:
-        y = y * gb
-    if bb is not None:
-        y = y + bb
-    return y
+    return _scale_shift(y.reshape(x.shape), gamma, beta, (axis,), x.shape)
 
 
 def unitnorm(x, axis) -> np.ndarray:

@@ -41,8 +41,8 @@ def run(request: dict) -> dict:
     result: dict = {"models": [], "error": None, "timings": {}}
     t0 = time.perf_counter()
     try:
-        import keras  # noqa: F401
-        import numpy as np  # noqa: F401
+        import keras
+        import numpy as np
     except ImportError as exc:
         result["error"] = {"kind": "missing_tensorflow", "message": f"normlint check needs TensorFlow/Keras ({exc}): pip install 'normlint[runtime]'"}
         return result
@@ -78,8 +78,6 @@ def run(request: dict) -> dict:
                 if isinstance(model, keras.Model) or not checks.is_checked(model):
                     reports = checks.check_model(model, x, name, records, train, int(request.get("seed", 0)))
                 else:  # a standalone normalization layer
-                    import numpy as np
-
                     rng = np.random.default_rng(int(request.get("seed", 0)))
                     reports = [checks.check_layer(model, x.astype(np.float64), rng, name, name, records.get(id(model)), train)]
             except Exception as exc:

@@ -9,7 +9,6 @@ import libcst as cst
 
 from normlint.lint.context import CallSite, FileContext
 from normlint.lint.names import dotted
-from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 
 _EVAL_WORDS = frozenset({"test", "tests", "val", "valid", "validation", "eval", "evaluation", "holdout"})
