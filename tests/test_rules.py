@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from normlint.config import Config
@@ -106,3 +109,25 @@ def test_related_line_is_filled_in():
     (finding,) = lint_source(src, "x.py")
     assert finding.line == 3 and finding.col == 5
     assert "on line 4" in finding.message and "{line}" not in finding.message
+
+
+def _corpus() -> list[Path]:
+    files = sorted((ROOT / "fixtures").rglob("*.py"))
+    spec = importlib.util.find_spec("keras")
+    if spec and spec.submodule_search_locations:
+        keras_src = Path(spec.submodule_search_locations[0]) / "src"
+        for sub in ("applications", "layers/normalization", "trainers", "export"):
+            files += sorted((keras_src / sub).glob("*.py"))
+    return files
+
+
+def test_prefilter_hides_no_finding_on_a_real_corpus():
+    """Every file linted with and without the text prefilter gives the same findings."""
+    checked = 0
+    for path in _corpus():
+        source = path.read_text(encoding="utf-8")
+        fast = lint_source(source, str(path))
+        full = lint_source(source, str(path), prefilter=False)
+        assert fast == full, path
+        checked += 1
+    assert checked > 40

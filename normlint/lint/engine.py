@@ -28,18 +28,19 @@ class Finding:
         return self.message[len(self.code) + 1:]
 
 
-def active_rules(source: str, config: Config, path: str | None = None) -> list[type[Rule]]:
+def active_rules(source: str, config: Config, path: str | None = None, prefilter: bool = True) -> list[type[Rule]]:
     """The rules that are enabled and whose cheap text triggers all match ``source``."""
-    return [r for r in ALL_RULES if config.enabled(r.code, path) and r.may_match(source)]
+    return [r for r in ALL_RULES if config.enabled(r.code, path) and (not prefilter or r.may_match(source))]
 
 
 def lint_source(
-    source: str, path: str = "<string>", config: Config | None = None, check_syntax: bool = False
+    source: str, path: str = "<string>", config: Config | None = None, check_syntax: bool = False,
+    prefilter: bool = True,
 ) -> list[Finding]:
     """Findings for one file. ``check_syntax``: also report NL000 for a file the prefilter skips
-    (the CLI wants it; flake8 reports E999 itself)."""
+    (the CLI wants it; flake8 reports E999 itself). ``prefilter=False`` parses every file (tests)."""
     config = config or Config()
-    rules = active_rules(source, config, path)
+    rules = active_rules(source, config, path, prefilter)
     if not rules:
         return syntax_error(source, path) if check_syntax else []
     # A libcst tree is hundreds of thousands of acyclic objects that reference counting frees; letting
@@ -83,15 +84,40 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
             errors.append(Finding(path, 1, 1, "NL000", f"NL000 {rule_cls.code} skipped: file nests too deeply"))
     if not hits:
         return errors
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    locate = _Locator(source, module)
     findings = set(errors)
     for code, hit in hits:
-        start = positions[hit.node].start
+        line, col = locate(hit.node)
         message = hit.message
         if hit.related is not None and "{line}" in message:
-            message = message.replace("{line}", str(positions[hit.related].start.line))
-        findings.add(Finding(path, start.line, start.column + 1, code, message))
+            message = message.replace("{line}", str(locate(hit.related)[0]))
+        findings.add(Finding(path, line, col + 1, code, message))
     return sorted(findings)
+
+
+class _Locator:
+    """(line, 0-based column) of a node.
+
+    libcst's PositionProvider renders the whole module to place every node; findings are few, so a
+    node whose exact text occurs once in the source is placed by a text search (libcst round-trips the
+    source exactly, so that one occurrence is the node), and only the rest fall back to the provider.
+    """
+
+    def __init__(self, source: str, module: cst.Module) -> None:
+        self.source = source
+        self.module = module
+        self._positions = None
+
+    def __call__(self, node: cst.CSTNode) -> tuple[int, int]:
+        text = self.module.code_for_node(node).strip()
+        first = self.source.find(text) if text else -1
+        if first != -1 and self.source.find(text, first + 1) == -1:
+            line = self.source.count("\n", 0, first) + 1
+            return line, first - (self.source.rfind("\n", 0, first) + 1)
+        if self._positions is None:
+            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        start = self._positions[node].start
+        return start.line, start.column
 
 
 # the same pattern flake8 uses

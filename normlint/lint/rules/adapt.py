@@ -9,6 +9,7 @@ import libcst as cst
 
 from normlint.lint.context import CallSite, FileContext
 from normlint.lint.names import dotted
+from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 
 _EVAL_WORDS = frozenset({"test", "tests", "val", "valid", "validation", "eval", "evaluation", "holdout"})
@@ -58,18 +59,15 @@ model.fit(x_train, y_train)
     )
     INVALID = ("n = Normalization()\nmodel = Sequential([n, Dense(1)])\n",)
     required = ("Normalization",)
-    triggers = (r"\bNormalization\b",)
-    _CALL = re.compile(r"(?<!class )(?<![\w])Normalization\s*\(([^()]*(?:\([^()]*\)[^()]*)*)\)")
-    _ALIAS = re.compile(r"(?<![\w])Normalization\s+as\s+(?!Normalization\b)\w+|=[ \t]*[\w.]*(?<![\w])Normalization[ \t]*$", re.M)
+    _NORMALIZATION = patterns.Symbol(("Normalization", ""), whole_word=True)
 
     @classmethod
     def may_match(cls, source: str) -> bool:
         """Some Normalization(...) call without mean/variance (or an alias we cannot follow by text)."""
         if not super().may_match(source):
             return False
-        if cls._ALIAS.search(source):
-            return True
-        return any("mean" not in m.group(1) and "variance" not in m.group(1) for m in cls._CALL.finditer(source))
+        n = cls._NORMALIZATION
+        return n.aliased(source) or any("mean" not in args and "variance" not in args for args in n.calls(source))
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         adapted: set[str] = set()

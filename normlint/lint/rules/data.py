@@ -154,7 +154,7 @@ model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
     )
     INVALID = ("m = Sequential([Dense(10, activation='sigmoid')])\nm.compile(loss='categorical_crossentropy')\n",)
     required = ("sigmoid", "rossentropy", "compile")
-    triggers = (patterns.CATEGORICAL_LOSS, r"\.compile\s*\(", patterns.SIGMOID_HEAD)
+    triggers = (patterns.COMPILE_WITH_CATEGORICAL_LOSS, patterns.SIGMOID_HEAD)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         for mc in ctx.flow.method_calls:

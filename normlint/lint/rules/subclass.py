@@ -12,26 +12,27 @@ from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 
 _CALL_DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+call\s*\(", re.M)
-_CONSTRUCTOR = re.compile(
-    r"\b(?:" + "|".join(sorted(LAYER_CLASSES | MODEL_CLASSES, key=len, reverse=True)) + r")\s*\("
-)
+_CAPITALIZED_CALL = re.compile(r"([A-Z]\w*)\s*\(")
+_CONSTRUCTORS = LAYER_CLASSES | MODEL_CLASSES
+
+
+def _constructs_layer(body: str) -> bool:
+    return any(m.group(1) in _CONSTRUCTORS for m in _CAPITALIZED_CALL.finditer(body))
+
+
+_BLOCK_END: dict[int, re.Pattern[str]] = {}
 
 
 def _call_bodies(source: str) -> Iterator[str]:
     """The text of each ``def call(...)`` body, cut by indentation (a cheap prefilter, not a parse)."""
     for m in _CALL_DEF.finditer(source):
         indent = len(m.group(1).expandtabs())
-        end = len(source)
-        pos = source.find("\n", m.end())
-        while pos != -1:
-            nxt = source.find("\n", pos + 1)
-            line = source[pos + 1: nxt if nxt != -1 else len(source)]
-            stripped = line.lstrip()
-            if stripped and not stripped.startswith("#") and len(line) - len(stripped) <= indent and not stripped.startswith(")"):
-                end = pos
-                break
-            pos = nxt
-        yield source[m.end():end]
+        end_re = _BLOCK_END.get(indent)
+        if end_re is None:
+            # the next line indented no deeper than the def that is code (not blank, comment or a closing paren)
+            end_re = _BLOCK_END[indent] = re.compile(r"\n[ \t]{0,%d}(?=[^\s#)])" % indent)
+        end = end_re.search(source, m.end())
+        yield source[m.end(): end.start() if end else len(source)]
 
 
 class LayerBuiltInCall(Rule):
@@ -80,7 +81,7 @@ class Net(keras.Model):
 
     @classmethod
     def may_match(cls, source: str) -> bool:
-        return super().may_match(source) and any(_CONSTRUCTOR.search(body) for body in _call_bodies(source))
+        return super().may_match(source) and any(_constructs_layer(body) for body in _call_bodies(source))
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         for site in ctx.calls:

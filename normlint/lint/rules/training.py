@@ -52,7 +52,7 @@ with tf.GradientTape() as tape:
     )
     INVALID = ("model = Sequential([Dense(4), BatchNormalization()])\nwith tf.GradientTape() as t:\n    y = model(x)\n",)
     required = ("GradientTape",)
-    triggers = (r"GradientTape", f"{patterns.BN_USE}|{patterns.DROPOUT_USE}")
+    triggers = (lambda s: patterns.BN_USE(s) or patterns.DROPOUT_USE(s),)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         seen: set[int] = set()
