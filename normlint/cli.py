@@ -29,6 +29,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
     from normlint.lint.files import discover, lint_file
     from normlint.report import format_findings
 
+    if args.jobs < 1:
+        raise UsageError(f"-j/--jobs must be at least 1, got {args.jobs}")
+    if args.small_batch_threshold is not None and args.small_batch_threshold < 1:
+        raise UsageError("--small-batch-threshold must be at least 1")
     if not args.paths:
         print("normlint: no paths given, nothing to lint", file=sys.stderr)
         return 0

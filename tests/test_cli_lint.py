@@ -33,6 +33,8 @@ def test_exit_codes(project: Path):
     assert "Traceback" not in missing.stderr
     usage = normlint("lint", "--format", "xml", str(project))
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
+    jobs = normlint("lint", "-j", "0", str(project))
+    assert jobs.returncode == 2 and jobs.stderr.strip() == "normlint: error: -j/--jobs must be at least 1, got 0"
 
 
 def test_nothing_to_lint_exits_zero_with_a_message(tmp_path: Path):

@@ -279,10 +279,7 @@ class Interpreter:
         return [suite]
 
     def exec_stmt(self, stmt: cst.CSTNode, env: dict[str, Value]) -> None:
-        if isinstance(stmt, cst.SimpleStatementLine):
-            for small in stmt.body:
-                self.exec_small(small, env)
-        elif isinstance(stmt, cst.SimpleStatementSuite):
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in stmt.body:
                 self.exec_small(small, env)
         elif isinstance(stmt, cst.If):
@@ -303,8 +300,6 @@ class Interpreter:
             env[stmt.name.value] = FuncRef(stmt)
         elif isinstance(stmt, cst.ClassDef):
             env[stmt.name.value] = ClassRef(stmt)
-        elif isinstance(stmt, cst.SimpleStatementSuite):
-            pass
 
     def _exec_if(self, stmt: cst.If, env: dict[str, Value]) -> None:
         node: cst.If | cst.Else | None = stmt
@@ -414,7 +409,7 @@ class Interpreter:
                         if isinstance(s, cst.FunctionDef) and s.name.value == attr:
                             return FuncRef(s, owner)
                 return Bound(owner, attr, expr.value)
-            if isinstance(owner, (Symbol, Value)) and not isinstance(owner, (Images, Tensor, Seq)):
+            if not isinstance(owner, (Images, Tensor, Seq)):
                 sym = self._symbol(expr)
                 if sym is not UNKNOWN:
                     return sym
