@@ -201,7 +201,8 @@ def format_check_text(path: str, static: Sequence[Finding], result: dict) -> str
                 if c["status"] != "pass":
                     code = f" [{c['code']}]" if c.get("code") else ""
                     err = f" (max abs err {c['max_abs']:.3g}, rel {c['max_rel']:.3g})" if "max_abs" in c else ""
-                    out.append(f"  {c['status'].upper()} {layer['layer']}: {c['name']}{code}: {c['detail']}{err}")
+                    where = f" (line {layer['line']})" if layer.get("line") else ""
+                    out.append(f"  {c['status'].upper()} {layer['layer']}{where}: {c['name']}{code}: {c['detail']}{err}")
     failed = check_failures(static, result)
     out.append("")
     out.append(f"{failed} failed check(s)" if failed else "all checks passed")
@@ -237,5 +238,6 @@ def format_check_github(path: str, static: Sequence[Finding], result: dict) -> s
                     continue
                 level = "error" if c["status"] == "fail" else "warning"
                 title = f"normlint check {c.get('code') or c['name']}"
-                lines.append(github_command(level, path, 1, None, title, f"{layer['layer']} ({layer['class']}): {c['detail']}"))
+                line = layer.get("line") or 1
+                lines.append(github_command(level, path, line, None, title, f"{layer['layer']} ({layer['class']}): {c['detail']}"))
     return "".join(line + "\n" for line in lines)

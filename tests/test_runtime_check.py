@@ -50,6 +50,7 @@ def test_every_broken_layer_is_caught():
         return {c["name"]: c for c in layers[layer]["checks"] if c["status"] == "fail"}
 
     assert failed("bn_batch_axis")["axis"]["code"] == "NL201"
+    assert layers["bn_batch_axis"]["line"] == 42 and layers["frozen_bn"]["line"] == 46
     assert failed("norm_never_adapted")["adapted"]["code"] == "NL301"
     assert "output" in failed("wrong_variance_ln")
     assert "batch-independence" in failed("always_batch_stats")
@@ -71,11 +72,12 @@ def test_text_report_and_github_annotations():
     text = normlint("check", str(RUNTIME / "broken_models.py"), timeout=300)
     assert text.returncode == 1
     assert "FAIL    broken/bn_batch_axis" in text.stdout
-    assert "FAIL broken/wrong_variance_ln: output" in text.stdout
+    assert "FAIL broken/wrong_variance_ln (line 44): output" in text.stdout
     assert text.stdout.rstrip().endswith("7 failed check(s)")
     gh = normlint("check", "--format", "github", str(RUNTIME / "broken_models.py"), timeout=300)
     lines = gh.stdout.splitlines()
-    assert any(line.startswith("::error file=") and "title=normlint check NL201" in line for line in lines)
+    # runtime failures point at the line that builds the layer (self.bn_batch_axis = ..., line 42)
+    assert any(line.startswith("::error file=") and ",line=42,title=normlint check NL201::" in line for line in lines)
     assert any(line.startswith("::warning file=") and "NL301" in line for line in lines)  # the static finding
 
 

@@ -192,3 +192,29 @@ def model_input_shape(model) -> tuple[int, ...] | None:
 
 def module_arrays(module) -> dict[str, np.ndarray]:
     return {n: v for n, v in vars(module).items() if isinstance(v, np.ndarray) and v.ndim >= 2 and not n.startswith("_")}
+
+
+def layer_lines(source: str, module, model, layers: dict[str, Any]) -> dict[str, int]:
+    """Source line where each layer (by report path) is built: ``self.attr = ...`` of its owner,
+    ``name="..."`` in the call, or ``var = ...`` at module level. Layers not found are left out."""
+    owners = [model] + list(layers.values())
+    attr_of: dict[int, str] = {}
+    for owner in owners:
+        for attr, value in list(vars(owner).items()):
+            if not attr.startswith("_") and id(value) not in attr_of and any(value is layer for layer in layers.values()):
+                attr_of[id(value)] = attr
+    globals_of = {id(v): n for n, v in vars(module).items() if not n.startswith("_")}
+    lines: dict[str, int] = {}
+    for path, layer in layers.items():
+        patterns = []
+        if id(layer) in attr_of:
+            patterns.append(rf"self\.{re.escape(attr_of[id(layer)])}\s*=(?!=)")
+        patterns.append(rf"name\s*=\s*[\"']{re.escape(layer.name)}[\"']")
+        if id(layer) in globals_of:
+            patterns.append(rf"^\s*{re.escape(globals_of[id(layer)])}\s*=(?!=)")
+        for pattern in patterns:
+            m = re.search(pattern, source, re.M)
+            if m:
+                lines[path] = source.count("\n", 0, m.start()) + 1
+                break
+    return lines

@@ -82,9 +82,13 @@ def run(request: dict) -> dict:
                     reports = [checks.check_layer(model, x.astype(np.float64), rng, name, name, records.get(id(model)), train)]
             except Exception as exc:
                 raise loader._raised(f"running {name} on a probe batch of shape {x.shape}", exc) from None
-            result["models"].append(
-                {"name": name, "input_shape": list(shape), "probe": list(x.shape), "layers": [r.as_dict() for r in reports]}
-            )
+            layer_dicts = [r.as_dict() for r in reports]
+            walked = dict(checks.walk_layers(model)) if isinstance(model, keras.layers.Layer) else {}
+            lines = loader.layer_lines(path.read_text(encoding="utf-8", errors="replace"), module, model,
+                                       {r.path: walked[r.path] for r in reports if r.path in walked} or {name: model})
+            for d in layer_dicts:
+                d["line"] = lines.get(d["layer"])
+            result["models"].append({"name": name, "input_shape": list(shape), "probe": list(x.shape), "layers": layer_dicts})
         result["timings"]["checks"] = time.perf_counter() - t2
     except loader.LoadError as exc:
         result["error"] = {"kind": exc.kind, "message": str(exc), "traceback": exc.user_traceback}
