@@ -206,9 +206,7 @@ class Interpreter:
             return self.flow.classes[name]
         obj = LayerObj(kind=name, node=node, user_class=name, is_model=self.names.keras_base(node) in MODEL_CLASSES)
         self.flow.classes[name] = obj
-        methods = {
-            s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)
-        }
+        methods = self._methods(node)
         order = ["__init__", "build", "call"] + [m for m in methods if m not in ("__init__", "build", "call")]
         for mname in order:
             fn = methods.get(mname)
@@ -228,6 +226,17 @@ class Interpreter:
                     if app.layer is not obj and all(app.layer is not m for m in obj.members):
                         obj.members.append(app.layer)
         return obj
+
+    def _methods(self, node: cst.ClassDef, _depth: int = 0) -> dict[str, cst.FunctionDef]:
+        """The class's methods, with those it inherits from classes of the same file (its own win)."""
+        methods: dict[str, cst.FunctionDef] = {}
+        if _depth < 10:
+            for base in reversed(node.bases):
+                parent = self.names.classes.get(base.value.value) if isinstance(base.value, cst.Name) else None
+                if parent is not None and parent is not node and base.value.value not in self.names.imports:
+                    methods.update(self._methods(parent, _depth + 1))
+        methods.update({s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)})
+        return methods
 
     # ------------------------------------------------------------ functions
     def call_function(
