@@ -83,7 +83,8 @@ class Symbol:
 # TF1: tf.layers.batch_normalization, tf.compat.v1.layers..., tf.contrib.layers.batch_norm
 BN = Symbol(("BatchNormalization", ""), ("layers.batch_norm", r"(?:alization)?"))
 _TF1_BN_IMPORT = re.compile(r"from\s+[\w.]*layers\s+import\s[^\n]*\bbatch_norm")
-DROPOUT = Symbol(("Dropout", r"\w*"), ("dropout", ""))
+DROPOUT = Symbol(("Dropout", r"\w*"), ("layers.dropout", ""), ("nn.dropout", ""))
+_TF1_DROPOUT_IMPORT = re.compile(r"from\s+[\w.]*(?:layers|nn)\s+import\s[^\n]*\bdropout")
 CONV_DENSE = Symbol(
     ("Conv", r"\w*"), ("Dense", ""), ("layers.conv", r"[123]d\w*"), ("layers.dense", ""), ("layers.separable_conv2d", "")
 )
@@ -98,7 +99,7 @@ def BN_USE(source: str) -> bool:  # noqa: N802 - reads like the other pattern co
 
 
 def DROPOUT_USE(source: str) -> bool:  # noqa: N802
-    return DROPOUT.used(source)
+    return DROPOUT.used(source) or bool(_TF1_DROPOUT_IMPORT.search(source))
 
 
 def NORM_USE(source: str) -> bool:  # noqa: N802
