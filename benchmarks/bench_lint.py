@@ -1,8 +1,10 @@
 """Lint-path benchmark: flake8 with vs without normlint, `normlint lint -j1` vs libcst-parsing every file.
 
 Usage:  python benchmarks/bench_lint.py [CORPUS_DIR] [--repeat N]
-Default corpus: the installed keras package's sources (~900 files).  Each figure is the best of
---repeat wall-clock runs of a fresh process (the cases take turns); peak memory is that process's max RSS.
+Default corpus: the installed keras package's sources (~900 files).  Each case runs --repeat times as a
+fresh process (the cases take turns); best and median wall-clock are printed, peak memory is the largest
+max RSS.  The flake8 ratio judged is the median of the per-round ratios (both flake8 runs of a round are
+back to back), since flake8 alone scatters by about +-5 % run to run on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def main() -> int:
         "libcst parse of every file": [py, "-c", PARSE_ALL, corpus],
         "normlint lint -j1": [py, "-m", "normlint", "lint", "-j1", "-q", corpus],
     }
-    print(f"corpus: {corpus} ({files} .py files), best of {args.repeat} rounds (cases interleaved)")
+    print(f"corpus: {corpus} ({files} .py files), {args.repeat} rounds (cases interleaved); best and median per case")
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     for _ in range(args.repeat):  # interleaved, so that drift in machine speed hits every case alike
         for name, cmd in cases.items():
@@ -72,11 +74,16 @@ def main() -> int:
     f_with = results["flake8 -j1 (with normlint)"][0]
     parse = results["libcst parse of every file"][0]
     lint, lint_mem = results["normlint lint -j1"]
-    print(f"flake8 with/without normlint: {f_with / f_without:.3f}x best-of-{args.repeat}, "
-          f"{medians['flake8 -j1 (with normlint)'] / medians['flake8 -j1 (without normlint)']:.3f}x median  (target <= 1.10x)")
+    # each round runs both flake8 cases back to back: the median of the per-round ratios cancels drift and
+    # single lucky or unlucky runs (flake8 alone varies by about +-5 % here), so it is the figure judged
+    paired = statistics.median(
+        w[0] / wo[0] for w, wo in zip(runs["flake8 -j1 (with normlint)"], runs["flake8 -j1 (without normlint)"])
+    )
+    print(f"flake8 with/without normlint: {paired:.3f}x median of {args.repeat} paired rounds "
+          f"(best-of-{args.repeat} {f_with / f_without:.3f}x)  (target <= 1.10x)")
     print(f"normlint lint / libcst parse-all: {lint / parse:.3f}x  (target <= 0.25x)")
     print(f"normlint lint peak memory: {lint_mem:.1f} MB  (target <= 150 MB)")
-    ok = f_with / f_without <= 1.10 and lint / parse <= 0.25 and lint_mem <= 150
+    ok = paired <= 1.10 and lint / parse <= 0.25 and lint_mem <= 150
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
