@@ -16,9 +16,22 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterator
 
-# the arguments of a call, allowing one level of nested parentheses
-_ARGS = r"\((?P<args>[^()]*(?:\([^()]*\)[^()]*)*)\)"
+_PAREN = re.compile(r"[()]")
 Matcher = Callable[[str], bool]
+
+
+def call_arguments(source: str, open_paren: int) -> str:
+    """The text between ``source[open_paren]`` (a "(") and its matching ")", at any depth of nesting.
+
+    Parentheses inside strings are counted too: that can only widen the text returned (up to the end of
+    the file when nothing closes), which errs on the side of matching, as a trigger must.
+    """
+    depth = 0
+    for m in _PAREN.finditer(source, open_paren):
+        depth += 1 if m.group() == "(" else -1
+        if depth == 0:
+            return source[open_paren + 1: m.start()]
+    return source[open_paren + 1:]
 
 
 class Symbol:
@@ -27,7 +40,7 @@ class Symbol:
     def __init__(self, *specs: tuple[str, str], whole_word: bool = False) -> None:
         self.specs = specs
         self.whole_word = whole_word  # the literal must not continue a longer name (BatchNormalization)
-        follow = r"(?:(?P<call>\s*" + _ARGS + r")|\s+as\s+(?P<alias>\w+)|(?P<eol>[ \t]*$))"
+        follow = r"(?:\s*(?P<call>\()|\s+as\s+(?P<alias>\w+)|(?P<eol>[ \t]*$))"
         self._res = [re.compile(re.escape(lit) + suffix + follow, re.M) for lit, suffix in specs]
 
     def _matches(self, source: str) -> Iterator[re.Match[str]]:
@@ -42,7 +55,7 @@ class Symbol:
         """The argument text of each call ``X(...)``."""
         for m in self._matches(source):
             if m.group("call") is not None:
-                yield m.group("args")
+                yield call_arguments(source, m.start("call"))
 
     def aliased(self, source: str) -> bool:
         """``import X as Y`` (Y not X) or ``Y = mod.X`` at the end of a line: calls then read ``Y(...)``."""
