@@ -104,7 +104,20 @@ class Images(Value):
 
 @dataclass(eq=False)
 class Seq(Value):
+    """A list or tuple. ``sites``: for each item, the expression that wrote it (None where unknown), so
+    that a finding on a layer of ``Sequential(blocks)`` points at the element, not at the call."""
+
     items: list[Value]
+    sites: list[cst.CSTNode | None] = field(default_factory=list)
+
+    def site(self, i: int) -> cst.CSTNode | None:
+        return self.sites[i] if i < len(self.sites) else None
+
+    def concat(self, other: "Seq") -> "Seq":
+        return Seq(self.items + other.items, self.all_sites() + other.all_sites())
+
+    def all_sites(self) -> list[cst.CSTNode | None]:
+        return self.sites + [None] * (len(self.items) - len(self.sites))
 
 
 @dataclass(eq=False)
@@ -426,7 +439,9 @@ class Interpreter:
         if isinstance(expr, cst.Call):
             return self._eval_call(expr, env)
         if isinstance(expr, (cst.List, cst.Tuple)):
-            return Seq([self.eval(e.value, env) for e in expr.elements])
+            return self._sequence(expr, env)
+        if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
+            return self._comprehension(expr, env)
         if isinstance(expr, cst.BinaryOperation):
             return self._binop(self.eval(expr.left, env), self.eval(expr.right, env), expr.operator)
         if isinstance(expr, cst.Subscript):
@@ -451,11 +466,43 @@ class Interpreter:
             return self.eval(expr.orelse, env)
         return UNKNOWN
 
+    def _sequence(self, expr: cst.List | cst.Tuple, env: dict[str, Value]) -> Seq:
+        seq = Seq([], [])
+        for e in expr.elements:
+            value = self.eval(e.value, env)
+            if isinstance(e, cst.StarredElement):
+                if isinstance(value, Seq):  # [*blocks, Dropout(0.5)]
+                    seq = seq.concat(value)
+                continue
+            seq.items.append(value)
+            seq.sites.append(e.value)
+        return seq
+
+    def _comprehension(self, expr: cst.ListComp | cst.GeneratorExp, env: dict[str, Value]) -> Seq:
+        """``[Dense(64) for _ in range(3)]``: the element twice, as a loop body is walked, each time a
+        fresh value (the target bound to the first two items of a known list), in a scope of its own."""
+        scope = dict(env)
+        clause = expr.for_in
+        iterable = self.eval(clause.iter, env)
+        known = iterable.items[:2] if isinstance(iterable, Seq) else []
+        seq = Seq([], [])
+        for i in range(2):
+            self._assign(clause.target, known[i] if i < len(known) else UNKNOWN, scope)
+            inner = clause.inner_for_in
+            while inner is not None:  # the targets of nested clauses are not followed
+                self._assign(inner.target, UNKNOWN, scope)
+                inner = inner.inner_for_in
+            seq.items.append(self.eval(expr.elt, scope))
+            seq.sites.append(expr.elt)
+        return seq
+
     def _symbol(self, expr: cst.BaseExpression) -> Value:
         canon = self.names.canonical(expr)
         return Symbol(canon) if canon is not None else UNKNOWN
 
-    def _binop(self, left: Value, right: Value, op: cst.BaseBinaryOp) -> Value:
+    def _binop(self, left: Value, right: Value, op: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
+        if isinstance(left, Seq) and isinstance(right, Seq) and isinstance(op, (cst.Add, cst.AddAssign)):
+            return left.concat(right)
         tensors = tuple(v for v in (left, right) if isinstance(v, Tensor))
         if tensors:
             return Tensor(parents=tensors)
@@ -497,11 +544,8 @@ class Interpreter:
                 layers = pos[0] if pos else kw.get("layers", UNKNOWN)
                 obj.tail = Tensor()
                 if isinstance(layers, Seq):
-                    elements = call.args[0].value if call.args and call.args[0].keyword is None else None
-                    nodes = elements.elements if isinstance(elements, (cst.List, cst.Tuple)) else []
                     for i, layer in enumerate(layers.items):
-                        site = nodes[i].value if i < len(nodes) else call
-                        self._sequential_add(obj, layer, site)
+                        self._sequential_add(obj, layer, layers.site(i) or call)
             elif kind in ("Model", "Functional"):
                 outputs = kw.get("outputs", pos[1] if len(pos) > 1 else UNKNOWN)
                 outs = list(_tensors([outputs]))
@@ -562,11 +606,31 @@ class Interpreter:
             if isinstance(receiver, LayerObj) and receiver.kind == "Sequential":
                 self._sequential_add(receiver, pos[0], call.args[0].value)
                 return UNKNOWN
+        if isinstance(receiver, Seq) and pos:
+            self._list_method(receiver, name, call, pos)
         if isinstance(receiver, Images) and name in _PRESERVING_METHODS:
             return receiver
         if isinstance(receiver, Tensor):
             return Tensor(parents=(receiver, *_tensors(values)))
         return self._opaque(values)
+
+    @staticmethod
+    def _list_method(seq: Seq, name: str, call: cst.Call, pos: list[Value]) -> None:
+        """``blocks.append(Dropout(0.5))``, ``.extend([...])``, ``.insert(0, ...)`` on a list being built."""
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        sites = seq.all_sites()
+        if name == "append":
+            seq.items.append(pos[0])
+            sites.append(positional[0])
+        elif name == "extend" and isinstance(pos[0], Seq):
+            more = pos[0]
+            seq.items.extend(more.items)
+            sites.extend(more.all_sites())
+        elif name == "insert" and len(pos) == 2 and isinstance(positional[0], cst.Integer):
+            at = int(positional[0].value)
+            seq.items.insert(at, pos[1])
+            sites.insert(at, positional[1])
+        seq.sites = sites
 
 
 def _tensors(values) -> Iterator[Tensor]:
