@@ -68,6 +68,26 @@ def test_normalization_applied_to_another_rank():
     assert next(c for c in layer["checks"] if c["name"] == "adapt-statistics")["status"] == "pass"
 
 
+def test_normalization_adapted_on_datasets_and_generators():
+    rc, doc = check_json(RUNTIME / "adapt_datasets.py")
+    assert rc == 0 and doc["failed"] == 0
+    layers = by_layer(doc)
+    checks = {name: {c["name"]: c for c in layer["checks"]} for name, layer in layers.items()}
+    # a tf.data dataset of (images, labels) batches is read again and its statistics recomputed in NumPy
+    assert checks["from_pairs"]["adapt-statistics"]["status"] == "pass"
+    assert checks["from_pairs"]["adapt-statistics"]["max_rel"] < 1e-4
+    # random augmentation or a used-up generator: not recomputed, and the report says why
+    assert "adapt-statistics" not in checks["augmented"]
+    assert "other values on each pass" in checks["augmented"]["adapted"]["detail"]
+    assert "adapt-statistics" not in checks["from_generator"]
+    assert "used up by adapt()" in checks["from_generator"]["adapted"]["detail"]
+    # an unbatched dataset builds the layer for rank-3 input: the shape survives, so a warning, not a failure
+    unbatched = checks["unbatched"]
+    assert unbatched["rank"]["status"] == "warn" and "rank-3 data (8, 8, 3)" in unbatched["rank"]["detail"]
+    assert unbatched["adapt-statistics"]["status"] == "pass" and unbatched["output"]["status"] == "pass"
+    assert layers["unbatched"]["status"] == "warn" and layers["from_pairs"]["status"] == "pass"
+
+
 def test_text_report_and_github_annotations():
     text = normlint("check", str(RUNTIME / "broken_models.py"), timeout=300)
     assert text.returncode == 1

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from normlint.runtime import reference as ref
+from normlint.runtime.adapt_record import NOTE
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
@@ -306,7 +307,9 @@ def check_normalization(layer, x: np.ndarray, rng, adapt_data=None, train_data=N
             Check("adapted", FAIL, "never adapted: mean 0, variance 1, the layer passes data through unchanged", code="NL301")
         )
     else:
-        checks.append(Check("adapted", PASS, "given mean/variance" if given else "adapted" if adapted else "statistics set"))
+        detail = "given mean/variance" if given else "adapted" if adapted else "statistics set"
+        note = getattr(layer, NOTE, None)
+        checks.append(Check("adapted", PASS, f"{detail} ({note})" if note and adapt_data is None else detail))
     if adapt_data is not None:
         data = np.asarray(adapt_data, dtype=np.float64)
         reduce = tuple(a for a in range(data.ndim) if a not in keep)
@@ -326,16 +329,21 @@ def check_normalization(layer, x: np.ndarray, rng, adapt_data=None, train_data=N
             )
         )
     if build_shape is not None and x.ndim != len(build_shape):
-        out_shape = np.broadcast_shapes(x.shape, mean.shape)
+        where = f"adapted on rank-{len(build_shape)} data {tuple(build_shape)} but called on rank-{x.ndim} {x.shape}"
+        try:
+            out_shape = np.broadcast_shapes(x.shape, mean.shape)
+        except ValueError:
+            out_shape = None
+        if out_shape != x.shape:
+            result = f"the output has shape {out_shape}" if out_shape else "they do not broadcast"
+            checks.append(Check("rank", FAIL, f"{where}: mean/variance broadcast and {result}"))
+            return words, checks
+        # e.g. adapted on an unbatched dataset of (32, 32, 3) images: Keras read each image as a batch of
+        # rows, the per-channel statistics are right and broadcast onto the last axes of the real input
         checks.append(
-            Check(
-                "rank",
-                FAIL,
-                f"adapted on rank-{len(build_shape)} data {tuple(build_shape)} but called on rank-{x.ndim} {x.shape}: "
-                f"mean/variance broadcast and the output has shape {out_shape}",
-            )
+            Check("rank", WARN, f"{where}: the statistics apply to the last {len(build_shape)} axes and the output keeps "
+                  "its shape; adapt on batched data of the input's rank to be sure the axes line up")
         )
-        return words, checks
     y = _call(layer, x)
     if y.shape != x.shape:
         checks.append(Check("rank", FAIL, f"output shape {y.shape} differs from input shape {x.shape} (broadcasting)"))

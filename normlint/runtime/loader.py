@@ -43,28 +43,6 @@ def _raised(what: str, exc: BaseException) -> LoadError:
     return LoadError(f"{what} raised {type(exc).__name__}: {first}".rstrip(": "), user_traceback(exc), "raised")
 
 
-def record_adapt_calls() -> dict[int, Any]:
-    """Wrap Normalization.adapt so that the data each layer was adapted on is kept for the checks."""
-    import keras
-
-    records: dict[int, Any] = {}
-    original = keras.layers.Normalization.adapt
-    if getattr(original, "_normlint_wrapped", False):
-        return original._normlint_records  # type: ignore[attr-defined]
-
-    def adapt(self, data, *args, **kwargs):
-        result = original(self, data, *args, **kwargs)
-        object.__setattr__(self, "_normlint_adapted", True)
-        if isinstance(data, np.ndarray) or hasattr(data, "numpy"):
-            records[id(self)] = np.asarray(data)
-        return result
-
-    adapt._normlint_wrapped = True  # type: ignore[attr-defined]
-    adapt._normlint_records = records  # type: ignore[attr-defined]
-    keras.layers.Normalization.adapt = adapt
-    return records
-
-
 def import_file(path: Path):
     name = re.sub(r"\W", "_", path.stem) or "model"
     if name[0].isdigit():

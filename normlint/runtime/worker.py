@@ -47,11 +47,12 @@ def run(request: dict) -> dict:
         result["error"] = {"kind": "missing_tensorflow", "message": f"normlint check needs TensorFlow/Keras ({exc}): pip install 'normlint[runtime]'"}
         return result
     from normlint.runtime import checks, loader
+    from normlint.runtime.adapt_record import record_adapt_calls
 
     result["timings"]["import_tensorflow"] = time.perf_counter() - t0
     path = Path(request["file"])
     try:
-        records = loader.record_adapt_calls()
+        records = record_adapt_calls()
         t1 = time.perf_counter()
         module = loader.import_file(path)
         models = loader.find_models(module, request.get("entry"))
