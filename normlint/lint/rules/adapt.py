@@ -13,6 +13,7 @@ from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 
 _EVAL_WORDS = frozenset({"test", "tests", "val", "valid", "validation", "eval", "evaluation", "holdout"})
+_TRAIN_WORDS = frozenset({"train", "training"})
 _WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
@@ -129,6 +130,7 @@ class AdaptOnEvaluationData(Rule):
     what = """
 Flags `.adapt(...)` whose data is named like evaluation data: `test`, `val`, `valid`, `validation`,
 `eval`, `holdout` as a word of the variable, attribute or key (`x_test`, `val_ds`, `data["valid"]`).
+A name that also says `train` (`train_val_split[0]`) names both sides of a split and is left alone.
 """
     why = """
 `adapt()` computes the normalization statistics that become part of the model. Computing them on the
@@ -159,7 +161,7 @@ norm.adapt(x_train)
                 continue
             words = set(_words(data))
             leaked = sorted(words & _EVAL_WORDS)
-            if leaked:
+            if leaked and not words & _TRAIN_WORDS:  # x_train_val_split[0]: a split that names both sides
                 yield Hit(
                     data,
                     f"NL302 adapt() on evaluation data ({leaked[0]!r} in {ctx.code(data)[:40]!r}) leaks its "
