@@ -31,6 +31,7 @@ _PRESERVING_FUNCS = frozenset(
      "tf.cast", "tf.convert_to_tensor", "tf.constant", "tf.reshape", "tf.expand_dims"}
 )
 _MAX_INLINE_DEPTH = 4
+_MAX_SEQ = 4096  # items a list may grow to while walked (longer lists are cut, never followed further)
 
 
 class Value:
@@ -114,7 +115,8 @@ class Seq(Value):
         return self.sites[i] if i < len(self.sites) else None
 
     def concat(self, other: "Seq") -> "Seq":
-        return Seq(self.items + other.items, self.all_sites() + other.all_sites())
+        items, sites = self.items + other.items, self.all_sites() + other.all_sites()
+        return Seq(items[:_MAX_SEQ], sites[:_MAX_SEQ])
 
     def all_sites(self) -> list[cst.CSTNode | None]:
         return self.sites + [None] * (len(self.items) - len(self.sites))
@@ -630,6 +632,7 @@ class Interpreter:
             at = int(positional[0].value)
             seq.items.insert(at, pos[1])
             sites.insert(at, positional[1])
+        del seq.items[_MAX_SEQ:], sites[_MAX_SEQ:]  # a list extended by itself in a loop doubles each pass
         seq.sites = sites
 
 
