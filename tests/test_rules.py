@@ -104,6 +104,12 @@ def test_small_batch_threshold_option():
     assert "NL602" in codes(src, small_batch_threshold=16)
 
 
+def test_momentum_messages_translate_or_explain():
+    ported, zero = lint_source("BatchNormalization(momentum=0.1)\nBatchNormalization(momentum=0)\n", "x.py")
+    assert ported.message.endswith("use momentum=0.9")
+    assert "last training batch" in zero.message and "momentum=1" not in zero.message
+
+
 def test_related_line_is_filled_in():
     src = "import keras\nm = keras.Sequential([\n    keras.layers.Dropout(0.5),\n    keras.layers.BatchNormalization(),\n])\n"
     (finding,) = lint_source(src, "x.py")

@@ -23,6 +23,8 @@ class TrainingCallWithoutTrainingFlag(Rule):
     what = """
 Flags `model(x)` inside a `with tf.GradientTape():` block when `model` holds BatchNormalization or
 Dropout and the call passes no `training=` argument. Also `self(x)` inside a custom `train_step`.
+Models from `keras.applications` count with the layers they hold (ResNet, MobileNet, EfficientNet,
+DenseNet, Inception, Xception and NASNet hold BatchNormalization; VGG holds neither).
 """
     why = """
 Outside `fit()`, Keras does not know a call is a training step. Without `training=True`,
@@ -52,7 +54,7 @@ with tf.GradientTape() as tape:
     )
     INVALID = ("model = Sequential([Dense(4), BatchNormalization()])\nwith tf.GradientTape() as t:\n    y = model(x)\n",)
     required = ("GradientTape",)
-    triggers = (lambda s: patterns.BN_USE(s) or patterns.DROPOUT_USE(s),)
+    triggers = (lambda s: patterns.BN_OR_APPLICATION_USE(s) or patterns.DROPOUT_USE(s),)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         seen: set[int] = set()
@@ -60,7 +62,7 @@ with tf.GradientTape() as tape:
             if tc.has_training or id(tc.node) in seen or not tc.model.holds(BATCHNORM | DROPOUT):
                 continue
             seen.add(id(tc.node))
-            held = sorted({layer.kind for layer in tc.model.all_layers() if layer.kind in BATCHNORM | DROPOUT})
+            held = tc.model.held(BATCHNORM | DROPOUT)
             yield Hit(
                 tc.node,
                 f"NL501 {tc.model.kind} holds {'/'.join(held)} but is called under GradientTape without "
@@ -164,12 +166,15 @@ layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
                 offset = 1 if ctx.names.tf1_layer(call.func) else 0
                 expr = positional[offset + 1] if len(positional) > offset + 1 else None
             value = literal(expr)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 0.5:
-                yield Hit(
-                    expr or call,
-                    f"NL601 {kind}(momentum={value}) uses PyTorch's convention; Keras keeps {value} of the old "
-                    f"moving statistics per step: use momentum={round(1 - value, 4)}",
-                )
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 0.5:
+                continue
+            if value == 0:  # not a ported PyTorch value (that would never update): the last batch only
+                message = (f"NL601 {kind}(momentum={value}) replaces the moving statistics with each batch's: "
+                           f"inference uses the statistics of the last training batch; use momentum=0.99")
+            else:
+                message = (f"NL601 {kind}(momentum={value}) uses PyTorch's convention; Keras keeps {value} of the "
+                           f"old moving statistics per step: use momentum={round(1 - value, 4)}")
+            yield Hit(expr or call, message)
 
 
 class BatchNormSmallBatch(Rule):
@@ -178,7 +183,8 @@ class BatchNormSmallBatch(Rule):
     summary = "fit() with a tiny literal batch_size on a model that holds BatchNormalization."
     what = """
 Flags `model.fit(..., batch_size=N)` with a literal `N` below the threshold (8 by default; option
-`small-batch-threshold`) when `model` holds a BatchNormalization layer.
+`small-batch-threshold`) when `model` holds a BatchNormalization layer, written in the file or inside
+a `keras.applications` model (ResNet50, MobileNetV2, EfficientNetB0, ...).
 """
     why = """
 BatchNormalization estimates a mean and variance from each batch. With a handful of samples the
@@ -200,8 +206,8 @@ model.fit(x, y, batch_size=2)
     )
     VALID = ("m = Sequential([Dense(4), BatchNormalization()])\nm.fit(x, y, batch_size=32)\n",)
     INVALID = ("m = Sequential([Dense(4), BatchNormalization()])\nm.fit(x, y, batch_size=2)\n",)
-    required = (patterns.BN_TEXT, "batch_size", "fit")
-    triggers = (patterns.BN_USE, patterns.FIT_WITH_BATCH_SIZE)
+    required = (patterns.BN_OR_APPLICATION_TEXT, "batch_size", "fit")
+    triggers = (patterns.BN_OR_APPLICATION_USE, patterns.FIT_WITH_BATCH_SIZE)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         threshold = int(ctx.options.get("small_batch_threshold", DEFAULT_SMALL_BATCH))
