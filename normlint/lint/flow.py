@@ -21,7 +21,7 @@ from typing import Iterator
 
 import libcst as cst
 
-from normlint.lint.keras_api import MODEL_CLASSES, TF1_LAYERS
+from normlint.lint.keras_api import APPLICATIONS, MODEL_CLASSES, TF1_LAYERS
 from normlint.lint.names import Names
 
 IMAGE_DATASETS = frozenset({"cifar10", "cifar100", "mnist", "fashion_mnist"})
@@ -60,6 +60,7 @@ class LayerObj(Value):
     attrs: dict[str, Value] = field(default_factory=dict)
     # containers: the sub-layers they hold and the tensor that leaves them
     members: list["LayerObj"] = field(default_factory=list)
+    contents: frozenset[str] = frozenset()  # kinds of layer inside a model not written in the file (keras.applications)
     output: Tensor | None = None
     tail: Tensor | None = None  # Sequential: output of the last layer added so far
 
@@ -83,7 +84,14 @@ class LayerObj(Value):
                 yield from v.all_layers(seen)
 
     def holds(self, kinds: frozenset[str]) -> bool:
-        return any(layer.kind in kinds for layer in self.all_layers())
+        return bool(self.held(kinds))
+
+    def held(self, kinds: frozenset[str]) -> list[str]:
+        """Which of ``kinds`` this layer is or holds, sorted."""
+        found: set[str] = set()
+        for layer in self.all_layers():
+            found |= ({layer.kind} | layer.contents) & kinds
+        return sorted(found)
 
 
 @dataclass(eq=False)
@@ -555,6 +563,10 @@ class Interpreter:
                     obj.output = outs[-1]
                     obj.members = list(_upstream_layers(outs))
             return obj
+        if canon.startswith("keras.applications.") and canon.rsplit(".", 1)[1] in APPLICATIONS:
+            app = canon.rsplit(".", 1)[1]
+            args, kwargs = kwargs_of(call)
+            return LayerObj(kind=app, node=call, kwargs=kwargs, args=args, is_model=True, contents=APPLICATIONS[app])
         tf1 = self.names.tf1_layer(call.func)
         if tf1 in TF1_LAYERS:
             args, kwargs = kwargs_of(call)

@@ -49,6 +49,23 @@ DENSE = frozenset({"Dense", "EinsumDense"})
 STAT_NORMS = frozenset({"BatchNormalization", "SyncBatchNormalization", "Normalization"})
 SCALING = frozenset({"Rescaling", "Normalization"})
 
+# keras.applications models and the normalization layers inside them (read once from Keras 3.15 with
+# weights=None): calling one in a GradientTape or fitting it with a tiny batch is the same mistake as
+# with a model written out layer by layer.
+_APPS_WITH_BATCHNORM = """
+DenseNet121 DenseNet169 DenseNet201 EfficientNetB0 EfficientNetB1 EfficientNetB2 EfficientNetB3 EfficientNetB4
+EfficientNetB5 EfficientNetB6 EfficientNetB7 EfficientNetV2B0 EfficientNetV2B1 EfficientNetV2B2 EfficientNetV2B3
+EfficientNetV2L EfficientNetV2M EfficientNetV2S InceptionResNetV2 InceptionV3 MobileNet MobileNetV2
+MobileNetV3Large MobileNetV3Small NASNetLarge NASNetMobile ResNet101 ResNet101V2 ResNet152 ResNet152V2 ResNet50
+ResNet50V2 Xception
+""".split()
+APPLICATIONS: dict[str, frozenset[str]] = {
+    **{name: frozenset({"BatchNormalization"}) for name in _APPS_WITH_BATCHNORM},
+    **{f"ConvNeXt{size}": frozenset({"LayerNormalization"}) for size in ("Tiny", "Small", "Base", "Large", "XLarge")},
+    "VGG16": frozenset(),
+    "VGG19": frozenset(),
+}
+
 # TF1 functional layers (tf.layers.x / tf.compat.v1.layers.x) and the Keras class each one mirrors.
 TF1_LAYERS = {
     "batch_normalization": "BatchNormalization",

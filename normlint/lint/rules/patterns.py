@@ -115,6 +115,14 @@ def DROPOUT_USE(source: str) -> bool:  # noqa: N802
     return DROPOUT.used(source) or bool(_TF1_DROPOUT_IMPORT.search(source))
 
 
+# keras.applications models (ResNet50, MobileNetV2, ...) hold BatchNormalization the file never names
+APPLICATIONS_TEXT = "applications"
+
+
+def BN_OR_APPLICATION_USE(source: str) -> bool:  # noqa: N802
+    return APPLICATIONS_TEXT in source or BN_USE(source)
+
+
 def NORM_USE(source: str) -> bool:  # noqa: N802
     return NORM.used(source)
 
@@ -127,6 +135,7 @@ SMALL_MOMENTUM = r"momentum\s*=\s*(?:0(?:\.[0-4]\d*)?|\.[0-4]\d*)(?![\d.])"
 CATEGORICAL_LOSS = r"ategorical_?[Cc]rossentropy"
 # plain substrings for Rule.required
 BN_TEXT = ("BatchNorm", "batch_norm")
+BN_OR_APPLICATION_TEXT = BN_TEXT + (APPLICATIONS_TEXT,)
 NORM_TEXT = ("Normalization", "batch_norm")
 
 # after `from tensorflow.compat.v1.layers import batch_normalization` the calls are bare
