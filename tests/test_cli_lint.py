@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from normlint.lint.rules import ALL_RULES
 from tests.helpers import FIXTURES, flake8, normlint
 
 BAD = "import keras\nm = keras.Sequential([keras.layers.Dropout(0.5), keras.layers.BatchNormalization()])\n"
@@ -120,7 +121,9 @@ def test_stdlib_lints_without_a_crash():
 def test_rules_and_explain():
     listing = normlint("rules")
     assert listing.returncode == 0
-    assert len(listing.stdout.splitlines()) == 15 and "NL101  dropout-before-batchnorm" in listing.stdout
+    lines = listing.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [r.code for r in ALL_RULES] and len(lines) == 16
+    assert "NL101  dropout-before-batchnorm" in listing.stdout
     page = normlint("explain", "nl702")
     assert page.returncode == 0 and page.stdout.startswith("# NL702 sigmoid-with-categorical-loss")
     bad = normlint("explain", "NL999")

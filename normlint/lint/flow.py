@@ -131,6 +131,13 @@ class Seq(Value):
 
 
 @dataclass(eq=False)
+class PartOf(Value):
+    """One of ``model.layers``: which one is not followed, only whose."""
+
+    model: "LayerObj"
+
+
+@dataclass(eq=False)
 class FuncRef(Value):
     node: cst.FunctionDef
     self_obj: LayerObj | None = None
@@ -174,6 +181,25 @@ class TapeCall:
     has_training: bool
 
 
+@dataclass(eq=False)
+class ModelCall:
+    """A model object applied directly (``base(x, training=False)``) or as a member of a Sequential list."""
+
+    model: LayerObj
+    node: cst.CSTNode  # the call, or the list element / add() argument of a Sequential member
+    training: cst.BaseExpression | None  # the training= argument
+    in_sequential: bool = False
+
+
+@dataclass(eq=False)
+class TrainableSet:
+    """``x.trainable = value`` (``owner`` is what x evaluated to: a LayerObj, or anything else)."""
+
+    owner: Value
+    node: cst.Assign
+    value: cst.BaseExpression
+
+
 class _Return(Exception):
     pass
 
@@ -183,6 +209,8 @@ class Flow:
     applications: list[Application] = field(default_factory=list)
     method_calls: list[MethodCall] = field(default_factory=list)
     tape_calls: list[TapeCall] = field(default_factory=list)
+    model_calls: list[ModelCall] = field(default_factory=list)
+    trainable_sets: list[TrainableSet] = field(default_factory=list)
     classes: dict[str, LayerObj] = field(default_factory=dict)
 
 
@@ -384,6 +412,8 @@ class Interpreter:
         if isinstance(small, cst.Assign):
             value = self.eval(small.value, env)
             for t in small.targets:
+                if isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable":
+                    self.flow.trainable_sets.append(TrainableSet(self.eval(t.target.value, env), small, small.value))
                 self._assign(t.target, value, env)
         elif isinstance(small, cst.AnnAssign):
             if small.value is not None:
@@ -436,6 +466,8 @@ class Interpreter:
             if isinstance(owner, LayerObj):
                 if attr in owner.attrs:
                     return owner.attrs[attr]
+                if attr == "layers" and owner.is_model:  # for layer in base.layers[-20:]: layer.trainable = True
+                    return Seq([PartOf(owner)])
                 if owner.user_class and owner.user_class in self.names.classes:
                     for s in self.names.classes[owner.user_class].body.body:
                         if isinstance(s, cst.FunctionDef) and s.name.value == attr:
@@ -462,6 +494,8 @@ class Interpreter:
                 return Tensor(parents=(base,))
             if isinstance(base, Seq) and len(expr.slice) == 1:
                 idx = expr.slice[0].slice
+                if isinstance(idx, cst.Slice):
+                    return base  # a slice of a list: its items, give or take
                 if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Integer):
                     i = int(idx.value.value)
                     if -len(base.items) <= i < len(base.items):
@@ -528,6 +562,9 @@ class Interpreter:
         if isinstance(func, Symbol):
             return self._call_symbol(func.canon, call, pos, kw, arg_values)
         if isinstance(func, LayerObj):
+            if func.is_model:
+                training = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "training"), None)
+                self.flow.model_calls.append(ModelCall(func, call, training))
             return self._apply(func, call, arg_values)
         if isinstance(func, FuncRef):
             return self.call_function(func, pos, kw)
@@ -588,6 +625,8 @@ class Interpreter:
             seq.tail = Tensor(parents=(seq.tail,) if seq.tail else ())
             return
         seq.members.append(layer)
+        if layer.is_model:
+            self.flow.model_calls.append(ModelCall(layer, site, None, in_sequential=True))
         seq.tail = self._apply(layer, site, [seq.tail or Tensor()])
         seq.output = seq.tail
 

@@ -12,6 +12,7 @@ from normlint.lint.rules.training import (
     BatchNormSmallBatch,
     KerasMomentumInTorchConvention,
     TrainingCallWithoutTrainingFlag,
+    UnfrozenBatchNormInTrainingMode,
     V1BatchNormWithoutUpdateOps,
 )
 
@@ -29,6 +30,7 @@ ALL_RULES: tuple[type[Rule], ...] = tuple(
             SharedNormalizationLayer,
             TrainingCallWithoutTrainingFlag,
             V1BatchNormWithoutUpdateOps,
+            UnfrozenBatchNormInTrainingMode,
             KerasMomentumInTorchConvention,
             BatchNormSmallBatch,
             UnnormalizedImageInput,

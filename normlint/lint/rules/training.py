@@ -7,7 +7,7 @@ from typing import Iterator
 import libcst as cst
 
 from normlint.lint.context import FileContext, literal
-from normlint.lint.flow import LayerObj
+from normlint.lint.flow import LayerObj, PartOf
 from normlint.lint.keras_api import BATCHNORM, DROPOUT
 from normlint.lint.rules.axes import normalization_calls
 from normlint.lint.rules import patterns
@@ -222,3 +222,81 @@ model.fit(x, y, batch_size=2)
                     f"NL602 batch_size={value} is too small for the BatchNormalization in {mc.receiver.kind} "
                     f"(< {threshold}): use a larger batch, or LayerNormalization/GroupNormalization",
                 )
+
+
+class UnfrozenBatchNormInTrainingMode(Rule):
+    code = "NL503"
+    name = "fine-tuned-batchnorm-in-training-mode"
+    summary = "A model with BatchNormalization is unfrozen for fine-tuning but not called with training=False."
+    what = """
+Flags a model that holds BatchNormalization (a `keras.applications` backbone or a model of the file)
+and that the file unfreezes (`base.trainable = True`, or `layer.trainable = True` for layers of
+`base.layers`), when it is called without `training=False`, or placed in a `Sequential([...])` list,
+where no `training=False` can be passed. A backbone that stays frozen is left alone: Keras runs a
+BatchNormalization with `trainable=False` in inference mode.
+"""
+    why = """
+In transfer learning the backbone is first frozen, then unfrozen for fine-tuning. Once unfrozen, a
+BatchNormalization layer called in training mode normalizes with the statistics of each small
+fine-tuning batch and overwrites the moving statistics learned on the large pre-training set: the
+first fine-tuning epochs destroy what the backbone knew, and accuracy drops instead of rising. Keras's
+transfer-learning guide calls the backbone with `training=False`, which keeps its BatchNormalization
+layers in inference mode even when their weights are trainable.
+"""
+    example = """
+base = keras.applications.ResNet50(weights="imagenet", include_top=False, pooling="avg")
+base.trainable = False
+inputs = keras.Input((224, 224, 3))
+model = keras.Model(inputs, layers.Dense(5)(base(inputs)))
+model.fit(train_ds, epochs=5)
+base.trainable = True  # fine-tune
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy")
+model.fit(train_ds, epochs=5)
+"""
+    use_instead = """
+base = keras.applications.ResNet50(weights="imagenet", include_top=False, pooling="avg")
+base.trainable = False
+inputs = keras.Input((224, 224, 3))
+model = keras.Model(inputs, layers.Dense(5)(base(inputs, training=False)))
+model.fit(train_ds, epochs=5)
+base.trainable = True  # fine-tune: BatchNormalization stays in inference mode
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy")
+model.fit(train_ds, epochs=5)
+"""
+    references = (
+        "https://keras.io/guides/transfer_learning/#finetuning",
+        "https://keras.io/api/layers/normalization_layers/batch_normalization/",
+    )
+    VALID = (
+        "base = keras.applications.ResNet50()\nbase.trainable = False\ny = base(x, training=False)\n"
+        "base.trainable = True\n",
+        "base = keras.applications.ResNet50()\nbase.trainable = False\ny = base(x)\n",
+        "base = keras.applications.VGG16()\nbase.trainable = True\ny = base(x)\n",
+    )
+    INVALID = ("base = keras.applications.ResNet50()\nbase.trainable = False\ny = base(x)\nbase.trainable = True\n",)
+    required = ("trainable", patterns.BN_OR_APPLICATION_TEXT)
+    triggers = (r"trainable\s*=\s*True", patterns.BN_OR_APPLICATION_USE)
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        unfrozen: dict[int, cst.CSTNode] = {}  # id(model) -> its first `.trainable = True`
+        for t in ctx.flow.trainable_sets:
+            owner = t.owner.model if isinstance(t.owner, PartOf) else t.owner
+            if isinstance(owner, LayerObj) and literal(t.value) is True:
+                unfrozen.setdefault(id(owner), t.node)
+        seen: set[int] = set()
+        for mc in ctx.flow.model_calls:
+            if id(mc.model) not in unfrozen or id(mc.node) in seen or not mc.model.holds(BATCHNORM):
+                continue
+            if mc.training is not None and literal(mc.training) is not True:
+                continue  # training=False, or training=<a variable>: the caller decides
+            seen.add(id(mc.node))
+            if mc.in_sequential:
+                fix = "build it functionally and call it as base(x, training=False)"
+            else:
+                fix = "call it with training=False"
+            yield Hit(
+                mc.node,
+                f"NL503 {mc.model.kind} holds BatchNormalization and is unfrozen for fine-tuning (line {{line}}) but "
+                f"runs it in training mode: the moving statistics learned in pre-training get overwritten; {fix}",
+                related=unfrozen[id(mc.model)],
+            )
