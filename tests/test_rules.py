@@ -104,6 +104,15 @@ def test_small_batch_threshold_option():
     assert "NL602" in codes(src, small_batch_threshold=16)
 
 
+def test_application_prefilter_knows_every_batchnorm_application():
+    from normlint.lint.keras_api import APPLICATIONS
+    from normlint.lint.rules.patterns import BN_OR_APPLICATION_USE
+
+    for name, contents in APPLICATIONS.items():
+        source = f"import keras\nm = keras.applications.{name}()\n"
+        assert BN_OR_APPLICATION_USE(source) == ("BatchNormalization" in contents), name
+
+
 def test_momentum_messages_translate_or_explain():
     ported, zero = lint_source("BatchNormalization(momentum=0.1)\nBatchNormalization(momentum=0)\n", "x.py")
     assert ported.message.endswith("use momentum=0.9")

@@ -182,16 +182,6 @@ class TapeCall:
 
 
 @dataclass(eq=False)
-class ModelCall:
-    """A model object applied directly (``base(x, training=False)``) or as a member of a Sequential list."""
-
-    model: LayerObj
-    node: cst.CSTNode  # the call, or the list element / add() argument of a Sequential member
-    training: cst.BaseExpression | None  # the training= argument
-    in_sequential: bool = False
-
-
-@dataclass(eq=False)
 class TrainableSet:
     """``x.trainable = value`` (``owner`` is what x evaluated to: a LayerObj, or anything else)."""
 
@@ -209,7 +199,6 @@ class Flow:
     applications: list[Application] = field(default_factory=list)
     method_calls: list[MethodCall] = field(default_factory=list)
     tape_calls: list[TapeCall] = field(default_factory=list)
-    model_calls: list[ModelCall] = field(default_factory=list)
     trainable_sets: list[TrainableSet] = field(default_factory=list)
     classes: dict[str, LayerObj] = field(default_factory=dict)
 
@@ -562,9 +551,6 @@ class Interpreter:
         if isinstance(func, Symbol):
             return self._call_symbol(func.canon, call, pos, kw, arg_values)
         if isinstance(func, LayerObj):
-            if func.is_model:
-                training = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "training"), None)
-                self.flow.model_calls.append(ModelCall(func, call, training))
             return self._apply(func, call, arg_values)
         if isinstance(func, FuncRef):
             return self.call_function(func, pos, kw)
@@ -625,8 +611,6 @@ class Interpreter:
             seq.tail = Tensor(parents=(seq.tail,) if seq.tail else ())
             return
         seq.members.append(layer)
-        if layer.is_model:
-            self.flow.model_calls.append(ModelCall(layer, site, None, in_sequential=True))
         seq.tail = self._apply(layer, site, [seq.tail or Tensor()])
         seq.output = seq.tail
 

@@ -117,10 +117,14 @@ def DROPOUT_USE(source: str) -> bool:  # noqa: N802
 
 # keras.applications models (ResNet50, MobileNetV2, ...) hold BatchNormalization the file never names
 APPLICATIONS_TEXT = "applications"
+# the families of keras_api.APPLICATIONS that hold BatchNormalization (not VGG, not ConvNeXt)
+_BN_APPLICATION_FAMILIES = ("ResNet", "MobileNet", "EfficientNet", "DenseNet", "Inception", "Xception", "NASNet")
 
 
 def BN_OR_APPLICATION_USE(source: str) -> bool:  # noqa: N802
-    return APPLICATIONS_TEXT in source or BN_USE(source)
+    if APPLICATIONS_TEXT in source and any(family in source for family in _BN_APPLICATION_FAMILIES):
+        return True
+    return BN_USE(source)
 
 
 def NORM_USE(source: str) -> bool:  # noqa: N802

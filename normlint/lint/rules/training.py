@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import libcst as cst
@@ -227,29 +228,31 @@ model.fit(x, y, batch_size=2)
 class UnfrozenBatchNormInTrainingMode(Rule):
     code = "NL503"
     name = "fine-tuned-batchnorm-in-training-mode"
-    summary = "A model with BatchNormalization is unfrozen for fine-tuning but not called with training=False."
+    summary = "A model with BatchNormalization is unfrozen for fine-tuning and its BatchNormalization layers are not re-frozen."
     what = """
-Flags a model that holds BatchNormalization (a `keras.applications` backbone or a model of the file)
-and that the file unfreezes (`base.trainable = True`, or `layer.trainable = True` for layers of
-`base.layers`), when it is called without `training=False`, or placed in a `Sequential([...])` list,
-where no `training=False` can be passed. A backbone that stays frozen is left alone: Keras runs a
-BatchNormalization with `trainable=False` in inference mode.
+Flags `base.trainable = True` (or `layer.trainable = True` for layers of `base.layers`) when `base`
+holds BatchNormalization (a `keras.applications` backbone or a model of the file) and the file never
+singles out its BatchNormalization layers (no `isinstance(layer, BatchNormalization)` anywhere) to keep
+them frozen. A backbone that stays frozen is left alone: Keras runs a BatchNormalization whose
+`trainable` is False in inference mode.
 """
     why = """
-In transfer learning the backbone is first frozen, then unfrozen for fine-tuning. Once unfrozen, a
-BatchNormalization layer called in training mode normalizes with the statistics of each small
-fine-tuning batch and overwrites the moving statistics learned on the large pre-training set: the
-first fine-tuning epochs destroy what the backbone knew, and accuracy drops instead of rising. Keras's
-transfer-learning guide calls the backbone with `training=False`, which keeps its BatchNormalization
-layers in inference mode even when their weights are trainable.
+In transfer learning the backbone is first frozen, then unfrozen for fine-tuning. Once unfrozen, its
+BatchNormalization layers run in training mode inside `fit()`: they normalize with the statistics of
+each small fine-tuning batch and overwrite the moving statistics learned on the large pre-training set,
+so the first fine-tuning epochs destroy what the backbone knew. The older advice, calling the backbone
+as `base(inputs, training=False)`, no longer helps in Keras 3: `fit()` calls the outer model with
+`training=True`, which overrides the nested call's `training=False` (keras-team/keras#20285; checked
+in normlint's tests). What does work is setting `trainable = False` again on the BatchNormalization
+layers after unfreezing the rest.
 """
     example = """
 base = keras.applications.ResNet50(weights="imagenet", include_top=False, pooling="avg")
 base.trainable = False
 inputs = keras.Input((224, 224, 3))
-model = keras.Model(inputs, layers.Dense(5)(base(inputs)))
+model = keras.Model(inputs, layers.Dense(5)(base(inputs, training=False)))
 model.fit(train_ds, epochs=5)
-base.trainable = True  # fine-tune
+base.trainable = True  # fine-tune: BatchNormalization now updates its statistics
 model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy")
 model.fit(train_ds, epochs=5)
 """
@@ -259,44 +262,44 @@ base.trainable = False
 inputs = keras.Input((224, 224, 3))
 model = keras.Model(inputs, layers.Dense(5)(base(inputs, training=False)))
 model.fit(train_ds, epochs=5)
-base.trainable = True  # fine-tune: BatchNormalization stays in inference mode
+base.trainable = True
+for layer in base.layers:
+    if isinstance(layer, layers.BatchNormalization):
+        layer.trainable = False  # stays in inference mode, keeps the pre-trained statistics
 model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy")
 model.fit(train_ds, epochs=5)
 """
     references = (
         "https://keras.io/guides/transfer_learning/#finetuning",
+        "https://github.com/keras-team/keras/issues/20285",
         "https://keras.io/api/layers/normalization_layers/batch_normalization/",
     )
     VALID = (
-        "base = keras.applications.ResNet50()\nbase.trainable = False\ny = base(x, training=False)\n"
-        "base.trainable = True\n",
+        "base = keras.applications.ResNet50()\nbase.trainable = True\nfor l in base.layers:\n"
+        "    if isinstance(l, BatchNormalization):\n        l.trainable = False\n",
         "base = keras.applications.ResNet50()\nbase.trainable = False\ny = base(x)\n",
-        "base = keras.applications.VGG16()\nbase.trainable = True\ny = base(x)\n",
+        "base = keras.applications.VGG16()\nbase.trainable = True\n",
     )
-    INVALID = ("base = keras.applications.ResNet50()\nbase.trainable = False\ny = base(x)\nbase.trainable = True\n",)
+    INVALID = ("base = keras.applications.ResNet50()\nbase.trainable = False\ny = base(x, training=False)\n"
+               "base.trainable = True\n",)
     required = ("trainable", patterns.BN_OR_APPLICATION_TEXT)
     triggers = (r"trainable\s*=\s*True", patterns.BN_OR_APPLICATION_USE)
+    _REFREEZE = re.compile(r"isinstance\([^)]*BatchNorm")
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        unfrozen: dict[int, cst.CSTNode] = {}  # id(model) -> its first `.trainable = True`
-        for t in ctx.flow.trainable_sets:
-            owner = t.owner.model if isinstance(t.owner, PartOf) else t.owner
-            if isinstance(owner, LayerObj) and literal(t.value) is True:
-                unfrozen.setdefault(id(owner), t.node)
+        if self._REFREEZE.search(ctx.source):
+            return  # the file singles out its BatchNormalization layers: assume it keeps them frozen
         seen: set[int] = set()
-        for mc in ctx.flow.model_calls:
-            if id(mc.model) not in unfrozen or id(mc.node) in seen or not mc.model.holds(BATCHNORM):
+        for t in ctx.flow.trainable_sets:
+            model = t.owner.model if isinstance(t.owner, PartOf) else t.owner
+            if not isinstance(model, LayerObj) or literal(t.value) is not True or id(model) in seen:
                 continue
-            if mc.training is not None and literal(mc.training) is not True:
-                continue  # training=False, or training=<a variable>: the caller decides
-            seen.add(id(mc.node))
-            if mc.in_sequential:
-                fix = "build it functionally and call it as base(x, training=False)"
-            else:
-                fix = "call it with training=False"
+            if not model.holds(BATCHNORM):
+                continue
+            seen.add(id(model))
             yield Hit(
-                mc.node,
-                f"NL503 {mc.model.kind} holds BatchNormalization and is unfrozen for fine-tuning (line {{line}}) but "
-                f"runs it in training mode: the moving statistics learned in pre-training get overwritten; {fix}",
-                related=unfrozen[id(mc.model)],
+                t.node,
+                f"NL503 {model.kind} holds BatchNormalization and is unfrozen here: fit() will overwrite its "
+                f"pre-trained moving statistics with those of the fine-tuning batches (in Keras 3 even when it "
+                f"is called with training=False); set trainable=False again on its BatchNormalization layers",
             )

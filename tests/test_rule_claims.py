@@ -1,0 +1,60 @@
+"""What the rule pages claim about Keras, checked on real Keras: the same source is linted and run.
+
+Each case is a small program; normlint must flag the harmful variant and stay silent on the fix, and
+running both with TensorFlow/Keras must show the harm the rule's page describes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from normlint.lint.engine import lint_source
+
+keras = pytest.importorskip("keras", reason="the runtime extra (TensorFlow) is not installed")
+
+FINE_TUNE = """
+import keras
+from keras import layers
+
+base = keras.Sequential([keras.Input((4,)), layers.Dense(4, use_bias=False), layers.BatchNormalization()])
+base.trainable = False
+inputs = keras.Input((4,))
+features = {call}
+model = keras.Model(inputs, layers.Dense(1)(features))
+base.trainable = True
+{refreeze}
+model.compile(optimizer="sgd", loss="mse")
+"""
+REFREEZE = """
+for layer in base.layers:
+    if isinstance(layer, layers.BatchNormalization):
+        layer.trainable = False
+"""
+
+
+def _moving_mean_change(source: str) -> float:
+    """Run the program, fine-tune for one epoch on data far from the moving statistics, and return how
+    far the backbone's BatchNormalization moving mean moved."""
+    keras.utils.set_random_seed(0)
+    scope: dict = {}
+    exec(compile(source, "fine_tune.py", "exec"), scope)  # noqa: S102 - the test's own program
+    bn = scope["base"].layers[-1]
+    before = np.array(bn.moving_mean)
+    x = np.random.default_rng(0).normal(5.0, 2.0, size=(64, 4)).astype("float32")
+    scope["model"].fit(x, np.zeros((64, 1), "float32"), epochs=1, batch_size=16, verbose=0)
+    return float(np.abs(np.array(bn.moving_mean) - before).max())
+
+
+@pytest.mark.parametrize("call", ["base(inputs)", "base(inputs, training=False)"])
+def test_nl503_unfrozen_backbone_overwrites_its_moving_statistics_even_with_training_false(call):
+    harmful = FINE_TUNE.format(call=call, refreeze="")
+    assert [f.code for f in lint_source(harmful, "fine_tune.py")] == ["NL503"]
+    # Keras 3: fit() calls the outer model with training=True, which overrides the nested training=False
+    assert _moving_mean_change(harmful) > 0.1
+
+
+def test_nl503_refrozen_batchnorm_keeps_its_moving_statistics():
+    fixed = FINE_TUNE.format(call="base(inputs)", refreeze=REFREEZE)
+    assert lint_source(fixed, "fine_tune.py") == []
+    assert _moving_mean_change(fixed) == 0.0
