@@ -1,0 +1,46 @@
+"""Cost of the text prefilter alone: every rule's ``may_match`` over every file of a corpus, in process.
+
+Usage:  python benchmarks/bench_prefilter.py [CORPUS_DIR] [--repeat N]   (default: the installed keras package)
+Prints the best-of-N total and the rules that take more than 10 ms, and how many files pass for any rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+
+from normlint.lint.files import discover, read_source
+from normlint.lint.rules import ALL_RULES
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("corpus", nargs="?")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    corpus = args.corpus
+    if corpus is None:
+        spec = importlib.util.find_spec("keras")
+        if spec is None or not spec.submodule_search_locations:
+            print("no corpus given and keras is not installed", file=sys.stderr)
+            return 2
+        corpus = spec.submodule_search_locations[0]
+    sources = [read_source(p) for p in discover([corpus])]
+    best: dict[str, float] = {}
+    for _ in range(args.repeat):
+        for rule in ALL_RULES:
+            start = time.perf_counter()
+            for source in sources:
+                rule.may_match(source)
+            best[rule.code] = min(best.get(rule.code, float("inf")), time.perf_counter() - start)
+    passing = sum(1 for s in sources if any(rule.may_match(s) for rule in ALL_RULES))
+    slow = ", ".join(f"{code} {seconds * 1000:.0f} ms" for code, seconds in best.items() if seconds > 0.01)
+    print(f"{len(sources)} files, {passing} pass the prefilter of some rule; prefilter total "
+          f"{sum(best.values()):.3f} s (best of {args.repeat}); over 10 ms: {slow}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
