@@ -10,13 +10,14 @@ back to back), since flake8 alone scatters by about +-5 % run to run on a 2-core
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from corpus import corpus_or_exit
 
 HERE = Path(__file__).resolve().parent
 
@@ -46,13 +47,7 @@ def main() -> int:
     parser.add_argument("corpus", nargs="?")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    corpus = args.corpus
-    if corpus is None:
-        spec = importlib.util.find_spec("keras")
-        if spec is None or not spec.submodule_search_locations:
-            print("no corpus given and keras is not installed", file=sys.stderr)
-            return 2
-        corpus = spec.submodule_search_locations[0]
+    corpus = corpus_or_exit(args.corpus)
     files = sum(1 for _ in Path(corpus).rglob("*.py"))
     py = sys.executable
     cases = {

@@ -5,10 +5,10 @@ Usage:  python benchmarks/bench_plugin_time.py [CORPUS_DIR]     (default: the in
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 
+from corpus import corpus_or_exit
 from normlint.lint import flake8_plugin
 
 _run = flake8_plugin.Plugin.run
@@ -24,7 +24,7 @@ def _timed_run(self):
 
 
 def main() -> int:
-    corpus = sys.argv[1] if len(sys.argv) > 1 else importlib.util.find_spec("keras").submodule_search_locations[0]
+    corpus = corpus_or_exit(sys.argv[1] if len(sys.argv) > 1 else None)
     flake8_plugin.Plugin.run = _timed_run
     from flake8.main.application import Application
 

@@ -7,10 +7,10 @@ Prints the best-of-N total and the rules that take more than 10 ms, and how many
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 
+from corpus import corpus_or_exit
 from normlint.lint.files import discover, read_source
 from normlint.lint.rules import ALL_RULES
 
@@ -20,13 +20,7 @@ def main() -> int:
     parser.add_argument("corpus", nargs="?")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    corpus = args.corpus
-    if corpus is None:
-        spec = importlib.util.find_spec("keras")
-        if spec is None or not spec.submodule_search_locations:
-            print("no corpus given and keras is not installed", file=sys.stderr)
-            return 2
-        corpus = spec.submodule_search_locations[0]
+    corpus = corpus_or_exit(args.corpus)
     sources = [read_source(p) for p in discover([corpus])]
     best: dict[str, float] = {}
     for _ in range(args.repeat):
