@@ -9,7 +9,6 @@ back to back), since flake8 alone scatters by about +-5 % run to run on a 2-core
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -17,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from corpus import corpus_or_exit
+from corpus import corpus_and_repeat
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,11 +42,7 @@ def run(cmd: list[str]) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("corpus", nargs="?")
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    corpus = corpus_or_exit(args.corpus)
+    corpus, repeat = corpus_and_repeat()
     files = sum(1 for _ in Path(corpus).rglob("*.py"))
     py = sys.executable
     cases = {
@@ -56,9 +51,9 @@ def main() -> int:
         "libcst parse of every file": [py, "-c", PARSE_ALL, corpus],
         "normlint lint -j1": [py, "-m", "normlint", "lint", "-j1", "-q", corpus],
     }
-    print(f"corpus: {corpus} ({files} .py files), {args.repeat} rounds (cases interleaved); best and median per case")
+    print(f"corpus: {corpus} ({files} .py files), {repeat} rounds (cases interleaved); best and median per case")
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-    for _ in range(args.repeat):  # interleaved, so that drift in machine speed hits every case alike
+    for _ in range(repeat):  # interleaved, so that drift in machine speed hits every case alike
         for name, cmd in cases.items():
             runs[name].append(run(cmd))
     results = {name: (min(r[0] for r in rs), max(r[1] for r in rs)) for name, rs in runs.items()}
@@ -74,8 +69,8 @@ def main() -> int:
     paired = statistics.median(
         w[0] / wo[0] for w, wo in zip(runs["flake8 -j1 (with normlint)"], runs["flake8 -j1 (without normlint)"])
     )
-    print(f"flake8 with/without normlint: {paired:.3f}x median of {args.repeat} paired rounds "
-          f"(best-of-{args.repeat} {f_with / f_without:.3f}x)  (target <= 1.10x)")
+    print(f"flake8 with/without normlint: {paired:.3f}x median of {repeat} paired rounds "
+          f"(best-of-{repeat} {f_with / f_without:.3f}x)  (target <= 1.10x)")
     print(f"normlint lint / libcst parse-all: {lint / parse:.3f}x  (target <= 0.25x)")
     print(f"normlint lint peak memory: {lint_mem:.1f} MB  (target <= 150 MB)")
     ok = paired <= 1.10 and lint / parse <= 0.25 and lint_mem <= 150

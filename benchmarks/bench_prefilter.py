@@ -6,24 +6,19 @@ Prints the best-of-N total and the rules that take more than 10 ms, and how many
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
-from corpus import corpus_or_exit
+from corpus import corpus_and_repeat
 from normlint.lint.files import discover, read_source
 from normlint.lint.rules import ALL_RULES
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("corpus", nargs="?")
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    corpus = corpus_or_exit(args.corpus)
+    corpus, repeat = corpus_and_repeat()
     sources = [read_source(p) for p in discover([corpus])]
     best: dict[str, float] = {}
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         for rule in ALL_RULES:
             start = time.perf_counter()
             for source in sources:
@@ -32,7 +27,7 @@ def main() -> int:
     passing = sum(1 for s in sources if any(rule.may_match(s) for rule in ALL_RULES))
     slow = ", ".join(f"{code} {seconds * 1000:.0f} ms" for code, seconds in best.items() if seconds > 0.01)
     print(f"{len(sources)} files, {passing} pass the prefilter of some rule; prefilter total "
-          f"{sum(best.values()):.3f} s (best of {args.repeat}); over 10 ms: {slow}")
+          f"{sum(best.values()):.3f} s (best of {repeat}); over 10 ms: {slow}")
     return 0
 
 

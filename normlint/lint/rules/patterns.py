@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterator
 
+from normlint.lint.keras_api import APPLICATIONS
+
 _PAREN = re.compile(r"[()]")
 Matcher = Callable[[str], bool]
 
@@ -117,12 +119,13 @@ def DROPOUT_USE(source: str) -> bool:  # noqa: N802
 
 # keras.applications models (ResNet50, MobileNetV2, ...) hold BatchNormalization the file never names
 APPLICATIONS_TEXT = "applications"
-# the families of keras_api.APPLICATIONS that hold BatchNormalization (not VGG, not ConvNeXt)
-_BN_APPLICATION_FAMILIES = ("ResNet", "MobileNet", "EfficientNet", "DenseNet", "Inception", "Xception", "NASNet")
+# the keras.applications models that hold BatchNormalization (not VGG, not ConvNeXt): a call or an import
+# of one always spells its class name
+_BN_APPLICATIONS = tuple(name for name, held in APPLICATIONS.items() if "BatchNormalization" in held)
 
 
 def BN_OR_APPLICATION_USE(source: str) -> bool:  # noqa: N802
-    if APPLICATIONS_TEXT in source and any(family in source for family in _BN_APPLICATION_FAMILIES):
+    if APPLICATIONS_TEXT in source and any(name in source for name in _BN_APPLICATIONS):
         return True
     return BN_USE(source)
 
