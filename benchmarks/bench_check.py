@@ -34,7 +34,7 @@ def main() -> int:
     t = best[1]
     layers = sum(len(m["layers"]) for m in doc["models"])
     print(f"model: {args.model} ({layers} normalization layers), best of {args.repeat}")
-    print(f"  import TensorFlow       {t['import_tensorflow']:6.2f} s")
+    print(f"  import Keras + backend  {t['import_keras']:6.2f} s")
     print(f"  import file + build     {t['import_and_build']:6.2f} s")
     print(f"  normlint checks         {t['checks']:6.2f} s   (target <= 2 s)")
     print(f"  whole command (wall)    {best[0]:6.2f} s   (static lint, child process, report)")

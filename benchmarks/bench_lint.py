@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 PARSE_ALL = """
 import sys, libcst
 from normlint.lint.files import discover, read_source
-for p in discover(sys.argv[1:]):
+for p in discover(sys.argv[1:]).files:
     try:
         libcst.parse_module(read_source(p))
     except Exception:

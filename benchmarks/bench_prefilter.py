@@ -16,7 +16,7 @@ from normlint.lint.rules import ALL_RULES
 
 def main() -> int:
     corpus, repeat = corpus_and_repeat()
-    sources = [read_source(p) for p in discover([corpus])]
+    sources = [read_source(p) for p in discover([corpus]).files]
     best: dict[str, float] = {}
     for _ in range(repeat):
         for rule in ALL_RULES:

@@ -12,21 +12,31 @@ from functools import partial
 from pathlib import Path
 
 from normlint import __version__
+from normlint.errors import UsageError
 
 
-class UsageError(Exception):
-    """A one-line message for the user; exit 2."""
+def _codes(text: str | None, option: str) -> tuple[str, ...] | None:
+    """Code prefixes from ``--select``/``--ignore``; unknown codes and an empty --select are usage errors."""
+    from normlint.config import ConfigError, check_codes
 
-
-def _codes(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
-    return tuple(c.strip().upper() for c in text.split(",") if c.strip())
+    codes = tuple(c.strip().upper() for c in text.split(",") if c.strip())
+    if not codes and option == "--select":
+        raise UsageError("--select is empty: nothing would be checked")
+    try:
+        return check_codes(codes, option)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\rnormlint: {done}/{total} files", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from normlint.config import ConfigError, load_config
-    from normlint.lint.files import discover, lint_file
+    from normlint.config import ConfigError, load_config, parse_size
+    from normlint.lint.files import decode_source, discover, lint_file, lint_text
     from normlint.report import format_findings
 
     if args.jobs < 1:
@@ -34,40 +44,72 @@ def cmd_lint(args: argparse.Namespace) -> int:
     if args.small_batch_threshold is not None and args.small_batch_threshold < 1:
         raise UsageError("--small-batch-threshold must be at least 1")
     if not args.paths:
-        print("normlint: no paths given, nothing to lint", file=sys.stderr)
+        print("normlint: no paths given, nothing to lint (use - for standard input)", file=sys.stderr)
         return 0
-    missing = [p for p in args.paths if not os.path.exists(p)]
-    if missing:
-        raise UsageError(f"no such file or directory: {missing[0]}")
+    stdin = "-" in args.paths
+    if stdin and len(args.paths) > 1:
+        raise UsageError("- (standard input) cannot be combined with other paths")
+    if args.stdin_filename and not stdin:
+        raise UsageError("--stdin-filename is for linting standard input: pass - as the path")
+    select, ignore = _codes(args.select, "--select"), _codes(args.ignore, "--ignore")
+    anchor = args.stdin_filename or ("." if stdin else args.paths[0])
     try:
-        config = load_config(Path(args.paths[0]), Path(args.config) if args.config else None)
+        config = load_config(Path(anchor) if os.path.exists(anchor) else Path(anchor).parent,
+                             Path(args.config) if args.config else None)
+        if args.max_file_size is not None:
+            config.options["max_file_size"] = parse_size(args.max_file_size, "--max-file-size")
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    if args.select is not None:
-        config.select = _codes(args.select) or ()
-    if args.ignore is not None:
-        config.ignore = config.ignore + (_codes(args.ignore) or ())
+    if select is not None:
+        config.select = select
+    if ignore is not None:
+        config.ignore = config.ignore + ignore
     if args.small_batch_threshold is not None:
         config.options["small_batch_threshold"] = args.small_batch_threshold
-    files = list(discover(args.paths))
-    if not files:
+    errors: list[str] = []
+    if stdin:
+        name = args.stdin_filename or "<stdin>"
+        try:
+            text = decode_source(sys.stdin.buffer.read())
+        except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
+            raise UsageError(f"cannot decode standard input: {exc}") from None
+        files = [name]
+        findings = sorted(lint_text(text, name, config))
+    else:
+        found = discover(args.paths)
+        errors = found.errors
+        for note in found.skipped:
+            print(f"normlint: {note}", file=sys.stderr)
+        files = found.files
+        findings = sorted(_lint_files(files, partial(lint_file, config=config), args.jobs))
+    for message in errors:
+        print(f"normlint: error: {message}", file=sys.stderr)
+    if not files and not errors:
         print("normlint: no Python files found", file=sys.stderr)
         return 0
-    work = partial(lint_file, config=config)
-    if args.jobs > 1 and len(files) > 1:
-        import multiprocessing
-
-        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-            results = pool.map(work, files, chunksize=max(1, len(files) // (args.jobs * 8)))
-    else:
-        results = map(work, files)
-    findings = sorted(f for result in results for f in result)
     out = format_findings(findings, args.format, len(files))
     if out:
         sys.stdout.write(out)
-    if args.format == "text" and not findings and not args.quiet:
+    if args.format == "text" and not findings and not args.quiet and files:
         print(f"normlint: {len(files)} file(s) checked, no findings", file=sys.stderr)
-    return 1 if findings else 0
+    return 2 if errors else 1 if findings else 0
+
+
+def _lint_files(files: list[str], work, jobs: int) -> list:
+    """Findings of every file, serially or in ``jobs`` processes; progress on a terminal's stderr."""
+    show = sys.stderr.isatty() and len(files) >= 200
+    if jobs > 1 and len(files) > 1:
+        from normlint.lint.parallel import lint_parallel
+
+        if show:
+            print(f"normlint: linting {len(files)} files in {jobs} processes", file=sys.stderr, flush=True)
+        return [f for result in lint_parallel(files, work, jobs).values() for f in result]
+    findings = []
+    for i, path in enumerate(files, 1):
+        findings.extend(work(path))
+        if show and (i % 100 == 0 or i == len(files)):
+            _progress(i, len(files))
+    return findings
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -79,8 +121,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from normlint.lint import nl000
     from normlint.lint.rules import RULES_BY_CODE
 
+    if args.code.upper() == nl000.CODE:
+        sys.stdout.write(nl000.PAGE)
+        return 0
     rule = RULES_BY_CODE.get(args.code.upper())
     if rule is None:
         raise UsageError(f"unknown rule {args.code!r}; `normlint rules` lists them")
@@ -105,22 +151,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"normlint {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    lint = sub.add_parser("lint", help="statically lint Python files and folders")
-    lint.add_argument("paths", nargs="*", help="files or folders (recursive)")
-    lint.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
-    lint.add_argument("--select", help="comma-separated code prefixes to report, e.g. NL1,NL201")
-    lint.add_argument("--ignore", help="comma-separated code prefixes to drop")
-    lint.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text")
-    lint.add_argument("--config", help="pyproject.toml to read [tool.normlint] from (default: nearest)")
-    lint.add_argument("--small-batch-threshold", type=int, help="NL602 threshold (default 8)")
+    lint = sub.add_parser(
+        "lint", help="statically lint Python files and folders",
+        description="Lint Python files for normalization mistakes without importing or running them. "
+        "Exit codes: 0 no findings, 1 findings (NL000 included: a file that could not be read or analysed), "
+        "2 usage error, bad configuration, or a path that does not exist or cannot be read (the other paths "
+        "are still linted and reported).",
+    )
+    lint.add_argument("paths", nargs="*", help="files or folders (recursive; only regular files are read), or - for standard input")
+    lint.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1); a worker that dies is reported, never waited for")
+    lint.add_argument("--select", help="comma-separated code prefixes to report, e.g. NL1,NL201 (unknown codes are an error)")
+    lint.add_argument("--ignore", help="comma-separated code prefixes to drop (unknown codes are an error)")
+    lint.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text",
+                      help="text (default), json, github (workflow annotations) or sarif (2.1.0)")
+    lint.add_argument("--config", help="pyproject.toml to read [tool.normlint] from (default: the nearest above the first path)")
+    lint.add_argument("--small-batch-threshold", type=int, help="NL602: flag fit(batch_size=N) below this (default 8)")
+    lint.add_argument("--max-file-size", help="files larger than this (512K, 1M; 0: no limit) are one NL000 finding, "
+                      "not analysed (default 512K: analysis takes ~0.9 KB of memory per source byte)")
+    lint.add_argument("--stdin-filename", help="the name to report for standard input (-), and where its configuration is looked up")
     lint.add_argument("-q", "--quiet", action="store_true", help="no summary line when clean")
     lint.set_defaults(func=cmd_lint)
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.set_defaults(func=cmd_rules)
 
-    explain = sub.add_parser("explain", help="print a rule's page")
-    explain.add_argument("code")
+    explain = sub.add_parser("explain", help="print a rule's page (exit 2 for an unknown code)")
+    explain.add_argument("code", help="a rule code, e.g. NL101 (NL000: files that cannot be analysed)")
     explain.set_defaults(func=cmd_explain)
 
     check = sub.add_parser("check", help="import a model file and verify its normalization layers (needs TensorFlow)")
@@ -135,15 +191,29 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-lint", action="store_true", help="skip the static rules")
     check.set_defaults(func=cmd_check)
 
-    smoke = sub.add_parser("smoke", help="train LeNet-5 on CIFAR-10, plain vs normalized (needs TensorFlow)")
-    smoke.add_argument("--data", default="embedded", help="'embedded' (default), 'keras', or an image-folder CIFAR-10 dir or .tar.gz")
-    smoke.add_argument("--epochs", type=int, default=4, help="default 4 (the article trained 10: pass --epochs 10 with the full data)")
-    smoke.add_argument("--subset", type=int, help="use only the first N training images")
-    smoke.add_argument("--batch-size", type=int, default=256)
-    smoke.add_argument("--plot", help="write train/val accuracy curves to this PNG")
-    smoke.add_argument("--format", choices=("text", "json"), default="text")
-    smoke.add_argument("--seed", type=int, default=0)
+    smoke = sub.add_parser(
+        "smoke",
+        help="train LeNet-5 on CIFAR-10, plain vs normalized, over several seeds (Keras 3 on tensorflow, jax or torch)",
+        description="Train the article's two LeNet-5s (plain: raw pixels, sigmoid output; normalized: adapted "
+        "Normalization + BatchNormalization) on CIFAR-10 with several seeds, on the backend KERAS_BACKEND names "
+        "and the device it finds. Reports mean and spread of val_acc, runs that collapsed to chance, and a verdict. "
+        "Exit codes: 0 done, 1 the trained model failed its BatchNormalization check, 2 bad arguments, data or backend.",
+    )
+    smoke.add_argument("--data", default="embedded",
+                       help="'embedded' (default: 5,000/1,000 real CIFAR-10 images shipped with normlint), 'keras' "
+                       "(keras.datasets, needs a download or cache), or an image-folder CIFAR-10 dir or .tar.gz")
+    smoke.add_argument("--epochs", type=int, help="epochs per run (default 3 on a CPU, 10 on a GPU; the article trained 10)")
+    smoke.add_argument("--seeds", type=int, help="runs per model, seeds SEED, SEED+1, ... (default 2 on a CPU, 3 on a GPU)")
+    smoke.add_argument("--subset", type=int, help="use only the first N training images (after a seeded shuffle)")
+    smoke.add_argument("--batch-size", type=int, default=256, help="training batch size (default 256)")
+    smoke.add_argument("--plot", help="write train/val accuracy curves (mean and spread across seeds) to this PNG")
+    smoke.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text (default) or one JSON document on stdout (progress then goes to stderr)")
+    smoke.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     smoke.add_argument("--no-check", action="store_true", help="skip the runtime check of the normalized model")
+    smoke.add_argument("--no-cache", action="store_true",
+                       help="decode the images anew instead of using the cache of decoded archives "
+                       "(NORMLINT_CACHE_DIR, default ~/.cache/normlint; NORMLINT_CACHE_DIR=off disables it)")
     smoke.set_defaults(func=cmd_smoke)
     return parser
 

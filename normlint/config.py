@@ -6,6 +6,7 @@ Read by the standalone CLI and by the flake8 plugin alike.
     select = ["NL"]                 # code prefixes to report (default: all)
     ignore = ["NL6"]                # code prefixes to drop
     small-batch-threshold = 8       # NL602
+    max-file-size = "512K"          # larger files are one NL000 finding, not analysed (0: no limit)
     [tool.normlint.per-file-ignores]
     "tests/*" = ["NL301"]
 """
@@ -70,12 +71,47 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def _codes(value: Any, key: str) -> tuple[str, ...]:
+def known_codes() -> tuple[str, ...]:
+    from normlint.lint.rules import ERRORS
+
+    return tuple(ERRORS)
+
+
+def check_codes(codes: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """``codes`` when each is a prefix of at least one normlint code (``NL``, ``NL1``, ``NL201``), else a
+    ConfigError naming the first that is not: a typo must not silently select or ignore nothing."""
+    known = known_codes()
+    for code in codes:
+        if not any(k.startswith(code) for k in known):
+            raise ConfigError(f"{where}: unknown code {code!r} (normlint's codes are NL000 and the NLxxx of `normlint rules`)")
+    return codes
+
+
+def parse_size(value: Any, where: str) -> int:
+    """Bytes from 524288, "512K", "1M", "1.5MiB"; 0 means no limit."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} must be a size like 512K or 1M, got {value!r}")
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str):
+        text = value.strip().upper().removesuffix("IB").removesuffix("B")
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        number = text[:-1] if scale > 1 else text
+        try:
+            size = float(number)
+        except ValueError:
+            size = -1.0
+        if size >= 0:
+            return int(size * scale)
+    raise ConfigError(f"{where} must be a size like 512K or 1M (0: no limit), got {value!r}")
+
+
+def _codes(value: Any, key: str, path: Path) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"[tool.normlint] {key} must be a list of code prefixes, got {value!r}")
-    return tuple(v.strip().upper() for v in value)
+        raise ConfigError(f"{path}: [tool.normlint] {key} must be a list of code prefixes, got {value!r}")
+    return check_codes(tuple(v.strip().upper() for v in value), f"{path}: [tool.normlint] {key}")
 
 
 def load_config(start: Path | None = None, pyproject: Path | None = None) -> Config:
@@ -87,22 +123,29 @@ def load_config(start: Path | None = None, pyproject: Path | None = None) -> Con
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
-    table = data.get("tool", {}).get("normlint", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: 'tool' must be a table, got {type(tool).__name__}")
+    table = tool.get("normlint", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.normlint] must be a table")
     cfg = Config(root=path.parent)
-    known = {"select", "ignore", "per-file-ignores", "small-batch-threshold"}
+    known = {"select", "ignore", "per-file-ignores", "small-batch-threshold", "max-file-size"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown [tool.normlint] key(s): {', '.join(unknown)}")
     if "select" in table:
-        cfg.select = _codes(table["select"], "select")
+        cfg.select = _codes(table["select"], "select", path)
+        if not cfg.select:
+            raise ConfigError(f"{path}: [tool.normlint] select is empty: nothing would be checked")
     if "ignore" in table:
-        cfg.ignore = _codes(table["ignore"], "ignore")
+        cfg.ignore = _codes(table["ignore"], "ignore", path)
     pfi = table.get("per-file-ignores", {})
     if not isinstance(pfi, dict):
         raise ConfigError(f"{path}: [tool.normlint.per-file-ignores] must map globs to code lists")
-    cfg.per_file_ignores = {k: _codes(v, f"per-file-ignores.{k}") for k, v in pfi.items()}
+    cfg.per_file_ignores = {k: _codes(v, f"per-file-ignores.{k}", path) for k, v in pfi.items()}
+    if "max-file-size" in table:
+        cfg.options["max_file_size"] = parse_size(table["max-file-size"], f"{path}: [tool.normlint] max-file-size")
     if "small-batch-threshold" in table:
         value = table["small-batch-threshold"]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -8,15 +8,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from normlint.lint import nl000
 from normlint.lint.rules import ALL_RULES
 
 
 def rule_pages() -> dict[str, str]:
-    return {f"{r.code}.md": r.page() for r in ALL_RULES}
+    return {f"{nl000.CODE}.md": nl000.PAGE} | {f"{r.code}.md": r.page() for r in ALL_RULES}
 
 
 def index_page() -> str:
-    rows = "\n".join(f"| [{r.code}]({r.code}.md) | `{r.name}` | {r.summary} |" for r in ALL_RULES)
+    rows = f"| [{nl000.CODE}]({nl000.CODE}.md) | `{nl000.NAME}` | {nl000.SUMMARY} |\n"
+    rows += "\n".join(f"| [{r.code}]({r.code}.md) | `{r.name}` | {r.summary} |" for r in ALL_RULES)
     return f"# Rules\n\n| code | name | what is flagged |\n|---|---|---|\n{rows}\n"
 
 

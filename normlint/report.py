@@ -13,17 +13,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Sequence
+from urllib.parse import quote
 
 from normlint import __version__
+from normlint.lint import nl000
 from normlint.lint.engine import Finding
-from normlint.lint.rules import ALL_RULES, ERRORS, RULES_BY_CODE
+from normlint.lint.rules import ALL_RULES, RULES_BY_CODE
 
 FORMATS = ("text", "json", "github", "sarif")
 
 
 def _name(code: str) -> str:
     rule = RULES_BY_CODE.get(code)
-    return rule.name if rule else "parse-error"
+    return rule.name if rule else nl000.NAME
 
 
 def _help(code: str) -> str | None:
@@ -31,8 +33,15 @@ def _help(code: str) -> str | None:
     return rule.help_url() if rule else None
 
 
+def printable_path(path: str) -> str:
+    """A path for one line of text: control characters (a newline in a file name) as escapes."""
+    if path.isprintable():
+        return path
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in path)
+
+
 def format_text(findings: Sequence[Finding]) -> str:
-    return "".join(f"{f.path}:{f.line}:{f.col}: {f.message}\n" for f in findings)
+    return "".join(f"{printable_path(f.path)}:{f.line}:{f.col}: {f.message}\n" for f in findings)
 
 
 def format_json(findings: Sequence[Finding], files: int) -> str:
@@ -82,21 +91,24 @@ def format_github(findings: Sequence[Finding]) -> str:
 
 
 def _uri(path: str) -> str:
+    """A SARIF artifact URI: relative to the working directory where it can be, percent-encoded
+    (``my model.py`` -> ``my%20model.py``, ``hash#1.py`` -> ``hash%231.py``)."""
     p = Path(path)
     if p.is_absolute():
         try:
-            return p.relative_to(Path.cwd()).as_posix()
+            p = p.relative_to(Path.cwd())
         except ValueError:
             return p.as_uri()
-    return p.as_posix()
+    return quote(p.as_posix(), safe="/")
 
 
 def sarif_document(findings: Sequence[Finding]) -> dict:
     rules = [
         {
-            "id": "NL000",
-            "name": "parse-error",
-            "shortDescription": {"text": ERRORS["NL000"]},
+            "id": nl000.CODE,
+            "name": nl000.NAME,
+            "shortDescription": {"text": nl000.SUMMARY},
+            "help": {"text": nl000.SUMMARY, "markdown": nl000.PAGE},
             "defaultConfiguration": {"level": "error"},
         }
     ] + [

@@ -31,10 +31,12 @@ def fixture_files() -> list[Path]:
     return sorted(FIXTURES.rglob("*.py"))
 
 
-def run(cmd: list[str], cwd: Path | None = None, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+def run(cmd: list[str], cwd: Path | None = None, timeout: float = 600, env: dict | None = None,
+        input: str | None = None) -> subprocess.CompletedProcess:
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run(cmd, cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return subprocess.run(cmd, cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout, env=full_env,
+                          input=input, stdin=None if input is not None else subprocess.DEVNULL)
 
 
 def normlint(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -13,6 +13,7 @@ import pytest
 from normlint.lint.rules import ALL_RULES
 from tests.helpers import FIXTURES, flake8, normlint
 
+PY = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
 BAD = "import keras\nm = keras.Sequential([keras.layers.Dropout(0.5), keras.layers.BatchNormalization()])\n"
 
 
@@ -30,7 +31,7 @@ def test_exit_codes(project: Path):
     assert f"{project / 'bad.py'}:2:23: NL101 Dropout feeds" in found.stdout
     missing = normlint("lint", str(project / "nope.py"))
     assert missing.returncode == 2
-    assert missing.stderr.strip() == f"normlint: error: no such file or directory: {project / 'nope.py'}"
+    assert missing.stderr.strip().splitlines()[0] == f"normlint: error: no such file or directory: {project / 'nope.py'}"
     assert "Traceback" not in missing.stderr
     usage = normlint("lint", "--format", "xml", str(project))
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
@@ -45,7 +46,7 @@ def test_nothing_to_lint_exits_zero_with_a_message(tmp_path: Path):
     empty = normlint("lint", str(tmp_path))
     assert empty.returncode == 0 and "no Python files found" in empty.stderr
     (tmp_path / "a.py").write_text(BAD)
-    filtered = normlint("lint", "--select", "NL9", str(tmp_path))
+    filtered = normlint("lint", "--select", "NL7", str(tmp_path))
     assert filtered.returncode == 0 and filtered.stdout == ""
 
 
@@ -55,7 +56,7 @@ def test_unparsable_file_is_one_finding_and_the_run_goes_on(project: Path):
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     broken = [line for line in lines if "broken.py" in line]
-    assert len(broken) == 1 and ": NL000 cannot parse:" in broken[0]
+    assert len(broken) == 1 and broken[0].endswith(f"broken.py:2:19: NL000 cannot parse ({PY}): '(' was never closed")
     assert any("bad.py" in line and "NL101" in line for line in lines)
     assert "Traceback" not in result.stderr
 

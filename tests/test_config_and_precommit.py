@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def test_pre_commit_hooks_run_for_real(tmp_path: Path):
         "GIT_COMMITTER_NAME": "normlint-tests", "GIT_COMMITTER_EMAIL": "tests@normlint.invalid",
     }
     # the repo's own .pre-commit-hooks.yaml, installed into pre-commit's isolated environment
-    tried = run(["pre-commit", "try-repo", str(ROOT), "normlint", "--all-files"], cwd=repo, env=env, timeout=900)
+    tried = run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "normlint", "--all-files"], cwd=repo, env=env, timeout=900)
     assert tried.returncode == 1, tried.stdout + tried.stderr
     assert "bad.py:2:23: NL101 Dropout feeds the BatchNormalization" in tried.stdout
     # the flake8 route: flake8's hook with normlint as an additional dependency
@@ -127,10 +128,10 @@ def test_pre_commit_hooks_run_for_real(tmp_path: Path):
         )
     )
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    flaked = run(["pre-commit", "run", "--all-files"], cwd=repo, env=env, timeout=900)
+    flaked = run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=repo, env=env, timeout=900)
     assert flaked.returncode == 1, flaked.stdout + flaked.stderr
     assert "bad.py:2:23: NL101" in flaked.stdout
     (repo / "bad.py").write_text("x = 2\n")
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    clean = run(["pre-commit", "run", "--all-files"], cwd=repo, env=env, timeout=900)
+    clean = run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=repo, env=env, timeout=900)
     assert clean.returncode == 0, clean.stdout

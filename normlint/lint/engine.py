@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -33,16 +35,33 @@ def active_rules(source: str, config: Config, path: str | None = None, prefilter
     return [r for r in ALL_RULES if config.enabled(r.code, path) and (not prefilter or r.may_match(source))]
 
 
+MAX_FILE_SIZE = 512 << 10  # bytes of source analysed by default: a libcst tree costs ~0.9 KB of memory per source byte
+PYTHON = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+
+
 def lint_source(
     source: str, path: str = "<string>", config: Config | None = None, check_syntax: bool = False,
     prefilter: bool = True,
 ) -> list[Finding]:
-    """Findings for one file. ``check_syntax``: also report NL000 for a file the prefilter skips
-    (the CLI wants it; flake8 reports E999 itself). ``prefilter=False`` parses every file (tests)."""
+    """Findings for one file. ``check_syntax``: the running interpreter's grammar decides whether the
+    file parses, whatever the prefilter says (the CLI wants it; flake8 reports E999 itself).
+    ``prefilter=False`` parses every file (tests).
+
+    Never raises on any input: a file normlint cannot analyse is one NL000 finding that says why."""
     config = config or Config()
     rules = active_rules(source, config, path, prefilter)
+    limit = config.options.get("max_file_size", MAX_FILE_SIZE)
+    if limit and len(source) > limit // 4:  # a cheap bound first: at most 4 UTF-8 bytes a character
+        size = len(source.encode("utf-8", "surrogatepass"))
+        if size > limit:  # neither compiled nor parsed: both cost memory in proportion to the size
+            return [Finding(path, 1, 1, "NL000", f"NL000 not analysed: {_size(size)} is over max-file-size "
+                            f"{_size(limit)} (raise it with --max-file-size or [tool.normlint] max-file-size)")] if rules else []
+    if check_syntax:
+        error = syntax_error(source, path)
+        if error:
+            return error
     if not rules:
-        return syntax_error(source, path) if check_syntax else []
+        return []
     # A libcst tree is hundreds of thousands of acyclic objects that reference counting frees; letting
     # the cyclic collector walk the host's heap (flake8's) on every allocation burst costs more than
     # the parse itself there.
@@ -50,30 +69,52 @@ def lint_source(
     gc.disable()
     try:
         return _lint_parsed(source, path, config, rules)
+    except RecursionError:
+        return [Finding(path, 1, 1, "NL000", "NL000 not analysed: the file nests too deeply (RecursionError)")]
+    except MemoryError:
+        return [Finding(path, 1, 1, "NL000", "NL000 not analysed: out of memory (MemoryError)")]
     finally:
         if enabled:
             gc.enable()
 
 
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB" if n >= 1024 else f"{n} bytes"
+
+
 def syntax_error(source: str, path: str) -> list[Finding]:
-    """NL000 when CPython cannot compile the file (cheaper than a libcst parse), else nothing."""
+    """NL000 with CPython's own message and position when the running interpreter cannot compile the
+    file, else nothing. The message names the Python version whose grammar decided."""
     try:
         compile(source, path, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        return [Finding(path, exc.lineno or 1, max(exc.offset or 1, 1), "NL000", f"NL000 cannot parse: {exc.msg}")]
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return [Finding(path, 1, 1, "NL000", f"NL000 cannot parse: {type(exc).__name__}: {exc}")]
+    except SyntaxError as exc:  # TabError and IndentationError too
+        kind = "" if type(exc) is SyntaxError else f"{type(exc).__name__}: "
+        line, col = exc.lineno or 1, max(exc.offset or 1, 1)
+        return [Finding(path, line, col, "NL000", f"NL000 cannot parse ({PYTHON}): {kind}{exc.msg}")]
+    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return [Finding(path, 1, 1, "NL000", f"NL000 cannot parse ({PYTHON}): {type(exc).__name__}: {_first_line(exc)}")]
     return []
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]) -> list[Finding]:
     try:
         module = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        msg = str(exc).strip().splitlines()[0]
-        return [Finding(path, exc.raw_line or 1, exc.raw_column + 1, "NL000", f"NL000 cannot parse: {msg}")]
-    except (RecursionError, MemoryError, ValueError, TypeError) as exc:  # libcst's native parser on odd input
-        return [Finding(path, 1, 1, "NL000", f"NL000 cannot parse: {type(exc).__name__}: {exc}")]
+    except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError, TypeError) as exc:
+        # CPython's message and position where CPython rejects the file too; else libcst's own detail
+        cpython = syntax_error(source, path)
+        if cpython:
+            return cpython
+        if isinstance(exc, cst.ParserSyntaxError):
+            where = (exc.raw_line or 1, exc.raw_column + 1)
+            detail = " ".join(str(exc).split())
+        else:
+            where, detail = (1, 1), f"{type(exc).__name__}: {_first_line(exc)}"
+        return [Finding(path, *where, "NL000", f"NL000 not analysed: {PYTHON} compiles the file but libcst cannot parse it: {detail}")]
     ctx = FileContext(module, source, path, dict(config.options))
     hits = []
     errors = []
@@ -93,6 +134,33 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
             message = message.replace("{line}", str(locate(hit.related)[0]))
         findings.add(Finding(path, line, col + 1, code, message))
     return sorted(findings)
+
+
+def deep_call(fn, *args, stack_mb: int = 512, limit: int = 200_000):
+    """``fn(*args)`` in a thread with a large stack and a raised recursion limit: libcst's metadata
+    providers recurse once per nesting level, and generated code nests thousands deep. Re-raises what
+    ``fn`` raised (RecursionError included, when even this is not enough)."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    old_limit, old_stack = sys.getrecursionlimit(), threading.stack_size()
+    try:
+        threading.stack_size(stack_mb << 20)
+        sys.setrecursionlimit(max(old_limit, limit))
+        worker = threading.Thread(target=target, name="normlint-deep")
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(old_stack)
+        sys.setrecursionlimit(old_limit)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 class _Locator:
@@ -115,7 +183,11 @@ class _Locator:
             line = self.source.count("\n", 0, first) + 1
             return line, first - (self.source.rfind("\n", 0, first) + 1)
         if self._positions is None:
-            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            try:
+                self._positions = wrapper.resolve(PositionProvider)
+            except RecursionError:  # a deeply nested file: once more on a deep stack
+                self._positions = deep_call(wrapper.resolve, PositionProvider)
         start = self._positions[node].start
         return start.line, start.column
 

@@ -1,45 +1,114 @@
-"""Finding, reading and linting files on disk (used by the CLI, serially or in worker processes)."""
+"""Finding, reading and linting files on disk (used by the CLI, serially or in worker processes).
+
+Only regular files are read: a FIFO would block forever and a link to /dev/zero would be read until
+memory runs out, so anything else named ``*.py`` is skipped and said to be.
+"""
 
 from __future__ import annotations
 
 import io
 import os
+import stat
 import tokenize
-from pathlib import Path
-from typing import Iterator
+from dataclasses import dataclass, field
 
 from normlint.config import Config
-from normlint.lint.engine import Finding, apply_noqa, lint_source
+from normlint.lint.engine import MAX_FILE_SIZE, Finding, _size, apply_noqa, lint_source
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", ".mypy_cache",
                        ".pytest_cache", "node_modules", "site-packages", ".eggs"})
+SUFFIXES = (".py", ".pyi")
+READ_CAP = 64 << 20  # never read more than this of one file, whatever max-file-size says
 
 
-def discover(paths: list[str]) -> Iterator[str]:
-    """Python files under ``paths`` (a file named on the command line is taken whatever its suffix)."""
+@dataclass
+class Discovery:
+    """What ``discover`` found: the files to lint (each once), and what it could not use."""
+
+    files: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one-line messages; each makes the run exit 2
+    skipped: list[str] = field(default_factory=list)  # one-line notes: not regular files
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def discover(paths: list[str]) -> Discovery:
+    """Python files under ``paths``, each once (a file named on the command line is taken whatever its
+    suffix); missing paths and unreadable folders are errors, non-regular files are skipped."""
+    found = Discovery()
+    seen: set[tuple[int, int]] = set()
+
+    def take(path: str, named: bool) -> None:
+        try:
+            st = os.stat(path)  # follows links: a link to /dev/zero is a character device
+        except OSError as exc:
+            if named or not os.path.islink(path):
+                found.errors.append(f"cannot read {path}: {exc.strerror or exc}")
+            else:
+                found.skipped.append(f"skipped {path}: a broken symbolic link")
+            return
+        if not stat.S_ISREG(st.st_mode):
+            found.skipped.append(f"skipped {path}: {_kind(st.st_mode)}, not a regular file")
+            return
+        key = (st.st_dev, st.st_ino)
+        if key not in seen:  # the same file given twice, through overlapping folders or links
+            seen.add(key)
+            found.files.append(path)
+
     for p in paths:
-        if os.path.isfile(p):
-            yield p
+        if not os.path.lexists(p):
+            found.errors.append(f"no such file or directory: {p}")
             continue
-        for root, dirs, files in os.walk(p):
+        if not os.path.isdir(p):
+            take(p, named=True)
+            continue
+
+        def walk_error(exc: OSError) -> None:
+            found.errors.append(f"cannot read folder {exc.filename}: {exc.strerror or exc}")
+
+        for root, dirs, files in os.walk(p, onerror=walk_error):
             dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
             for name in sorted(files):
-                if name.endswith((".py", ".pyi")):
-                    yield os.path.join(root, name)
+                if name.endswith(SUFFIXES):
+                    take(os.path.join(root, name), named=False)
+    return found
 
 
-def read_source(path: str) -> str:
-    """The file's text, decoded as Python does (PEP 263 coding cookie, UTF-8 by default)."""
-    data = Path(path).read_bytes()
+def decode_source(data: bytes) -> str:
+    """Text decoded as Python does (PEP 263 coding cookie, UTF-8 by default, a BOM honoured)."""
     encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     return data.decode(encoding)
 
 
+def read_source(path: str, cap: int = READ_CAP) -> str:
+    """The file's text; a ValueError for a file over ``cap`` bytes or not regular (checked on the open file)."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{_kind(st.st_mode)}, not a regular file")
+        if st.st_size > cap:
+            raise ValueError(f"{_size(st.st_size)}, over the {_size(cap)} that normlint reads of one file")
+        data = fh.read(cap + 1)
+    return decode_source(data)
+
+
 def lint_file(path: str, config: Config) -> list[Finding]:
+    limit = config.options.get("max_file_size", MAX_FILE_SIZE)
     try:
-        source = read_source(path)
-    except (OSError, UnicodeDecodeError, SyntaxError, LookupError) as exc:
+        source = read_source(path, max(READ_CAP, limit or 0))
+    except (OSError, UnicodeDecodeError, SyntaxError, LookupError, ValueError) as exc:
         return [Finding(path, 1, 1, "NL000", f"NL000 cannot read: {type(exc).__name__}: {exc}")]
+    return lint_text(source, path, config)
+
+
+def lint_text(source: str, path: str, config: Config) -> list[Finding]:
+    """Findings of one file's text, noqa applied (also for standard input)."""
     findings = lint_source(source, path, config, check_syntax=True)
     if findings:
         findings = apply_noqa(findings, source.splitlines())

@@ -46,8 +46,10 @@ def record_adapt_calls() -> dict[int, np.ndarray]:
 
 def adapt_data(data: Any) -> tuple[np.ndarray | None, str]:
     """(the adapt data as one array, "") or (None, why it was not kept)."""
-    if isinstance(data, np.ndarray) or hasattr(data, "numpy"):
-        return np.asarray(data), ""
+    if isinstance(data, np.ndarray):
+        return data, ""
+    if _is_tensor(data):  # a TensorFlow, JAX or torch tensor, on any device
+        return _to_numpy(data), ""
     batches = _batches(data)
     if batches is None:
         return None, "adapt data not kept: an iterator or generator is used up by adapt()"
@@ -60,21 +62,46 @@ def adapt_data(data: Any) -> tuple[np.ndarray | None, str]:
     return first, ""
 
 
-def _batches(data: Any):
-    """A function that reads ``data`` anew, batch by batch, or None when it cannot be read twice."""
+def _is_tensor(data: Any) -> bool:
     import keras
-    import tensorflow as tf
 
-    if isinstance(data, tf.data.Dataset):
+    try:
+        return bool(keras.ops.is_tensor(data)) or type(data).__module__.split(".")[0] in ("jax", "jaxlib", "torch", "tensorflow")
+    except Exception:
+        return False
+
+
+def _to_numpy(batch: Any) -> np.ndarray:
+    if isinstance(batch, np.ndarray):
+        return batch
+    import keras
+
+    try:
+        return np.asarray(keras.ops.convert_to_numpy(batch))
+    except Exception:  # a tensor of another framework than the backend's (a tf tensor under jax, say)
+        return np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch)
+
+
+def _batches(data: Any):
+    """A function that reads ``data`` anew, batch by batch, or None when it cannot be read twice.
+
+    TensorFlow is looked at only when the user's code already imported it (a ``tf.data.Dataset`` cannot
+    exist otherwise), so adapt() records on the JAX and torch backends without TensorFlow installed."""
+    import sys
+
+    import keras
+
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(data, getattr(getattr(tf, "data", None), "Dataset", ())):
         spec = data.element_spec
         x_spec = spec[0] if isinstance(spec, tuple) else spec
         if len(x_spec.shape) == 1:
             data = data.batch(128)  # as Keras's adapt() does with a dataset of scalars
-        return lambda: (b.numpy() for b in _first_of(data))
+        return lambda: (_to_numpy(b) for b in _first_of(data))
     if isinstance(data, keras.utils.PyDataset):
-        return lambda: (np.asarray(b) for b in _first_of(data[i] for i in range(len(data))))
+        return lambda: (_to_numpy(b) for b in _first_of(data[i] for i in range(len(data))))
     if isinstance(data, (list, tuple)):
-        return lambda: (np.asarray(b) for b in _first_of(data))
+        return lambda: (_to_numpy(b) for b in _first_of(data))
     return None
 
 

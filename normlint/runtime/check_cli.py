@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from normlint.cli import UsageError
+from normlint.errors import UsageError
 from normlint.config import ConfigError, load_config
 from normlint.lint.files import lint_file
 from normlint.report import check_failures, format_check_github, format_check_json, format_check_text

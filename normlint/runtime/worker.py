@@ -40,16 +40,20 @@ def _probe(module, model, shape, request, arrays):
 def run(request: dict) -> dict:
     result: dict = {"models": [], "error": None, "timings": {}}
     t0 = time.perf_counter()
+    from normlint.runtime.backend import BackendError, import_keras
+
     try:
-        import keras
-        import numpy as np
-    except ImportError as exc:
-        result["error"] = {"kind": "missing_tensorflow", "message": f"normlint check needs TensorFlow/Keras ({exc}): pip install 'normlint[runtime]'"}
+        keras = import_keras("check")
+    except BackendError as exc:
+        result["error"] = {"kind": "missing_backend", "message": str(exc)}
         return result
+    import numpy as np
+
     from normlint.runtime import checks, loader
     from normlint.runtime.adapt_record import record_adapt_calls
 
-    result["timings"]["import_tensorflow"] = time.perf_counter() - t0
+    result["backend"] = keras.backend.backend()
+    result["timings"]["import_keras"] = time.perf_counter() - t0
     path = Path(request["file"])
     try:
         records = record_adapt_calls()

@@ -41,6 +41,6 @@ ALL_RULES: tuple[type[Rule], ...] = tuple(
 )
 RULES_BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}
 # The ERRORS table: code -> one-line summary (NL000 is the engine's own).
-ERRORS: dict[str, str] = {"NL000": "file could not be linted (parse error)"} | {r.code: r.summary for r in ALL_RULES}
+ERRORS: dict[str, str] = {"NL000": "file could not be read, parsed or analysed"} | {r.code: r.summary for r in ALL_RULES}
 
 __all__ = ["ALL_RULES", "ERRORS", "RULES_BY_CODE", "Hit", "Rule"]
