@@ -179,15 +179,28 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("code", help="a rule code, e.g. NL101 (NL000: files that cannot be analysed)")
     explain.set_defaults(func=cmd_explain)
 
-    check = sub.add_parser("check", help="import a model file and verify its normalization layers (needs TensorFlow)")
-    check.add_argument("model_file")
-    check.add_argument("--entry", help="module:callable that returns the model")
-    check.add_argument("--input-shape", help="input shape without batch, e.g. 32,32,3")
-    check.add_argument("--data", help=".npy file with a probe batch")
-    check.add_argument("--timeout", type=float, default=120.0, help="seconds for importing and checking (default 120)")
-    check.add_argument("--format", choices=("text", "json", "github"), default="text")
-    check.add_argument("--batch-size", type=int, default=16, help="probe batch size (default 16)")
-    check.add_argument("--seed", type=int, default=0)
+    check = sub.add_parser(
+        "check",
+        help="import model files and verify their normalization layers (Keras 3: tensorflow, jax or torch); "
+        "RUNS the files' code",
+        description="Run the static rules on each model file, then IMPORT AND RUN it in a child process (with "
+        "your user's rights: it is not a sandbox, so never run check on code you do not trust, such as an "
+        "untrusted pull request), build its model(s) and compare every normalization layer with a NumPy "
+        "reference. Each file runs under --timeout and --max-memory; the process and every process it "
+        "started are stopped afterwards. Exit codes: 0 every check passed, 1 a check failed or a static "
+        "finding, 2 a file could not be checked (raised, no model, timeout, memory) or bad arguments.",
+    )
+    check.add_argument("model_files", nargs="+", metavar="MODEL.py", help="model files, each checked in its own child process")
+    check.add_argument("--entry", help="module:callable that returns the model (one file only)")
+    check.add_argument("--input-shape", help="input shape without batch, e.g. 32,32,3 (checked against the model's own inputs)")
+    check.add_argument("--data", help=".npy file with a probe batch (batch x input shape)")
+    check.add_argument("--timeout", type=float, default=120.0, help="seconds for importing and checking one file (default 120)")
+    check.add_argument("--max-memory", help="memory for one file's process and its children, e.g. 4G or 1500M; 0: no "
+                       "limit (default: half of this machine's memory)")
+    check.add_argument("--format", choices=("text", "json", "github"), default="text",
+                       help="text (default), json (always a document, with the error when a file could not be checked) or github")
+    check.add_argument("--batch-size", type=int, default=16, help="probe batch size, at least 2 (default 16)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the random probe batch (default 0)")
     check.add_argument("--no-lint", action="store_true", help="skip the static rules")
     check.set_defaults(func=cmd_check)
 

@@ -63,12 +63,16 @@ def adapt_data(data: Any) -> tuple[np.ndarray | None, str]:
 
 
 def _is_tensor(data: Any) -> bool:
+    """A tensor of the backend or of another framework (a tf.Tensor under JAX); never a dataset."""
     import keras
 
     try:
-        return bool(keras.ops.is_tensor(data)) or type(data).__module__.split(".")[0] in ("jax", "jaxlib", "torch", "tensorflow")
+        if keras.ops.is_tensor(data):
+            return True
     except Exception:
-        return False
+        pass
+    framework = type(data).__module__.split(".")[0] in ("jax", "jaxlib", "torch", "tensorflow")
+    return framework and hasattr(data, "shape") and hasattr(data, "dtype")
 
 
 def _to_numpy(batch: Any) -> np.ndarray:

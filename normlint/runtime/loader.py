@@ -40,21 +40,50 @@ def user_traceback(exc: BaseException) -> str:
 
 def _raised(what: str, exc: BaseException) -> LoadError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(first) > 300:  # an exception that prints a whole array stays one readable line
+        first = first[:300] + " ..."
     return LoadError(f"{what} raised {type(exc).__name__}: {first}".rstrip(": "), user_traceback(exc), "raised")
 
 
+def package_name(path: Path) -> tuple[str, Path] | None:
+    """(dotted module name, folder to put on sys.path) when ``path`` lies in a package (``__init__.py``
+    beside it), so that its relative imports work; None for a plain script."""
+    parts = [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder.name.isidentifier():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) == 1 or not path.stem.isidentifier():
+        return None
+    return ".".join(parts), folder
+
+
 def import_file(path: Path):
-    name = re.sub(r"\W", "_", path.stem) or "model"
-    if name[0].isdigit():
-        name = "_" + name
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise LoadError(f"{path} is not an importable Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    sys.path.insert(0, str(path.parent))
+    packaged = package_name(path)
+    if packaged is not None:  # pkg/model.py with `from .blocks import block`: import it as pkg.model
+        name, root = packaged
+        sys.path.insert(0, str(root))
+    else:
+        name = re.sub(r"\W", "_", path.stem) or "model"
+        if name[0].isdigit():
+            name = "_" + name
+        sys.path.insert(0, str(path.parent))
     try:
-        spec.loader.exec_module(module)
+        if packaged is not None:
+            module = importlib.import_module(name)
+            origin = getattr(module, "__file__", None)
+            if origin is None or Path(origin).resolve() != path.resolve():
+                raise LoadError(f"importing {name} loaded {origin}, not {path}: another package named "
+                                f"{name.split('.')[0]} comes first on sys.path", kind="raised")
+        else:
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise LoadError(f"{path} is not an importable Python file")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+    except LoadError:
+        raise
     except SystemExit as exc:
         raise LoadError(f"{path.name} called sys.exit({exc.code}) while being imported", kind="raised") from None
     except BaseException as exc:  # the user's code: report, never crash

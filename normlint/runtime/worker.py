@@ -23,9 +23,17 @@ def _probe(module, model, shape, request, arrays):
     batch = int(request.get("batch_size", 16))
     rng = np.random.default_rng(int(request.get("seed", 0)))
     if request.get("data"):
-        data = np.load(request["data"], allow_pickle=False)
-        if data.shape[1:] != tuple(shape):
-            raise ValueError(f"--data {request['data']}: shape {data.shape} does not match the model input {tuple(shape)}")
+        from normlint.runtime.loader import LoadError
+
+        try:
+            data = np.load(request["data"], allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise LoadError(f"--data {request['data']}: not a readable .npy array ({str(exc).splitlines()[0][:200]})", kind="data") from None
+        if data.ndim < 2 or data.shape[1:] != tuple(shape):
+            raise LoadError(f"--data {request['data']}: shape {data.shape} does not match the model input "
+                            f"(batch, {', '.join(map(str, shape))})", kind="data")
+        if len(data) < 2:
+            raise LoadError(f"--data {request['data']}: needs at least 2 samples, has {len(data)}", kind="data")
         return data[:batch].astype(np.float32), data
     train = None
     for name, arr in sorted(arrays.items(), key=lambda kv: ("train" not in kv[0].lower(), kv[0])):
@@ -64,8 +72,15 @@ def run(request: dict) -> dict:
         arrays = loader.module_arrays(module)
         t2 = time.perf_counter()
         for name, model in models:
+            own = loader.model_input_shape(model)
             shape = tuple(request["input_shape"]) if request.get("input_shape") else None
-            shape = shape or loader.model_input_shape(model) or loader.declared_shape(module, model)
+            if shape is not None and own is not None and shape != own:
+                raise loader.LoadError(
+                    f"--input-shape {','.join(map(str, shape))} does not match the input shape of {name}, "
+                    f"{','.join(map(str, own))}: leave --input-shape out, or give the model's",
+                    kind="data",
+                )
+            shape = shape or own or loader.declared_shape(module, model)
             if shape is None:
                 adapt = records.get(id(model))
                 shape = tuple(adapt.shape[1:]) if adapt is not None else None
@@ -97,15 +112,27 @@ def run(request: dict) -> dict:
         result["timings"]["checks"] = time.perf_counter() - t2
     except loader.LoadError as exc:
         result["error"] = {"kind": exc.kind, "message": str(exc), "traceback": exc.user_traceback}
+    except Exception as exc:  # normlint's own failure on this model: say so, in one line
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        result["error"] = {"kind": "internal", "message": f"normlint check could not finish on {path.name}: "
+                           f"{type(exc).__name__}: {first} (please report this)", "traceback": None}
     return result
 
 
 def main() -> int:
     request = json.loads(Path(sys.argv[1]).read_text())
     result = run(request)
-    Path(sys.argv[2]).write_text(json.dumps(result, default=float))
+    out = Path(sys.argv[2])
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, default=float))
+    tmp.replace(out)  # whole or absent: the parent never reads half a result
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The result is written: leave now. A thread the model file left running (non-daemon) would keep a
+    # normal exit waiting for it and turn a finished check into a timeout.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
