@@ -304,8 +304,10 @@ def run_smoke(args) -> int:
     timings["check_seconds"] = time.perf_counter() - t_check
     if args.plot:
         try:
-            report.plot(summaries, args.plot, f"LeNet-5 on CIFAR-10, plain vs normalized, {len(seeds)} seed(s)\n"
-                                              f"{ds.describe()}; {device} on {backend}")
+            source = os.path.basename(ds.source.removeprefix("--data ").rstrip("/")) or ds.source
+            report.plot(summaries, args.plot, f"LeNet-5 on CIFAR-10, plain vs normalized, {len(seeds)} seed(s), {epochs} epoch(s)\n"
+                                              f"{source}: {len(ds.x_train)} train / {len(ds.x_test)} test images; "
+                                              f"{device} on {backend}")
         except OSError as exc:
             raise UsageError(f"--plot {args.plot}: {exc}") from None
     failed = sum(1 for r in check_reports if r.status == "fail")
