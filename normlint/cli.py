@@ -35,14 +35,13 @@ def _progress(done: int, total: int) -> None:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from normlint.config import ConfigError, load_config, parse_size
+    from normlint.config import ConfigError, load_config
     from normlint.lint.files import decode_source, discover, lint_file, lint_text
+    from normlint.lint.options import OptionError, all_options
     from normlint.report import format_findings
 
     if args.jobs < 1:
         raise UsageError(f"-j/--jobs must be at least 1, got {args.jobs}")
-    if args.small_batch_threshold is not None and args.small_batch_threshold < 1:
-        raise UsageError("--small-batch-threshold must be at least 1")
     if not args.paths:
         print("normlint: no paths given, nothing to lint (use - for standard input)", file=sys.stderr)
         return 0
@@ -56,16 +55,19 @@ def cmd_lint(args: argparse.Namespace) -> int:
     try:
         config = load_config(Path(anchor) if os.path.exists(anchor) else Path(anchor).parent,
                              Path(args.config) if args.config else None)
-        if args.max_file_size is not None:
-            config.options["max_file_size"] = parse_size(args.max_file_size, "--max-file-size")
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    for option in all_options():  # command-line values win over the file's
+        value = getattr(args, option.key, None)
+        if value is not None:
+            try:
+                config.options[option.key] = option.parse(value, f"--{option.name}")
+            except OptionError as exc:
+                raise UsageError(str(exc)) from None
     if select is not None:
         config.select = select
     if ignore is not None:
         config.ignore = config.ignore + ignore
-    if args.small_batch_threshold is not None:
-        config.options["small_batch_threshold"] = args.small_batch_threshold
     errors: list[str] = []
     if stdin:
         name = args.stdin_filename or "<stdin>"
@@ -87,7 +89,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     if not files and not errors:
         print("normlint: no Python files found", file=sys.stderr)
         return 0
-    out = format_findings(findings, args.format, len(files))
+    out = format_findings(findings, args.format, len(files), config.docs_url)
     if out:
         sys.stdout.write(out)
     if args.format == "text" and not findings and not args.quiet and files:
@@ -165,9 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text",
                       help="text (default), json, github (workflow annotations) or sarif (2.1.0)")
     lint.add_argument("--config", help="pyproject.toml to read [tool.normlint] from (default: the nearest above the first path)")
-    lint.add_argument("--small-batch-threshold", type=int, help="NL602: flag fit(batch_size=N) below this (default 8)")
-    lint.add_argument("--max-file-size", help="files larger than this (512K, 1M; 0: no limit) are one NL000 finding, "
-                      "not analysed (default 512K: analysis takes ~0.9 KB of memory per source byte)")
+    from normlint.lint.options import all_options
+
+    for option in all_options():  # declared on the engine and on the rules
+        lint.add_argument(f"--{option.name}", dest=option.key, metavar="N" if option.kind == "int" else "SIZE",
+                          help=f"{option.help} (also [tool.normlint] {option.name})")
     lint.add_argument("--stdin-filename", help="the name to report for standard input (-), and where its configuration is looked up")
     lint.add_argument("-q", "--quiet", action="store_true", help="no summary line when clean")
     lint.set_defaults(func=cmd_lint)

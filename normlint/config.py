@@ -5,10 +5,14 @@ Read by the standalone CLI and by the flake8 plugin alike.
     [tool.normlint]
     select = ["NL"]                 # code prefixes to report (default: all)
     ignore = ["NL6"]                # code prefixes to drop
-    small-batch-threshold = 8       # NL602
-    max-file-size = "512K"          # larger files are one NL000 finding, not analysed (0: no limit)
+    docs-url = "https://example.org/normlint/rules/"   # base of the rule pages linked from reports
+    small-batch-threshold = 8       # an option declared on a rule (NL602)
+    max-file-size = "512K"          # an option declared on the engine
     [tool.normlint.per-file-ignores]
     "tests/*" = ["NL301"]
+
+The option keys are not listed here: every ``Option`` declared on the engine or a rule
+(normlint.lint.options) is a key, a ``normlint lint --NAME`` flag and a flake8 ``--normlint-NAME`` option.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Config:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     root: Path | None = None
+    docs_url: str | None = None  # base URL of the rule pages; None: reports carry no links
 
     def enabled(self, code: str, path: str | None = None) -> bool:
         if code == "NL000":
@@ -87,25 +92,6 @@ def check_codes(codes: tuple[str, ...], where: str) -> tuple[str, ...]:
     return codes
 
 
-def parse_size(value: Any, where: str) -> int:
-    """Bytes from 524288, "512K", "1M", "1.5MiB"; 0 means no limit."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{where} must be a size like 512K or 1M, got {value!r}")
-    if isinstance(value, int) and value >= 0:
-        return value
-    if isinstance(value, str):
-        text = value.strip().upper().removesuffix("IB").removesuffix("B")
-        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
-        number = text[:-1] if scale > 1 else text
-        try:
-            size = float(number)
-        except ValueError:
-            size = -1.0
-        if size >= 0:
-            return int(size * scale)
-    raise ConfigError(f"{where} must be a size like 512K or 1M (0: no limit), got {value!r}")
-
-
 def _codes(value: Any, key: str, path: Path) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
@@ -129,8 +115,11 @@ def load_config(start: Path | None = None, pyproject: Path | None = None) -> Con
     table = tool.get("normlint", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.normlint] must be a table")
+    from normlint.lint.options import OptionError, all_options
+
     cfg = Config(root=path.parent)
-    known = {"select", "ignore", "per-file-ignores", "small-batch-threshold", "max-file-size"}
+    options = {o.name: o for o in all_options()}
+    known = {"select", "ignore", "per-file-ignores", "docs-url"} | set(options)
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown [tool.normlint] key(s): {', '.join(unknown)}")
@@ -144,11 +133,15 @@ def load_config(start: Path | None = None, pyproject: Path | None = None) -> Con
     if not isinstance(pfi, dict):
         raise ConfigError(f"{path}: [tool.normlint.per-file-ignores] must map globs to code lists")
     cfg.per_file_ignores = {k: _codes(v, f"per-file-ignores.{k}", path) for k, v in pfi.items()}
-    if "max-file-size" in table:
-        cfg.options["max_file_size"] = parse_size(table["max-file-size"], f"{path}: [tool.normlint] max-file-size")
-    if "small-batch-threshold" in table:
-        value = table["small-batch-threshold"]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{path}: small-batch-threshold must be a positive integer, got {value!r}")
-        cfg.options["small_batch_threshold"] = value
+    if "docs-url" in table:
+        url = table["docs-url"]
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigError(f"{path}: [tool.normlint] docs-url must be an http(s) URL, got {url!r}")
+        cfg.docs_url = url
+    for name, option in options.items():
+        if name in table:
+            try:
+                cfg.options[option.key] = option.parse(table[name], f"{path}: [tool.normlint] {name}")
+            except OptionError as exc:
+                raise ConfigError(str(exc)) from None
     return cfg

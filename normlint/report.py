@@ -28,9 +28,12 @@ def _name(code: str) -> str:
     return rule.name if rule else nl000.NAME
 
 
-def _help(code: str) -> str | None:
+def _help(code: str, docs_url: str | None) -> str | None:
+    """The rule's page under the docs-url setting; None without one (a dead link helps nobody)."""
+    if code == nl000.CODE:
+        return f"{docs_url.rstrip('/')}/{code}.md" if docs_url else None
     rule = RULES_BY_CODE.get(code)
-    return rule.help_url() if rule else None
+    return rule.help_url(docs_url) if rule else None
 
 
 def printable_path(path: str) -> str:
@@ -44,7 +47,7 @@ def format_text(findings: Sequence[Finding]) -> str:
     return "".join(f"{printable_path(f.path)}:{f.line}:{f.col}: {f.message}\n" for f in findings)
 
 
-def format_json(findings: Sequence[Finding], files: int) -> str:
+def format_json(findings: Sequence[Finding], files: int, docs_url: str | None = None) -> str:
     doc = {
         "tool": "normlint",
         "version": __version__,
@@ -58,7 +61,7 @@ def format_json(findings: Sequence[Finding], files: int) -> str:
                 "code": f.code,
                 "name": _name(f.code),
                 "message": f.text,
-                "help_url": _help(f.code),
+                "help_url": _help(f.code, docs_url),
             }
             for f in findings
         ],
@@ -102,13 +105,15 @@ def _uri(path: str) -> str:
     return quote(p.as_posix(), safe="/")
 
 
-def sarif_document(findings: Sequence[Finding]) -> dict:
+def sarif_document(findings: Sequence[Finding], docs_url: str | None = None) -> dict:
+    """SARIF 2.1.0: each rule carries its whole page (help.text/markdown), so an annotation explains itself
+    without a link; helpUri only under the docs-url setting."""
     rules = [
         {
             "id": nl000.CODE,
             "name": nl000.NAME,
             "shortDescription": {"text": nl000.SUMMARY},
-            "help": {"text": nl000.SUMMARY, "markdown": nl000.PAGE},
+            "help": {"text": nl000.PAGE, "markdown": nl000.PAGE},
             "defaultConfiguration": {"level": "error"},
         }
     ] + [
@@ -117,8 +122,8 @@ def sarif_document(findings: Sequence[Finding]) -> dict:
             "name": r.name,
             "shortDescription": {"text": r.summary},
             "fullDescription": {"text": " ".join(r.what.split())},
-            "helpUri": r.help_url(),
-            "help": {"text": " ".join(r.why.split()), "markdown": r.page()},
+            **({"helpUri": r.help_url(docs_url)} if docs_url else {}),
+            "help": {"text": r.page(), "markdown": r.page()},
             "defaultConfiguration": {"level": "warning"},
             "properties": {"tags": ["normalization", "keras"]},
         }
@@ -151,7 +156,6 @@ def sarif_document(findings: Sequence[Finding]) -> dict:
                     "driver": {
                         "name": "normlint",
                         "version": __version__,
-                        "informationUri": "https://github.com/normlint/normlint",
                         "rules": rules,
                     }
                 },
@@ -162,13 +166,13 @@ def sarif_document(findings: Sequence[Finding]) -> dict:
     }
 
 
-def format_findings(findings: Sequence[Finding], fmt: str, files: int) -> str:
+def format_findings(findings: Sequence[Finding], fmt: str, files: int, docs_url: str | None = None) -> str:
     if fmt == "json":
-        return format_json(findings, files)
+        return format_json(findings, files, docs_url)
     if fmt == "github":
         return format_github(findings)
     if fmt == "sarif":
-        return json.dumps(sarif_document(findings), indent=2) + "\n"
+        return json.dumps(sarif_document(findings, docs_url), indent=2) + "\n"
     return format_text(findings)
 
 

@@ -14,6 +14,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from normlint.config import Config
 from normlint.lint.context import FileContext
+from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
 from normlint.lint.rules import ALL_RULES, Rule
 
 
@@ -35,7 +36,7 @@ def active_rules(source: str, config: Config, path: str | None = None, prefilter
     return [r for r in ALL_RULES if config.enabled(r.code, path) and (not prefilter or r.may_match(source))]
 
 
-MAX_FILE_SIZE = 512 << 10  # bytes of source analysed by default: a libcst tree costs ~0.9 KB of memory per source byte
+MAX_FILE_SIZE = MAX_FILE_SIZE_OPTION.default  # a libcst tree costs ~0.9 KB of memory per source byte
 PYTHON = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
 
 
@@ -50,7 +51,7 @@ def lint_source(
     Never raises on any input: a file normlint cannot analyse is one NL000 finding that says why."""
     config = config or Config()
     rules = active_rules(source, config, path, prefilter)
-    limit = config.options.get("max_file_size", MAX_FILE_SIZE)
+    limit = config.options.get(MAX_FILE_SIZE_OPTION.key, MAX_FILE_SIZE)
     if limit and len(source) > limit // 4:  # a cheap bound first: at most 4 UTF-8 bytes a character
         size = len(source.encode("utf-8", "surrogatepass"))
         if size > limit:  # neither compiled nor parsed: both cost memory in proportion to the size
@@ -132,7 +133,7 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
         message = hit.message
         if hit.related is not None and "{line}" in message:
             message = message.replace("{line}", str(locate(hit.related)[0]))
-        findings.add(Finding(path, line, col + 1, code, message))
+        findings.add(Finding(path, line, col + 1, code, f"{code} {message}"))  # the code, spelled once
     return sorted(findings)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from normlint.config import Config
 from normlint.lint.engine import MAX_FILE_SIZE, Finding, _size, apply_noqa, lint_source
+from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", ".mypy_cache",
                        ".pytest_cache", "node_modules", "site-packages", ".eggs"})
@@ -99,7 +100,7 @@ def read_source(path: str, cap: int = READ_CAP) -> str:
 
 
 def lint_file(path: str, config: Config) -> list[Finding]:
-    limit = config.options.get("max_file_size", MAX_FILE_SIZE)
+    limit = config.options.get(MAX_FILE_SIZE_OPTION.key, MAX_FILE_SIZE)
     try:
         source = read_source(path, max(READ_CAP, limit or 0))
     except (OSError, UnicodeDecodeError, SyntaxError, LookupError, ValueError) as exc:

@@ -1,7 +1,9 @@
 """flake8 adapter over the libcst engine (entry point ``NL``).
 
 flake8 hands over the file's ``lines`` (already read and decoded); the engine's text prefilter decides
-whether libcst parses the file at all. ``# noqa: NL101`` is handled by flake8 itself.
+whether libcst parses the file at all. ``# noqa: NL101`` is handled by flake8 itself. Every option
+declared on the engine or a rule is a flake8 option ``--normlint-NAME`` (also in flake8's config files),
+over ``[tool.normlint]`` in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from normlint import __version__
-from normlint.config import Config, ConfigError, load_config, parse_size
+from normlint.config import Config, ConfigError, load_config
 from normlint.lint.engine import lint_source
+from normlint.lint.options import OptionError, all_options
 
 
 class Plugin:
     name = "normlint"
     version = __version__
     _config: Config | None = None
-    _threshold: int | None = None
-    _max_file_size: str | None = None
+    _given: dict[str, Any] = {}
 
     def __init__(self, tree: Any, lines: list[str], filename: str) -> None:
         self.lines = lines
@@ -28,26 +30,17 @@ class Plugin:
 
     @classmethod
     def add_options(cls, option_manager: Any) -> None:
-        option_manager.add_option(
-            "--normlint-small-batch-threshold",
-            type=int,
-            default=None,
-            parse_from_config=True,
-            help="NL602: flag fit(batch_size=N) below this on models with BatchNormalization (default 8, "
-            "or [tool.normlint] small-batch-threshold)",
-        )
-        option_manager.add_option(
-            "--normlint-max-file-size",
-            default=None,
-            parse_from_config=True,
-            help="files larger than this (512K, 1M; 0: no limit) are one NL000 finding instead of being analysed "
-            "(default 512K, or [tool.normlint] max-file-size)",
-        )
+        for option in all_options():
+            option_manager.add_option(
+                f"--normlint-{option.name}",
+                default=None,
+                parse_from_config=True,
+                help=f"{option.help} (or [tool.normlint] {option.name})",
+            )
 
     @classmethod
     def parse_options(cls, options: Any) -> None:
-        cls._threshold = getattr(options, "normlint_small_batch_threshold", None)
-        cls._max_file_size = getattr(options, "normlint_max_file_size", None)
+        cls._given = {o.key: getattr(options, f"normlint_{o.key}", None) for o in all_options()}
         cls._config = None
 
     @classmethod
@@ -58,13 +51,13 @@ class Plugin:
             except ConfigError as exc:  # flake8 must not crash on our table: say so once, use the defaults
                 print(f"normlint: warning: {exc}; using the default configuration", file=sys.stderr)
                 cfg = Config()
-            if cls._threshold is not None:
-                cfg.options["small_batch_threshold"] = cls._threshold
-            if cls._max_file_size is not None:
-                try:
-                    cfg.options["max_file_size"] = parse_size(cls._max_file_size, "--normlint-max-file-size")
-                except ConfigError as exc:
-                    print(f"normlint: warning: {exc}; using the default", file=sys.stderr)
+            for option in all_options():
+                value = cls._given.get(option.key)
+                if value is not None:
+                    try:
+                        cfg.options[option.key] = option.parse(value, f"--normlint-{option.name}")
+                    except OptionError as exc:
+                        print(f"normlint: warning: {exc}; using the default", file=sys.stderr)
             cls._config = cfg
         return cls._config
 

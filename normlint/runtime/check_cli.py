@@ -16,7 +16,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from normlint.config import ConfigError, load_config, parse_size
+from normlint.config import ConfigError, load_config
+from normlint.lint.options import OptionError, parse_size
 from normlint.errors import UsageError
 from normlint.lint.engine import Finding
 from normlint.lint.files import lint_file
@@ -50,7 +51,7 @@ def _max_memory(text: str | None) -> int | None:
         return supervise.default_max_memory()
     try:
         value = parse_size(text, "--max-memory")
-    except ConfigError as exc:
+    except OptionError as exc:
         raise UsageError(str(exc).replace("512K or 1M", "4G or 1500M")) from None
     if value and value < 256 << 20:
         raise UsageError(f"--max-memory {text} is too small to import a deep-learning framework: give at least 256M (0: no limit)")

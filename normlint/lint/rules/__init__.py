@@ -1,44 +1,33 @@
-"""The rule registry: every rule class, in code order."""
+"""The rule registry: every ``Rule`` subclass defined in a module of this package, in code order.
+
+Rules are discovered (as Fixit walks its rule modules): adding a rule is writing its class in a module
+here, nothing else. ``python -m normlint.scaffold`` writes such a module with its fixtures.
+"""
 
 from __future__ import annotations
 
-from normlint.lint.rules.adapt import AdaptOnEvaluationData, NormalizationNeverAdapted
-from normlint.lint.rules.axes import BatchNormAxisVsDataFormat, BatchNormOnBatchAxis, NormalizationOnBatchAxis
-from normlint.lint.rules.base import Hit, Rule
-from normlint.lint.rules.data import SigmoidWithCategoricalLoss, UnnormalizedImageInput
-from normlint.lint.rules.ordering import BiasBeforeBatchNorm, DropoutBeforeBatchNorm
-from normlint.lint.rules.subclass import LayerBuiltInCall, SharedNormalizationLayer
-from normlint.lint.rules.training import (
-    BatchNormSmallBatch,
-    KerasMomentumInTorchConvention,
-    TrainingCallWithoutTrainingFlag,
-    UnfrozenBatchNormInTrainingMode,
-    V1BatchNormWithoutUpdateOps,
-)
+import importlib
+import pkgutil
 
-ALL_RULES: tuple[type[Rule], ...] = tuple(
-    sorted(
-        (
-            DropoutBeforeBatchNorm,
-            BiasBeforeBatchNorm,
-            BatchNormOnBatchAxis,
-            BatchNormAxisVsDataFormat,
-            NormalizationOnBatchAxis,
-            NormalizationNeverAdapted,
-            AdaptOnEvaluationData,
-            LayerBuiltInCall,
-            SharedNormalizationLayer,
-            TrainingCallWithoutTrainingFlag,
-            V1BatchNormWithoutUpdateOps,
-            UnfrozenBatchNormInTrainingMode,
-            KerasMomentumInTorchConvention,
-            BatchNormSmallBatch,
-            UnnormalizedImageInput,
-            SigmoidWithCategoricalLoss,
-        ),
-        key=lambda r: r.code,
-    )
-)
+from normlint.lint.rules.base import Hit, Rule
+
+
+def _discover() -> tuple[type[Rule], ...]:
+    found: dict[str, type[Rule]] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for obj in vars(module).values():
+            if (isinstance(obj, type) and issubclass(obj, Rule) and obj.__module__ == module.__name__
+                    and "code" in obj.__dict__):
+                other = found.get(obj.code)
+                if other is not None and other is not obj:
+                    raise RuntimeError(f"two rules claim {obj.code}: {other.__module__}.{other.__name__} "
+                                       f"and {obj.__module__}.{obj.__name__}")
+                found[obj.code] = obj
+    return tuple(sorted(found.values(), key=lambda r: r.code))
+
+
+ALL_RULES: tuple[type[Rule], ...] = _discover()
 RULES_BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}
 # The ERRORS table: code -> one-line summary (NL000 is the engine's own).
 ERRORS: dict[str, str] = {"NL000": "file could not be read, parsed or analysed"} | {r.code: r.summary for r in ALL_RULES}

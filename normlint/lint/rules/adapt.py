@@ -12,6 +12,8 @@ from normlint.lint.names import dotted
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 
+FAMILY = "Input normalization statistics"
+
 _EVAL_WORDS = frozenset({"test", "tests", "val", "valid", "validation", "eval", "evaluation", "holdout"})
 _TRAIN_WORDS = frozenset({"train", "training"})
 _WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
@@ -97,7 +99,7 @@ model.fit(x_train, y_train)
             what = f"Normalization layer '{target}'" if target else "this Normalization layer"
             yield Hit(
                 site.node,
-                f"NL301 {what} is never adapted and has no mean/variance: it passes data "
+                f"{what} is never adapted and has no mean/variance: it passes data "
                 f"through unchanged; call .adapt(training_data) or pass mean= and variance=",
             )
 
@@ -164,6 +166,6 @@ norm.adapt(x_train)
             if leaked and not words & _TRAIN_WORDS:  # x_train_val_split[0]: a split that names both sides
                 yield Hit(
                     data,
-                    f"NL302 adapt() on evaluation data ({leaked[0]!r} in {ctx.code(data)[:40]!r}) leaks its "
+                    f"adapt() on evaluation data ({leaked[0]!r} in {ctx.code(data)[:40]!r}) leaks its "
                     f"statistics into the model: adapt on the training split",
                 )

@@ -14,6 +14,8 @@ from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 from normlint.lint.rules.ordering import batchnorm_applications
 
+FAMILY = "Normalization axes"
+
 _CONV_RANK = re.compile(r"([123])D")
 
 
@@ -82,7 +84,7 @@ x = layers.BatchNormalization(axis=-1)(activation_maps, training=True)
             if is_literal(axis) and _contains_zero(axis):
                 yield Hit(
                     call,
-                    f"NL201 {kind}(axis={axis!r}) keeps the batch axis: normalize over the channel axis "
+                    f"{kind}(axis={axis!r}) keeps the batch axis: normalize over the channel axis "
                     f"(axis=-1 for channels_last, axis=1 for channels_first)",
                 )
 
@@ -123,7 +125,7 @@ x = layers.LayerNormalization(axis=-1)(x)
         for call, kind in normalization_calls(ctx, self.KINDS):
             axis = literal(_axis_arg(call, kind, ctx))
             if is_literal(axis) and _contains_zero(axis):
-                yield Hit(call, f"NL203 {kind}(axis={axis!r}) includes the batch axis 0: use the feature axis (-1)")
+                yield Hit(call, f"{kind}(axis={axis!r}) includes the batch axis 0: use the feature axis (-1)")
 
 
 def _nearest_conv(tensor: Tensor, limit: int = 30) -> LayerObj | None:
@@ -204,7 +206,7 @@ x = layers.BatchNormalization(axis=1)(x)
             want = 1 if fmt == "channels_first" else -1
             yield Hit(
                 bn.layer.node,
-                f"NL202 BatchNormalization(axis={axis}) after a {fmt} {conv.kind} (line {{line}}) "
+                f"BatchNormalization(axis={axis}) after a {fmt} {conv.kind} (line {{line}}) "
                 f"does not normalize per channel: use axis={want}",
                 related=conv.node,
             )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 import libcst as cst
 
 from normlint.lint.context import FileContext
-
-DOCS_BASE_URL = "https://github.com/normlint/normlint/blob/main/docs/rules/"
+from normlint.lint.options import Option
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,19 @@ class Hit:
 
 
 class Rule:
+    """A rule: subclass it in any module under normlint/lint/rules/ and it is found (no registry to edit).
+
+    ``check`` yields Hits whose message is the text after the code: the engine prefixes the code, so the
+    CLI, flake8 and every report spell it the same way."""
+
     code: ClassVar[str]
     name: ClassVar[str]
     summary: ClassVar[str]  # one line, for `normlint rules` and SARIF shortDescription
+    framework: ClassVar[str] = "Keras"
+    # the rule family, for the generated tables; defaults to the FAMILY of the rule's module
+    family: ClassVar[str | None] = None
+    # settings of this rule: each is a [tool.normlint] key, a CLI flag and a flake8 option
+    options: ClassVar[tuple[Option, ...]] = ()
     # Rule page (Ruff style)
     what: ClassVar[str]
     why: ClassVar[str]
@@ -58,8 +68,21 @@ class Rule:
         raise NotImplementedError
 
     @classmethod
-    def help_url(cls) -> str:
-        return f"{DOCS_BASE_URL}{cls.code}.md"
+    def option(cls, ctx: FileContext, name: str) -> Any:
+        """The value of this rule's option ``name`` for the file (configured, else its default)."""
+        for opt in cls.options:
+            if opt.name == name:
+                return ctx.options.get(opt.key, opt.default)
+        raise KeyError(f"{cls.code} declares no option {name!r}")
+
+    @classmethod
+    def family_name(cls) -> str:
+        return cls.family or getattr(sys.modules.get(cls.__module__), "FAMILY", "Other")
+
+    @classmethod
+    def help_url(cls, base: str | None = None) -> str | None:
+        """The rule's page under ``base`` (the docs-url setting); None without one: no dead links."""
+        return f"{base.rstrip('/')}/{cls.code}.md" if base else None
 
     @classmethod
     def page(cls) -> str:

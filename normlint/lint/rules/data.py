@@ -13,6 +13,8 @@ from normlint.lint.keras_api import CATEGORICAL_LOSSES, DENSE, SCALING
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 
+FAMILY = "Model inputs and outputs"
+
 _SCALES_IN_CALL = re.compile(r"255|standardiz|normaliz|rescal", re.I)
 
 
@@ -73,7 +75,7 @@ model.fit(x_train / 255.0, y_train, epochs=10)
             if isinstance(value, Images) and not _model_scales_input(ctx, mc.receiver):
                 yield Hit(
                     data_arg.value,
-                    "NL701 raw 0-255 images from load_data() (line {line}) reach fit() unscaled: divide by 255, "
+                    "raw 0-255 images from load_data() (line {line}) reach fit() unscaled: divide by 255, "
                     "or put a Rescaling(1/255) or an adapted Normalization layer first",
                     related=value.node,
                 )
@@ -172,7 +174,7 @@ model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
                 layer, units = head
                 yield Hit(
                     layer.node,
-                    f"NL702 output {layer.kind} with sigmoid over {units} classes is trained with {loss} "
+                    f"output {layer.kind} with sigmoid over {units} classes is trained with {loss} "
                     f"(line {{line}}): use activation='softmax'",
                     related=mc.node,
                 )

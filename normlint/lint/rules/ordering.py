@@ -10,6 +10,8 @@ from normlint.lint.keras_api import BATCHNORM, CONV, DENSE, DROPOUT
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 
+FAMILY = "Layer order"
+
 
 def batchnorm_applications(ctx: FileContext) -> Iterator[Application]:
     for app in ctx.flow.applications:
@@ -74,7 +76,7 @@ model = keras.Sequential([
                 flagged.add(id(up.layer))
                 yield Hit(
                     up.layer.node,
-                    f"NL101 {up.layer.kind} feeds the BatchNormalization on line {{line}} (variance shift): "
+                    f"{up.layer.kind} feeds the BatchNormalization on line {{line}} (variance shift): "
                     f"move {up.layer.kind} after the last BatchNormalization",
                     related=bn.layer.node,
                 )
@@ -140,7 +142,7 @@ x = layers.BatchNormalization()(x)
             flagged.add(id(layer))
             yield Hit(
                 layer.node,
-                f"NL102 {layer.kind} has a bias that the BatchNormalization on line {{line}} cancels: "
+                f"{layer.kind} has a bias that the BatchNormalization on line {{line}} cancels: "
                 f"pass use_bias=False",
                 related=bn.layer.node,
             )

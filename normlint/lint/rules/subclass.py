@@ -11,6 +11,8 @@ from normlint.lint.keras_api import LAYER_CLASSES, MODEL_CLASSES, STAT_NORMS
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 
+FAMILY = "Subclassed layers and models"
+
 _CALL_DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+call\s*\(", re.M)
 _CAPITALIZED_CALL = re.compile(r"([A-Z]\w*)\s*\(")
 _CONSTRUCTORS = LAYER_CLASSES | MODEL_CLASSES
@@ -92,7 +94,7 @@ class Net(keras.Model):
                 continue
             yield Hit(
                 site.node,
-                f"NL401 {kind} is built inside {site.cls.name.value}.call(): a new layer, with new weights, on "
+                f"{kind} is built inside {site.cls.name.value}.call(): a new layer, with new weights, on "
                 f"every call; build it in __init__() or build() and apply it in call()",
             )
 
@@ -179,7 +181,7 @@ class Net(keras.Model):
                 if earlier is not None:
                     yield Hit(
                         later.site,
-                        f"NL402 the {later.layer.kind} already applied on line {{line}} is applied again in "
+                        f"the {later.layer.kind} already applied on line {{line}} is applied again in "
                         f"{later.in_call_of}.call(): its statistics mix two inputs; use one layer per place",
                         related=earlier.site,
                     )

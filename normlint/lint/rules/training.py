@@ -12,9 +12,11 @@ from normlint.lint.flow import LayerObj, PartOf
 from normlint.lint.keras_api import BATCHNORM, DROPOUT
 from normlint.lint.rules.axes import normalization_calls
 from normlint.lint.rules import patterns
+from normlint.lint.options import Option
 from normlint.lint.rules.base import Hit, Rule
 
-DEFAULT_SMALL_BATCH = 8
+FAMILY = "Training mode and statistics"
+
 
 
 class TrainingCallWithoutTrainingFlag(Rule):
@@ -66,7 +68,7 @@ with tf.GradientTape() as tape:
             held = tc.model.held(BATCHNORM | DROPOUT)
             yield Hit(
                 tc.node,
-                f"NL501 {tc.model.kind} holds {'/'.join(held)} but is called under GradientTape without "
+                f"{tc.model.kind} holds {'/'.join(held)} but is called under GradientTape without "
                 f"training=: pass training=True",
             )
 
@@ -126,7 +128,7 @@ with tf.control_dependencies(update_ops):
             if not guarded:
                 yield Hit(
                     site.node,
-                    "NL502 minimize() does not run the UPDATE_OPS of tf.layers.batch_normalization, so its moving "
+                    "minimize() does not run the UPDATE_OPS of tf.layers.batch_normalization, so its moving "
                     "statistics never update: wrap it in tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))",
                 )
 
@@ -170,10 +172,10 @@ layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 0.5:
                 continue
             if value == 0:  # not a ported PyTorch value (that would never update): the last batch only
-                message = (f"NL601 {kind}(momentum={value}) replaces the moving statistics with each batch's: "
+                message = (f"{kind}(momentum={value}) replaces the moving statistics with each batch's: "
                            f"inference uses the statistics of the last training batch; use momentum=0.99")
             else:
-                message = (f"NL601 {kind}(momentum={value}) uses PyTorch's convention; Keras keeps {value} of the "
+                message = (f"{kind}(momentum={value}) uses PyTorch's convention; Keras keeps {value} of the "
                            f"old moving statistics per step: use momentum={round(1 - value, 4)}")
             yield Hit(expr or call, message)
 
@@ -182,6 +184,11 @@ class BatchNormSmallBatch(Rule):
     code = "NL602"
     name = "batchnorm-small-batch"
     summary = "fit() with a tiny literal batch_size on a model that holds BatchNormalization."
+    options = (
+        Option("small-batch-threshold", "int", 8,
+               "NL602: flag fit(batch_size=N) with N below this on a model holding BatchNormalization (default 8)",
+               minimum=1),
+    )
     what = """
 Flags `model.fit(..., batch_size=N)` with a literal `N` below the threshold (8 by default; option
 `small-batch-threshold`) when `model` holds a BatchNormalization layer, written in the file or inside
@@ -211,7 +218,7 @@ model.fit(x, y, batch_size=2)
     triggers = (patterns.BN_OR_APPLICATION_USE, patterns.FIT_WITH_BATCH_SIZE)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        threshold = int(ctx.options.get("small_batch_threshold", DEFAULT_SMALL_BATCH))
+        threshold = int(self.option(ctx, "small-batch-threshold"))
         for mc in ctx.flow.method_calls:
             if mc.name != "fit" or not isinstance(mc.receiver, LayerObj) or not mc.receiver.holds(BATCHNORM):
                 continue
@@ -220,7 +227,7 @@ model.fit(x, y, batch_size=2)
             if isinstance(value, int) and not isinstance(value, bool) and 0 < value < threshold:
                 yield Hit(
                     expr,  # type: ignore[arg-type]
-                    f"NL602 batch_size={value} is too small for the BatchNormalization in {mc.receiver.kind} "
+                    f"batch_size={value} is too small for the BatchNormalization in {mc.receiver.kind} "
                     f"(< {threshold}): use a larger batch, or LayerNormalization/GroupNormalization",
                 )
 
@@ -299,7 +306,7 @@ model.fit(train_ds, epochs=5)
             seen.add(id(model))
             yield Hit(
                 t.node,
-                f"NL503 {model.kind} holds BatchNormalization and is unfrozen here: fit() will overwrite its "
+                f"{model.kind} holds BatchNormalization and is unfrozen here: fit() will overwrite its "
                 f"pre-trained moving statistics with those of the fine-tuning batches (in Keras 3 even when it "
                 f"is called with training=False); set trainable=False again on its BatchNormalization layers",
             )
