@@ -108,6 +108,7 @@ def test_flake8_plugin_is_registered():
     assert "normlint" in result.stdout
 
 
+@pytest.mark.slow
 def test_stdlib_lints_without_a_crash():
     stdlib = sysconfig.get_paths()["stdlib"]
     result = normlint("lint", "-j", "2", "--format", "json", stdlib, timeout=900)

@@ -94,6 +94,7 @@ def _git_repo(path: Path) -> None:
         subprocess.run(cmd, cwd=path, check=True, capture_output=True)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is needed by pre-commit")
 def test_pre_commit_hooks_run_for_real(tmp_path: Path):
     repo = tmp_path / "user-repo"

@@ -61,3 +61,29 @@ def test_article_fixture_flags_the_articles_mistakes():
     result = normlint("lint", "--format", "json", str(FIXTURES / "article_lenet5.py"))
     got = Counter((f["line"], f["code"]) for f in json.loads(result.stdout)["findings"])
     assert got == expected_codes(FIXTURES / "article_lenet5.py")
+
+
+def expected_output_path(fixture: Path) -> Path:
+    return fixture.with_suffix(".txt")
+
+
+def report_of(fixture: Path) -> str:
+    """What normlint reports for one fixture, as its expected-output file holds it: `line:col CODE message`."""
+    from normlint.config import Config
+    from normlint.lint.files import lint_file
+
+    return "".join(f"{f.line}:{f.col} {f.message}\n" for f in lint_file(str(fixture), Config()))
+
+
+@pytest.mark.parametrize("fixture", fixture_files(), ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_expected_output_files(fixture: Path, request):
+    """Beside each fixture, X.txt holds the exact report (positions and messages): a message or column
+    regression fails here. `python -m pytest tests/test_fixtures.py --update-fixtures` rewrites them;
+    the inline `# NL102` markers stay the readable spec and are checked above."""
+    got = report_of(fixture)
+    path = expected_output_path(fixture)
+    if request.config.getoption("--update-fixtures"):
+        path.write_text(got, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: run python -m pytest tests/test_fixtures.py --update-fixtures"
+    assert path.read_text(encoding="utf-8") == got
+    assert Counter((int(line.split(":")[0]), line.split()[1]) for line in got.splitlines()) == expected_codes(fixture)

@@ -186,8 +186,10 @@ def test_a_non_table_tool_is_an_error_for_the_cli_and_a_warning_for_flake8(tmp_p
 
 def test_nl000_has_cpythons_message_and_position(tmp_path: Path):
     cases = {
-        "py2.py": ("import keras\nprint \"x\"\n", f"2:1: NL000 cannot parse ({PY}): Missing parentheses in call to 'print'. Did you mean print(...)?"),
-        "tabs.py": ("import keras\nif True:\n        x = 1\n\ty = 2\n", f"4:1: NL000 cannot parse ({PY}): TabError: inconsistent use of tabs and spaces in indentation"),
+        "py2.py": ("import keras\nprint \"x\"\n",
+                   f"2:1: NL000 cannot parse ({PY}): Missing parentheses in call to 'print'. Did you mean print(...)?"),
+        "tabs.py": ("import keras\nif True:\n        x = 1\n\ty = 2\n",
+                    f"4:1: NL000 cannot parse ({PY}): TabError: inconsistent use of tabs and spaces in indentation"),
     }
     if sys.version_info < (3, 12):  # the running interpreter's grammar decides, keras words or not
         cases["pep695.py"] = ("import keras\ntype Alias = keras.layers.BatchNormalization\n", f"2:6: NL000 cannot parse ({PY}): invalid syntax")

@@ -11,6 +11,8 @@ import pytest
 
 from normlint.lint.engine import lint_source
 
+pytestmark = pytest.mark.slow  # imports TensorFlow / trains: not in the fast lane
+
 keras = pytest.importorskip("keras", reason="the runtime extra (TensorFlow) is not installed")
 
 FINE_TUNE = """

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from normlint.config import Config
-from normlint.docs import index_page, rule_pages
+from normlint.docs import index_page, readme_with_table, rule_pages
 from normlint.lint.engine import lint_source
 from normlint.lint.rules import ALL_RULES, ERRORS
 from tests.helpers import ROOT
@@ -54,6 +54,10 @@ def test_docs_pages_are_generated_from_the_rules():
         for heading in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## References"):
             assert heading in text
     assert (ROOT / "docs" / "rules" / "README.md").read_text(encoding="utf-8") == index_page()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme == readme_with_table(readme), "README rules table is stale: run python -m normlint.docs"
+    for rule in ALL_RULES:
+        assert f"[{rule.code}](docs/rules/{rule.code}.md) | `{rule.name}` | {rule.summary} |" in readme
 
 
 def test_errors_table_lists_every_code():

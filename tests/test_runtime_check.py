@@ -10,6 +10,8 @@ import pytest
 
 from tests.helpers import FIXTURES, normlint
 
+pytestmark = pytest.mark.slow  # imports TensorFlow / trains: not in the fast lane
+
 pytest.importorskip("keras", reason="the runtime extra (TensorFlow) is not installed")
 RUNTIME = FIXTURES / "runtime"
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import ROOT, normlint
 
+pytestmark = pytest.mark.slow  # imports TensorFlow / trains: not in the fast lane
+
 pytest.importorskip("keras", reason="the runtime extra (TensorFlow) is not installed")
 SHARED = ROOT.parent / "shared" / "data" / "cifar10-jpg.tar.gz"
 

@@ -1,4 +1,40 @@
-"""What a rule sees of one file: the parsed module, name resolution, the layer flow, and an index of calls."""
+"""What a rule sees of one file: the rule-facing API. A rule's ``check(ctx)`` reads only this.
+
+Pick the cheapest view that answers the rule's question:
+
+1. **The call index** (``ctx.calls``): every call in the file, with its resolved name, in source order.
+   Enough for rules about one call's arguments::
+
+       for site in ctx.calls:  # CallSite: node, enclosing cls/method, with_items, assigned_to
+           if ctx.names.layer_class(site.node.func) == "BatchNormalization":
+               axis = next((a.value for a in site.node.args if a.keyword and a.keyword.value == "axis"), None)
+               if literal(axis) == 0:
+                   yield Hit(site.node, "...")
+
+2. **Name resolution** (``ctx.names``): what a dotted name means under the file's imports, e.g.
+   ``ctx.names.layer_class(call.func)`` gives ``"Dropout"`` for ``L.Dropout`` after
+   ``from keras import layers as L`` (``qualname`` gives the dotted name); classes and functions defined
+   in the file are never taken for Keras's.
+
+3. **Literals** (``literal(expr)``, ``is_literal(value)``): the Python value of a literal argument
+   (numbers, strings, booleans, None, lists/tuples of them, a negated number); anything else is
+   "not a literal", never a guess::
+
+       momentum = literal(call_arg)
+       if is_literal(momentum) and momentum < 0.5: ...
+
+4. **The layer flow** (``ctx.flow``, see normlint.lint.graph): layer objects, where each is applied and
+   what feeds it, through Sequential lists, ``.add()``, functional chains, helpers and subclassed
+   models. The costliest view (computed once per file, on first use): use it when the question is
+   "what reaches what"::
+
+       for app in ctx.flow.applications:
+           if app.layer.kind == "BatchNormalization":
+               upstream = [a.layer.kind for a in ancestors(app.inputs[0])]
+
+``ctx.code(node)`` is a node's source text; ``ctx.options`` holds option values by key (read them with
+``Rule.option(ctx, name)``, which applies the declared default).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +44,8 @@ from typing import Any
 
 import libcst as cst
 
-from normlint.lint.flow import Flow, analyze
+from normlint.lint.flow import analyze
+from normlint.lint.graph import Flow
 from normlint.lint.index import CallSite, FileIndex, build_index
 from normlint.lint.names import Names
 

@@ -7,15 +7,15 @@ import re
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from normlint.config import Config
 from normlint.lint.context import FileContext
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
-from normlint.lint.rules import ALL_RULES, Rule
+from normlint.lint.rules import ALL_RULES, Hit, Rule
 
 
 @dataclass(frozen=True, order=True)
@@ -117,7 +117,7 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
             where, detail = (1, 1), f"{type(exc).__name__}: {_first_line(exc)}"
         return [Finding(path, *where, "NL000", f"NL000 not analysed: {PYTHON} compiles the file but libcst cannot parse it: {detail}")]
     ctx = FileContext(module, source, path, dict(config.options))
-    hits = []
+    hits: list[tuple[str, Hit]] = []
     errors = []
     for rule_cls in rules:
         try:
@@ -175,7 +175,7 @@ class _Locator:
     def __init__(self, source: str, module: cst.Module) -> None:
         self.source = source
         self.module = module
-        self._positions = None
+        self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
 
     def __call__(self, node: cst.CSTNode) -> tuple[int, int]:
         text = self.module.code_for_node(node).strip()
@@ -189,6 +189,7 @@ class _Locator:
                 self._positions = wrapper.resolve(PositionProvider)
             except RecursionError:  # a deeply nested file: once more on a deep stack
                 self._positions = deep_call(wrapper.resolve, PositionProvider)
+        assert self._positions is not None
         start = self._positions[node].start
         return start.line, start.column
 

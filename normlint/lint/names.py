@@ -108,9 +108,10 @@ class Names:
         if head in self.imports:
             base = self.imports[head]
         elif head in self._aliases and _depth < 5:
-            base = self.qualname(self._aliases[head], _depth + 1)
-            if base is None or base.startswith("?"):
+            resolved = self.qualname(self._aliases[head], _depth + 1)
+            if resolved is None or resolved.startswith("?"):
                 return None
+            base = resolved
         elif self.bind_counts[head]:
             return None
         else:

@@ -28,7 +28,7 @@ class Check:
     code: str | None = None
 
     def as_dict(self) -> dict:
-        d = {"name": self.name, "status": self.status, "detail": self.detail}
+        d: dict[str, object] = {"name": self.name, "status": self.status, "detail": self.detail}
         if self.max_abs is not None:
             d.update(max_abs=self.max_abs, max_rel=self.max_rel)
         if self.code:

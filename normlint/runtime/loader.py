@@ -189,9 +189,9 @@ def model_input_shape(model) -> tuple[int, ...] | None:
         shape = tuple(inputs[0].shape[1:])
         if all(isinstance(d, int) for d in shape):
             return shape
-    shape = getattr(model, "_build_shapes_dict", None)
-    if isinstance(shape, dict) and len(shape) == 1:
-        (only,) = shape.values()
+    shapes = getattr(model, "_build_shapes_dict", None)
+    if isinstance(shapes, dict) and len(shapes) == 1:
+        (only,) = shapes.values()
         if only and all(isinstance(d, int) for d in only[1:]):
             return tuple(only[1:])
     return None

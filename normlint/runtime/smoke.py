@@ -18,9 +18,9 @@ import sys
 import time
 from typing import Callable
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from normlint.runtime.smoke_report import ARTICLE
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def build_plain():
@@ -173,8 +173,6 @@ def reinitialize(model, fresh) -> None:
         new.build(model.trainable_variables)
         for var, init in zip(optimizer.variables, new.variables):
             var.assign(init)
-
-
 
 
 def _jax_compile_cache() -> None:

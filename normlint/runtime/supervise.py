@@ -49,7 +49,7 @@ def default_max_memory() -> int | None:
 
 def _session_members(sid: int) -> list[tuple[int, int]]:
     """(pid, resident bytes) of every process in session ``sid`` (Linux /proc)."""
-    members = []
+    members: list[tuple[int, int]] = []
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -101,7 +101,7 @@ def run_supervised(cmd: list[str], *, timeout: float, max_memory: int | None, en
                 if watch:
                     rss = sum(r for _, r in _session_members(proc.pid))
                     peak = max(peak, rss)
-                    if rss > max_memory:
+                    if max_memory is not None and rss > max_memory:
                         stopped = "memory"
                         break
         finally:  # also on Ctrl-C in the parent: nothing of the child survives

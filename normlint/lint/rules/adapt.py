@@ -122,7 +122,8 @@ def _words(expr: cst.BaseExpression) -> Iterator[str]:
             stack.append(node.value)
             for el in node.slice:
                 if isinstance(el.slice, cst.Index) and isinstance(el.slice.value, cst.SimpleString):
-                    yield el.slice.value.evaluated_value.lower()  # type: ignore[union-attr]
+                    value = el.slice.value.evaluated_value
+                    yield (value.decode("latin-1") if isinstance(value, bytes) else value).lower()
 
 
 class AdaptOnEvaluationData(Rule):

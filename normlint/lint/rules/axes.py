@@ -8,7 +8,7 @@ from typing import Iterator
 import libcst as cst
 
 from normlint.lint.context import FileContext, is_literal, literal
-from normlint.lint.flow import LayerObj, Tensor
+from normlint.lint.graph import LayerObj, Tensor
 from normlint.lint.keras_api import BATCHNORM, CONV
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule

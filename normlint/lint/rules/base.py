@@ -77,7 +77,7 @@ class Rule:
 
     @classmethod
     def family_name(cls) -> str:
-        return cls.family or getattr(sys.modules.get(cls.__module__), "FAMILY", "Other")
+        return cls.family or str(getattr(sys.modules.get(cls.__module__), "FAMILY", "Other"))
 
     @classmethod
     def help_url(cls, base: str | None = None) -> str | None:
@@ -87,6 +87,11 @@ class Rule:
     @classmethod
     def page(cls) -> str:
         refs = "\n".join(f"- {r}" for r in cls.references) or "- (none)"
+        opts = ""
+        if cls.options:
+            opts = "## Options\n" + "".join(
+                f"- `{o.name}` (default {o.default}): {o.help}. `[tool.normlint] {o.name}`, "
+                f"`normlint lint --{o.name}`, flake8 `--normlint-{o.name}`.\n" for o in cls.options)
         return (
             f"# {cls.code} {cls.name}\n\n"
             f"{cls.summary}\n\n"
@@ -94,5 +99,6 @@ class Rule:
             f"## Why is this bad?\n{cls.why.strip()}\n\n"
             f"## Example\n```python\n{cls.example.strip()}\n```\n\n"
             f"## Use instead\n```python\n{cls.use_instead.strip()}\n```\n\n"
-            f"## References\n{refs}\n"
+            + (f"{opts}\n" if opts else "")
+            + f"## References\n{refs}\n"
         )

@@ -8,7 +8,7 @@ from typing import Iterator
 import libcst as cst
 
 from normlint.lint.context import FileContext, literal
-from normlint.lint.flow import Images, LayerObj, Tensor
+from normlint.lint.graph import Images, LayerObj, Tensor
 from normlint.lint.keras_api import CATEGORICAL_LOSSES, DENSE, SCALING
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
@@ -99,7 +99,7 @@ def _is_sigmoid(ctx: FileContext, expr: cst.BaseExpression | None) -> bool:
     if literal(expr) == "sigmoid":
         return True
     canon = ctx.names.canonical(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
-    return bool(canon) and canon.endswith(".sigmoid") and canon.startswith(("keras.", "tf."))
+    return canon is not None and canon.endswith(".sigmoid") and canon.startswith(("keras.", "tf."))
 
 
 def _units(layer: LayerObj) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from normlint.lint.context import FileContext, is_literal, literal
-from normlint.lint.flow import Application, LayerObj, ancestors
+from normlint.lint.graph import Application, LayerObj, ancestors
 from normlint.lint.keras_api import BATCHNORM, CONV, DENSE, DROPOUT
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule

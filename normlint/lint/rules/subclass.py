@@ -6,7 +6,7 @@ import re
 from typing import Iterator
 
 from normlint.lint.context import FileContext
-from normlint.lint.flow import Application
+from normlint.lint.graph import Application
 from normlint.lint.keras_api import LAYER_CLASSES, MODEL_CLASSES, STAT_NORMS
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule

@@ -8,7 +8,7 @@ from typing import Iterator
 import libcst as cst
 
 from normlint.lint.context import FileContext, literal
-from normlint.lint.flow import LayerObj, PartOf
+from normlint.lint.graph import LayerObj, PartOf
 from normlint.lint.keras_api import BATCHNORM, DROPOUT
 from normlint.lint.rules.axes import normalization_calls
 from normlint.lint.rules import patterns
@@ -16,7 +16,6 @@ from normlint.lint.options import Option
 from normlint.lint.rules.base import Hit, Rule
 
 FAMILY = "Training mode and statistics"
-
 
 
 class TrainingCallWithoutTrainingFlag(Rule):

@@ -1,0 +1,236 @@
+"""What the rules read of a file's layer flow: the values the interpreter (``flow.py``) builds.
+
+- ``LayerObj``: one layer object (its kind, constructor call and arguments, the layers it holds);
+- ``Application``: one call of a layer object on tensors, with the tensors it consumed and produced;
+- ``Tensor``: a value flowing between applications (``producer`` and ``parents`` lead upstream);
+- ``MethodCall`` (``model.fit/compile/add``, ``layer.adapt``), ``TapeCall`` (a model called under
+  ``tf.GradientTape``), ``TrainableSet`` (``x.trainable = ...``), all gathered in ``Flow``;
+- ``ancestors(tensor)``: every application upstream of a tensor.
+
+Rules import from here, never from the interpreter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import libcst as cst
+
+_MAX_SEQ = 4096  # items a list may grow to while walked (longer lists are cut, never followed further)
+
+
+class Value:
+    """Anything the interpreter cannot say more about."""
+
+
+UNKNOWN = Value()
+
+
+@dataclass(eq=False)
+class Tensor(Value):
+    producer: "Application | None" = None
+    parents: tuple["Tensor", ...] = ()
+
+
+@dataclass(eq=False)
+class LayerObj(Value):
+    """A constructed layer (or model). ``kind`` is the Keras class name or the user's class name."""
+
+    kind: str
+    node: cst.CSTNode
+    kwargs: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    args: list[cst.BaseExpression] = field(default_factory=list)
+    user_class: str | None = None
+    is_model: bool = False
+    attrs: dict[str, Value] = field(default_factory=dict)
+    # containers: the sub-layers they hold and the tensor that leaves them
+    members: list["LayerObj"] = field(default_factory=list)
+    contents: frozenset[str] = frozenset()  # kinds of layer inside a model not written in the file (keras.applications)
+    output: Tensor | None = None
+    tail: Tensor | None = None  # Sequential: output of the last layer added so far
+
+    def arg(self, name: str, position: int | None = None) -> cst.BaseExpression | None:
+        if name in self.kwargs:
+            return self.kwargs[name]
+        if position is not None and position < len(self.args):
+            return self.args[position]
+        return None
+
+    def all_layers(self, _seen: set[int] | None = None) -> Iterator["LayerObj"]:
+        seen = _seen if _seen is not None else set()
+        if id(self) in seen:
+            return
+        seen.add(id(self))
+        yield self
+        for m in self.members:
+            yield from m.all_layers(seen)
+        for v in self.attrs.values():
+            if isinstance(v, LayerObj):
+                yield from v.all_layers(seen)
+
+    def holds(self, kinds: frozenset[str]) -> bool:
+        return bool(self.held(kinds))
+
+    def held(self, kinds: frozenset[str]) -> list[str]:
+        """Which of ``kinds`` this layer is or holds, sorted."""
+        found: set[str] = set()
+        for layer in self.all_layers():
+            found |= ({layer.kind} | layer.contents) & kinds
+        return sorted(found)
+
+
+@dataclass(eq=False)
+class Application:
+    layer: LayerObj
+    inputs: tuple[Tensor, ...]
+    output: Tensor
+    site: cst.CSTNode
+    branch: tuple[tuple[int, int], ...]
+    in_call_of: str | None  # class name when applied inside that class's call()
+
+
+@dataclass(eq=False)
+class Images(Value):
+    """Image arrays from keras.datasets.*.load_data(), still in raw pixel units."""
+
+    node: cst.CSTNode
+
+
+@dataclass(eq=False)
+class Seq(Value):
+    """A list or tuple. ``sites``: for each item, the expression that wrote it (None where unknown), so
+    that a finding on a layer of ``Sequential(blocks)`` points at the element, not at the call."""
+
+    items: list[Value]
+    sites: list[cst.CSTNode | None] = field(default_factory=list)
+
+    def site(self, i: int) -> cst.CSTNode | None:
+        return self.sites[i] if i < len(self.sites) else None
+
+    def concat(self, other: "Seq") -> "Seq":
+        items, sites = self.items + other.items, self.all_sites() + other.all_sites()
+        return Seq(items[:_MAX_SEQ], sites[:_MAX_SEQ])
+
+    def all_sites(self) -> list[cst.CSTNode | None]:
+        return self.sites + [None] * (len(self.items) - len(self.sites))
+
+
+@dataclass(eq=False)
+class PartOf(Value):
+    """One of ``model.layers``: which one is not followed, only whose."""
+
+    model: "LayerObj"
+
+
+@dataclass(eq=False)
+class FuncRef(Value):
+    node: cst.FunctionDef
+    self_obj: LayerObj | None = None
+
+
+@dataclass(eq=False)
+class ClassRef(Value):
+    node: cst.ClassDef
+
+
+@dataclass(eq=False)
+class Bound(Value):
+    """``receiver.method`` not yet called."""
+
+    receiver: Value
+    name: str
+    receiver_expr: cst.BaseExpression
+
+
+@dataclass(eq=False)
+class Symbol(Value):
+    """A Keras/TF API symbol that is not a layer class: ``tf.GradientTape``, ``keras.datasets.cifar10``."""
+
+    canon: str
+
+
+@dataclass(eq=False)
+class MethodCall:
+    receiver: Value
+    receiver_expr: cst.BaseExpression
+    name: str
+    node: cst.Call
+    args: list[Value]
+    arg_nodes: list[cst.Arg]
+
+
+@dataclass(eq=False)
+class TapeCall:
+    model: LayerObj
+    node: cst.Call
+    has_training: bool
+
+
+@dataclass(eq=False)
+class TrainableSet:
+    """``x.trainable = value`` (``owner`` is what x evaluated to: a LayerObj, or anything else)."""
+
+    owner: Value
+    node: cst.Assign
+    value: cst.BaseExpression
+
+
+class _Return(Exception):
+    pass
+
+
+@dataclass
+class Flow:
+    applications: list[Application] = field(default_factory=list)
+    method_calls: list[MethodCall] = field(default_factory=list)
+    tape_calls: list[TapeCall] = field(default_factory=list)
+    trainable_sets: list[TrainableSet] = field(default_factory=list)
+    classes: dict[str, LayerObj] = field(default_factory=dict)
+
+
+def kwargs_of(call: cst.Call) -> tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]:
+    args, kwargs = [], {}
+    for a in call.args:
+        if a.keyword is not None:
+            kwargs[a.keyword.value] = a.value
+        elif not a.star:
+            args.append(a.value)
+    return args, kwargs
+
+
+def _tensors(values) -> Iterator[Tensor]:
+    for v in values:
+        if isinstance(v, Tensor):
+            yield v
+        elif isinstance(v, Seq):
+            yield from _tensors(v.items)
+
+
+def _upstream_layers(outputs: list[Tensor]) -> Iterator[LayerObj]:
+    seen_t: set[int] = set()
+    seen_l: set[int] = set()
+    stack = list(outputs)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen_t:
+            continue
+        seen_t.add(id(t))
+        if t.producer is not None and id(t.producer.layer) not in seen_l:
+            seen_l.add(id(t.producer.layer))
+            yield t.producer.layer
+        stack.extend(t.parents)
+
+
+def ancestors(tensor: Tensor, limit: int = 5000) -> Iterator[Application]:
+    """Every application upstream of ``tensor`` (its producer first), each once."""
+    seen: set[int] = set()
+    stack = [tensor]
+    while stack and len(seen) < limit:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.producer is not None:
+            yield t.producer
+        stack.extend(t.parents)
