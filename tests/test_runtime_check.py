@@ -54,11 +54,43 @@ def test_every_broken_layer_is_caught():
     assert failed("bn_batch_axis")["axis"]["code"] == "NL201"
     assert layers["bn_batch_axis"]["line"] == 42 and layers["frozen_bn"]["line"] == 46
     assert failed("norm_never_adapted")["adapted"]["code"] == "NL301"
-    assert "output" in failed("wrong_variance_ln")
+    assert "an output depends on the other samples of the batch" in failed("wrong_variance_ln")["semantics"]["detail"]
     assert "batch-independence" in failed("always_batch_stats")
     frozen = {c["name"]: c for c in layers["frozen_bn"]["checks"]}
     assert frozen["frozen"]["status"] == "warn" and layers["frozen_bn"]["status"] == "warn"
     assert doc["failed"] == 2 + 5
+
+
+def test_hand_written_layers_are_judged_by_what_they_compute():
+    """Correct RMSNorm, tensorflow-addons InstanceNormalization, GroupNorm, fixed-constant NormalizeImage /
+    Denormalize and a Keras-convention batch norm pass; each broken twin fails with its axes named."""
+    rc, doc = check_json(RUNTIME / "custom_norms_correct.py")
+    assert rc == 0 and doc["failed"] == 0, [c for m in doc["models"] for la in m["layers"] for c in la["checks"] if c["status"] != "pass"]
+    layers = by_layer(doc)
+    assert layers["instance_norm"]["normalizes"] == "mean and std per sample and channel, over height x width (64 values)"
+    assert layers["rms_norm"]["normalizes"] == "RMS (no mean subtracted) per sample and height x width position, over channels (4 values)"
+    assert layers["group_norm"]["normalizes"] == "mean and std per sample, over height x width, in groups of 2 channels (128 values)"
+    assert layers["keras_style_bn"]["normalizes"].startswith("training mode: mean and std per channel, over batch x height x width")
+    assert layers["normalize_image"]["normalizes"].startswith("elementwise")
+    semantics = {c["name"]: c for c in layers["normalize_image"]["checks"]}["semantics"]
+    assert semantics["detail"].startswith("described, not judged")
+    moving = {c["name"]: c for c in layers["keras_style_bn"]["checks"]}["moving-statistics"]
+    assert "Keras's convention" in moving["detail"]
+
+    rc, doc = check_json(RUNTIME / "custom_norms_broken.py")
+    assert rc == 1
+    layers = by_layer(doc)
+    failed = {name: {c["name"]: c["detail"] for c in layer["checks"] if c["status"] == "fail"} for name, layer in layers.items()}
+    assert failed["centering_rms_norm"]["semantics"].startswith(
+        "RMS normalization expected (RMSNorm): it subtracts a mean, which RMS normalization does not")
+    assert failed["channel_instance_norm"]["semantics"].startswith(
+        "instance normalization expected (InstanceNormalization): its statistics span height x width x channels, "
+        "but instance normalization with axis=-1 takes them over height x width")
+    assert failed["spatial_layer_norm"]["semantics"].startswith(
+        "layer normalization expected (SpatialLayerNorm): its statistics span height x width, but layer "
+        "normalization with axis=-1 takes them over channels")
+    assert "momentum 0.99 is used as the weight of the new batch (PyTorch's convention)" in failed["torch_momentum_bn"]["moving-statistics"]
+    assert doc["failed"] == 4
 
 
 def test_normalization_applied_to_another_rank():
@@ -94,7 +126,7 @@ def test_text_report_and_github_annotations():
     text = normlint("check", str(RUNTIME / "broken_models.py"), timeout=300)
     assert text.returncode == 1
     assert "FAIL    broken/bn_batch_axis" in text.stdout
-    assert "FAIL broken/wrong_variance_ln (line 44): output" in text.stdout
+    assert "FAIL broken/wrong_variance_ln (line 44): semantics" in text.stdout
     assert text.stdout.rstrip().endswith("7 failed check(s)")
     gh = normlint("check", "--format", "github", str(RUNTIME / "broken_models.py"), timeout=300)
     lines = gh.stdout.splitlines()

@@ -378,37 +378,85 @@ def _weight(layer, *words) -> np.ndarray | None:
     return None
 
 
-def check_custom(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
-    """A hand-written layer named *Norm*: compare with the normalization its name and ``axis`` promise."""
-    axis = getattr(layer, "axis", -1)
-    eps = float(getattr(layer, "epsilon", getattr(layer, "eps", 1e-3)))
-    gamma = _weight(layer, "gamma", "scale")
-    beta = _weight(layer, "beta", "offset", "center", "bias")
-    name = type(layer).__name__
-    checks = []
-    if "batch" in name.lower():
-        kept = ref.kept_axes(x.ndim, axis)
-        words = f"(custom, batch-norm semantics) {ref.describe_per_axis(x.shape, kept)}"
-        mean, var, _ = ref.batch_moments(x, axis)
-        expected = ref.batchnorm(x, axis, mean, var, gamma, beta, eps)
-        checks.append(_compare_check("training", _call(layer, x, training=True), expected,
-                                     "training mode uses the batch statistics", rtol=5e-3))
-    else:
-        reduced = ref.kept_axes(x.ndim, axis)
-        words = f"(custom, layer-norm semantics) {ref.describe_over(x.shape, reduced)}"
-        expected = ref.layernorm(x, axis, gamma, beta, eps)
-        try:
-            y = _call(layer, x, training=False)
-        except TypeError:
-            y = _call(layer, x)
-        checks.append(_compare_check("output", y, expected, f"mean and variance over axis {axis}", rtol=5e-3))
-        if checks[-1].status == FAIL:
-            checks[-1].detail += f" (is the variance or mean taken over other axes than {axis}?)"
+def _call_mode(layer, x: np.ndarray, training: bool) -> np.ndarray:
+    """The layer in one mode; a layer whose call() takes no ``training`` runs as it is."""
     try:
-        checks.append(_batch_independence(layer, x, rng, training=False))
+        return _call(layer, x, training=training)
     except TypeError:
-        checks.append(_batch_independence(layer, x, rng))
+        return _call(layer, x)
+
+
+def check_custom(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
+    """A hand-written normalization-like layer, judged by what it computes (normlint.runtime.probe): its
+    measured semantics against the kind its class name promises and its axis/groups attributes; a layer
+    whose name promises no kind is described, never failed. In inference mode its outputs must not depend
+    on the rest of the batch; a hand-written batch norm's moving statistics must follow its momentum."""
+    from normlint.runtime import probe
+
+    kind = probe.declared_kind(type(layer).__name__)
+    channels_first = getattr(layer, "data_format", None) == "channels_first"
+    training = kind == "batch"
+    sem = probe.measure(lambda inp: _call_mode(layer, inp, training), x)
+    words = ("training mode: " if training else "") + probe.describe(sem, tuple(x.shape), channels_first)
+    checks = []
+    if kind is None:
+        checks.append(Check("semantics", PASS, f"described, not judged: the class name promises no kind of "
+                                               f"normalization to hold it to; it computes {words}"))
+    else:
+        problem = probe.judge(kind, layer, sem, tuple(x.shape), channels_first)
+        label = f"{kind} normalization" if kind != "rms" else "RMS normalization"
+        checks.append(Check("semantics", FAIL if problem else PASS,
+                            f"{label} expected ({type(layer).__name__}): {problem}; measured {words}" if problem
+                            else f"computes what {label} promises: {words}"))
+    checks.append(_batch_independence(layer, x, rng, training=False) if _takes_training(layer)
+                  else _batch_independence(layer, x, rng))
+    if kind == "batch":
+        update = _custom_moving_update(layer, x)
+        if update is not None:
+            checks.append(update)
     return words, checks
+
+
+def _takes_training(layer) -> bool:
+    import inspect
+
+    try:
+        return "training" in inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _custom_moving_update(layer, x: np.ndarray) -> Check | None:
+    """One training step of a hand-written batch norm: how far its moving statistics move toward the batch's."""
+    from normlint.runtime import probe
+
+    weights = probe.moving_weights(layer)
+    if weights is None:
+        return None
+    mean_var, var_var = weights
+    old_mean, old_var = _np(mean_var), _np(var_var)
+    try:
+        # start from statistics far from the batch's, so that the step is measurable
+        mean_var.assign((old_mean + 5.0).astype(np.float32))
+        start = _np(mean_var)
+        _call_mode(layer, x, True)
+        new = _np(mean_var)
+    finally:
+        mean_var.assign(old_mean.astype(np.float32))
+        var_var.assign(old_var.astype(np.float32))
+    axis = getattr(layer, "axis", None)
+    matching = [a for a in range(1, x.ndim) if x.shape[a] == np.size(start)]
+    channel = int(axis) % x.ndim if isinstance(axis, int) else matching[-1] if matching else x.ndim - 1
+    batch_mean = x.astype(np.float64).mean(axis=tuple(a for a in range(x.ndim) if a != channel)).reshape(np.shape(start))
+    step = batch_mean - start
+    moved = np.abs(step) > 1e-3
+    if not moved.any():
+        return None
+    weight = float(np.median((new - start)[moved] / step[moved]))
+    momentum = getattr(layer, "momentum", None)
+    momentum = float(momentum) if isinstance(momentum, (int, float)) and not isinstance(momentum, bool) else None
+    ok, words = probe.momentum_verdict(weight, momentum)
+    return Check("moving-statistics", PASS if ok else FAIL, words)
 
 
 CHECKERS: list[tuple[type, Callable]] = [
