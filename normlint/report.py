@@ -28,6 +28,12 @@ def _name(code: str) -> str:
     return rule.name if rule else nl000.NAME
 
 
+def severity(code: str) -> str:
+    """"error" or "warning": NL000 is an error (a file went unchecked), each rule declares its own."""
+    rule = RULES_BY_CODE.get(code)
+    return rule.severity if rule else "error"
+
+
 def _help(code: str, docs_url: str | None) -> str | None:
     """The rule's page under the docs-url setting; None without one (a dead link helps nobody)."""
     if code == nl000.CODE:
@@ -60,6 +66,7 @@ def format_json(findings: Sequence[Finding], files: int, docs_url: str | None = 
                 "column": f.col,
                 "code": f.code,
                 "name": _name(f.code),
+                "severity": severity(f.code),
                 "message": f.text,
                 "help_url": _help(f.code, docs_url),
             }
@@ -88,8 +95,7 @@ def github_command(level: str, path: str, line: int, col: int | None, title: str
 def format_github(findings: Sequence[Finding]) -> str:
     lines = []
     for f in findings:
-        level = "error" if f.code == "NL000" else "warning"
-        lines.append(github_command(level, f.path, f.line, f.col, f"{f.code} {_name(f.code)}", f.text))
+        lines.append(github_command(severity(f.code), f.path, f.line, f.col, f"{f.code} {_name(f.code)}", f.text))
     return "".join(line + "\n" for line in lines)
 
 
@@ -124,7 +130,7 @@ def sarif_document(findings: Sequence[Finding], docs_url: str | None = None) -> 
             "fullDescription": {"text": " ".join(r.what.split())},
             **({"helpUri": r.help_url(docs_url)} if docs_url else {}),
             "help": {"text": r.page(), "markdown": r.page()},
-            "defaultConfiguration": {"level": "warning"},
+            "defaultConfiguration": {"level": r.severity},
             "properties": {"tags": ["normalization", "keras"]},
         }
         for r in ALL_RULES
@@ -134,7 +140,7 @@ def sarif_document(findings: Sequence[Finding], docs_url: str | None = None) -> 
         {
             "ruleId": f.code,
             "ruleIndex": index.get(f.code, 0),
-            "level": "error" if f.code == "NL000" else "warning",
+            "level": severity(f.code),
             "message": {"text": f.text},
             "locations": [
                 {
@@ -186,8 +192,9 @@ def _fmt_err(check: dict) -> str:
 def format_check_text(path: str, static: Sequence[Finding], result: dict) -> str:
     out = [f"normlint check {path}"]
     if static:
-        out.append(f"static rules: {len(static)} finding(s)")
-        out.extend(f"  {f.path}:{f.line}:{f.col}: {f.message}" for f in static)
+        errors, warnings = static_counts(static)
+        out.append(f"static rules: {errors} error(s), {warnings} warning(s)")
+        out.extend(f"  {f.path}:{f.line}:{f.col}: {f.code} [{severity(f.code)}] {f.text}" for f in static)
     else:
         out.append("static rules: no findings")
     for model in result.get("models", []):
@@ -219,16 +226,29 @@ def format_check_text(path: str, static: Sequence[Finding], result: dict) -> str
                     err = f" (max abs err {c['max_abs']:.3g}, rel {c['max_rel']:.3g})" if "max_abs" in c else ""
                     where = f" (line {layer['line']})" if layer.get("line") else ""
                     out.append(f"  {c['status'].upper()} {layer['layer']}{where}: {c['name']}{code}: {c['detail']}{err}")
-    failed = check_failures(static, result)
+    runtime = runtime_failures(result)
+    errors, warnings = static_counts(static)
     out.append("")
-    out.append(f"{failed} failed check(s)" if failed else "all checks passed")
+    if runtime or errors:
+        out.append(f"{runtime} failed runtime check(s), {errors} static error(s)"
+                   + (f", {warnings} static warning(s)" if warnings else ""))
+    else:
+        out.append("all checks passed" + (f" ({warnings} static warning(s))" if warnings else ""))
     return "\n".join(out) + "\n"
 
 
+def runtime_failures(result: dict) -> int:
+    return sum(1 for m in result.get("models", []) for layer in m["layers"] for c in layer["checks"] if c["status"] == "fail")
+
+
+def static_counts(static: Sequence[Finding]) -> tuple[int, int]:
+    errors = sum(1 for f in static if severity(f.code) == "error")
+    return errors, len(static) - errors
+
+
 def check_failures(static: Sequence[Finding], result: dict) -> int:
-    return len(static) + sum(
-        1 for m in result.get("models", []) for layer in m["layers"] for c in layer["checks"] if c["status"] == "fail"
-    )
+    """What makes `normlint check` exit 1: failed runtime checks and error-severity static findings."""
+    return runtime_failures(result) + static_counts(static)[0]
 
 
 def format_check_json(path: str, static: Sequence[Finding], result: dict) -> str:
@@ -240,6 +260,9 @@ def format_check_json(path: str, static: Sequence[Finding], result: dict) -> str
         "static": json.loads(format_json(static, 1))["findings"],
         "models": result.get("models", []),
         "failed": check_failures(static, result),
+        "runtime_failed": runtime_failures(result),
+        "static_errors": static_counts(static)[0],
+        "static_warnings": static_counts(static)[1],
         "timings": result.get("timings", {}),
     }
     return json.dumps(doc, indent=2) + "\n"

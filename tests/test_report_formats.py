@@ -27,7 +27,8 @@ def test_json_is_stable_and_complete(text_lines):
     assert doc["tool"] == "normlint" and doc["schema"] == 1
     assert doc["summary"]["findings"] == len(doc["findings"]) == len(text_lines)
     for f in doc["findings"]:
-        assert set(f) == {"path", "line", "column", "code", "name", "message", "help_url"}
+        assert set(f) == {"path", "line", "column", "code", "name", "severity", "message", "help_url"}
+        assert f["severity"] == ("warning" if f["code"] in ("NL102", "NL602") else "error")
         assert not f["message"].startswith("NL")
         assert f["help_url"] is None  # no docs-url set: no link rather than a dead one
     rebuilt = [f"{f['path']}:{f['line']}:{f['column']}: {f['code']} {f['message']}" for f in doc["findings"]]
@@ -39,9 +40,11 @@ def test_github_annotations(text_lines, tmp_path):
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert len(lines) == len(text_lines)
-    pattern = re.compile(r"^::warning file=([^,]+),line=(\d+),col=(\d+),title=(NL\d{3}) [a-z0-9-]+::(.+)$")
+    pattern = re.compile(r"^::(error|warning) file=([^,]+),line=(\d+),col=(\d+),title=(NL\d{3}) [a-z0-9-]+::(.+)$")
     for line in lines:
-        assert pattern.match(line), line
+        m = pattern.match(line)
+        assert m, line
+        assert m.group(1) == ("warning" if m.group(5) in ("NL102", "NL602") else "error"), line
     # commas, colons and newlines in data are escaped as the workflow-command syntax requires
     weird = tmp_path / "a,b:c.py"
     weird.write_text("from keras.layers import BatchNormalization\nBatchNormalization(axis=0)\n")
@@ -67,6 +70,7 @@ def test_sarif_validates_against_the_2_1_0_schema(text_lines):
     assert len(run["results"]) == len(text_lines)
     for res in run["results"]:
         assert rules[res["ruleIndex"]]["id"] == res["ruleId"]
+        assert res["level"] == rules[res["ruleIndex"]]["defaultConfiguration"]["level"]
         region = res["locations"][0]["physicalLocation"]["region"]
         assert region["startLine"] >= 1 and region["startColumn"] >= 1
 

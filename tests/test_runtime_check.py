@@ -127,12 +127,30 @@ def test_text_report_and_github_annotations():
     assert text.returncode == 1
     assert "FAIL    broken/bn_batch_axis" in text.stdout
     assert "FAIL broken/wrong_variance_ln (line 44): semantics" in text.stdout
-    assert text.stdout.rstrip().endswith("7 failed check(s)")
+    assert text.stdout.rstrip().endswith("5 failed runtime check(s), 2 static error(s)")
     gh = normlint("check", "--format", "github", str(RUNTIME / "broken_models.py"), timeout=300)
     lines = gh.stdout.splitlines()
     # runtime failures point at the line that builds the layer (self.bn_batch_axis = ..., line 42)
     assert any(line.startswith("::error file=") and ",line=42,title=normlint check NL201::" in line for line in lines)
-    assert any(line.startswith("::warning file=") and "NL301" in line for line in lines)  # the static finding
+    assert any(line.startswith("::error file=") and "NL301" in line for line in lines)  # the static finding (an error)
+
+
+def test_static_warnings_do_not_fail_the_check(tmp_path: Path):
+    model = tmp_path / "bias.py"
+    model.write_text(
+        "import keras\nfrom keras import layers\n\n\ndef build_model():\n"
+        "    return keras.Sequential([keras.Input((8,)), layers.Dense(16), layers.BatchNormalization(), layers.Dense(1)])\n"
+    )
+    result = normlint("check", str(model), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "static rules: 0 error(s), 1 warning(s)" in result.stdout
+    assert ": NL102 [warning] Dense has a bias" in result.stdout
+    assert result.stdout.rstrip().endswith("all checks passed (1 static warning(s))")
+    doc = json.loads(normlint("check", "--format", "json", str(model), timeout=300).stdout)
+    assert (doc["failed"], doc["runtime_failed"], doc["static_errors"], doc["static_warnings"]) == (0, 0, 0, 1)
+    assert doc["static"][0]["severity"] == "warning"
+    gh = normlint("check", "--format", "github", str(model), timeout=300)
+    assert gh.returncode == 0 and gh.stdout.startswith("::warning file=")
 
 
 def test_probe_data_file_and_entry(tmp_path: Path):

@@ -32,6 +32,8 @@ class Rule:
     name: ClassVar[str]
     summary: ClassVar[str]  # one line, for `normlint rules` and SARIF shortDescription
     framework: ClassVar[str] = "Keras"
+    # "error": the code computes something wrong; "warning": it works, but wastes or risks something
+    severity: ClassVar[str] = "error"
     # the rule family, for the generated tables; defaults to the FAMILY of the rule's module
     family: ClassVar[str | None] = None
     # settings of this rule: each is a [tool.normlint] key, a CLI flag and a flake8 option
@@ -95,6 +97,7 @@ class Rule:
         return (
             f"# {cls.code} {cls.name}\n\n"
             f"{cls.summary}\n\n"
+            f"Severity: **{cls.severity}**.\n\n"
             f"## What it does\n{cls.what.strip()}\n\n"
             f"## Why is this bad?\n{cls.why.strip()}\n\n"
             f"## Example\n```python\n{cls.example.strip()}\n```\n\n"

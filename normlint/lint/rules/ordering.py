@@ -92,6 +92,7 @@ def _activation_is_linear(layer: LayerObj) -> bool:
 
 class BiasBeforeBatchNorm(Rule):
     code = "NL102"
+    severity = "warning"  # the bias is wasted parameters and compute, not a wrong result
     name = "bias-before-batchnorm"
     summary = "Conv/Dense keeps its bias although a centering BatchNormalization follows directly."
     what = """

@@ -181,6 +181,7 @@ layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
 
 class BatchNormSmallBatch(Rule):
     code = "NL602"
+    severity = "warning"  # noisy batch statistics: a risk that depends on the data, not a wrong result
     name = "batchnorm-small-batch"
     summary = "fit() with a tiny literal batch_size on a model that holds BatchNormalization."
     options = (
