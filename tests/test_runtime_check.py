@@ -26,12 +26,20 @@ def by_layer(doc) -> dict[str, dict]:
     return {layer["layer"].rsplit("/", 1)[-1]: layer for m in doc["models"] for layer in m["layers"]}
 
 
+def layers_of(doc) -> list[dict]:
+    """The layer entries, without each model's whole-model entry."""
+    return [layer for m in doc["models"] for layer in m["layers"] if not layer["layer"].endswith("(whole model)")]
+
+
 @pytest.mark.parametrize("name, expected_layers", [("good_lenet5_norm.py", 5), ("good_subclassed.py", 5)])
 def test_correct_models_pass_every_check(name, expected_layers):
     rc, doc = check_json(RUNTIME / name)
     assert rc == 0 and doc["failed"] == 0 and doc["static"] == []
-    layers = [layer for m in doc["models"] for layer in m["layers"]]
+    layers = layers_of(doc)
     assert len(layers) == expected_layers
+    whole = [layer for m in doc["models"] for layer in m["layers"] if layer["layer"].endswith("(whole model)")]
+    assert len(whole) == 1 and whole[0]["status"] == "pass"
+    assert {c["name"] for c in whole[0]["checks"]} == {"model-deterministic", "model-batch-independence", "training-flag"}
     for layer in layers:
         assert layer["status"] == "pass", layer
         for check in layer["checks"]:
@@ -58,7 +66,9 @@ def test_every_broken_layer_is_caught():
     assert "batch-independence" in failed("always_batch_stats")
     frozen = {c["name"]: c for c in layers["frozen_bn"]["checks"]}
     assert frozen["frozen"]["status"] == "warn" and layers["frozen_bn"]["status"] == "warn"
-    assert doc["failed"] == 2 + 5
+    # the hand-written layer that uses batch statistics at inference also makes the whole model batch-dependent
+    assert failed("Broken() (whole model)")["model-batch-independence"]["status"] == "fail"
+    assert doc["failed"] == 2 + 6
 
 
 def test_hand_written_layers_are_judged_by_what_they_compute():
@@ -96,7 +106,7 @@ def test_hand_written_layers_are_judged_by_what_they_compute():
 def test_normalization_applied_to_another_rank():
     rc, doc = check_json(RUNTIME / "broken_normalization_rank.py")
     assert rc == 1
-    (layer,) = by_layer(doc).values()
+    (layer,) = layers_of(doc)
     rank = next(c for c in layer["checks"] if c["name"] == "rank")
     assert rank["status"] == "fail" and "rank-4" in rank["detail"] and "rank-3" in rank["detail"]
     assert next(c for c in layer["checks"] if c["name"] == "adapt-statistics")["status"] == "pass"
@@ -127,12 +137,25 @@ def test_text_report_and_github_annotations():
     assert text.returncode == 1
     assert "FAIL    broken/bn_batch_axis" in text.stdout
     assert "FAIL broken/wrong_variance_ln (line 44): semantics" in text.stdout
-    assert text.stdout.rstrip().endswith("5 failed runtime check(s), 2 static error(s)")
+    assert text.stdout.rstrip().endswith("6 failed runtime check(s), 2 static error(s)")
     gh = normlint("check", "--format", "github", str(RUNTIME / "broken_models.py"), timeout=300)
     lines = gh.stdout.splitlines()
     # runtime failures point at the line that builds the layer (self.bn_batch_axis = ..., line 42)
     assert any(line.startswith("::error file=") and ",line=42,title=normlint check NL201::" in line for line in lines)
     assert any(line.startswith("::error file=") and "NL301" in line for line in lines)  # the static finding (an error)
+
+
+def test_whole_model_checks_catch_what_no_layer_alone_shows():
+    rc, doc = check_json(RUNTIME / "model_level_bugs.py")
+    assert rc == 1
+    whole = {m["name"]: {c["name"]: c for c in m["layers"][-1]["checks"]} for m in doc["models"]}
+    status = {name: {k: c["status"] for k, c in checks.items()} for name, checks in whole.items()}
+    assert status["HardCodedTrainingBN()"]["model-batch-independence"] == "fail"
+    assert status["HardCodedInferenceBN()"] == {"model-deterministic": "pass", "model-batch-independence": "pass", "training-flag": "fail"}
+    assert status["DropoutAlwaysOn()"]["model-deterministic"] == "fail" and "model-batch-independence" not in status["DropoutAlwaysOn()"]
+    assert "training=True hard-coded in call()" in whole["HardCodedTrainingBN()"]["model-batch-independence"]["detail"]
+    for m in doc["models"]:  # each layer alone is right: only the whole-model entry fails
+        assert all(layer["status"] == "pass" for layer in m["layers"][:-1])
 
 
 def test_static_warnings_do_not_fail_the_check(tmp_path: Path):

@@ -503,4 +503,61 @@ def check_model(model, x: np.ndarray, model_name: str, adapt_data: dict | None =
             continue
         data = (adapt_data or {}).get(id(layer))
         reports.append(check_layer(layer, np.asarray(inp, dtype=np.float64), rng, model_name, path, data, train_data))
+    if isinstance(model, keras.Model) and only is None:
+        reports.append(check_whole_model(model, x, rng, model_name))
     return reports
+
+
+def _model_out(model, x: np.ndarray, training: bool) -> np.ndarray:
+    out = model(x.astype(np.float32), training=training)
+    parts = out if isinstance(out, (list, tuple)) else list(out.values()) if isinstance(out, dict) else [out]
+    return np.concatenate([np.asarray(keras.ops.convert_to_numpy(p), dtype=np.float64).reshape(len(x), -1) for p in parts], axis=1)
+
+
+def check_whole_model(model, x: np.ndarray, rng, model_name: str) -> LayerReport:
+    """Checks of the model as a whole, in the flag the caller passes (each layer alone is checked with the
+    flag normlint chooses, so a layer called with a hard-coded ``training=True`` inside ``call()`` is caught
+    only here): inference must not depend on the rest of the batch, must be deterministic, and
+    ``training=True`` must reach the BatchNormalization and Dropout layers the model holds."""
+    report = LayerReport(model_name, f"{model_name} (whole model)", type(model).__name__, "the model as a whole, as callers call it",
+                         tuple(x.shape))
+    try:
+        base = _model_out(model, x, False)
+        again = _model_out(model, x, False)
+        same = ref.compare(again, base)
+        report.checks.append(Check("model-deterministic", PASS if same.ok else FAIL,
+                                   "two inference calls on the same batch agree" if same.ok else
+                                   "two inference calls on the same batch differ: a Dropout (or another random layer) is "
+                                   "active at inference (training=True hard-coded in call()?)", same.max_abs, same.max_rel))
+        other = x.copy()
+        if len(x) >= 2 and same.ok:  # random outputs would move anyway: nothing to learn about the batch
+            other[1:] = rng.permutation(x[1:], axis=0) * 1.7 + 0.3
+            moved = ref.compare(_model_out(model, other, False)[0], base[0])
+            report.checks.append(Check("model-batch-independence", PASS if moved.ok else FAIL,
+                                       "model(x, training=False): sample 0's prediction ignores the rest of its batch"
+                                       if moved.ok else "model(x, training=False): sample 0's prediction changes with the "
+                                       "other samples of its batch: a layer uses batch statistics at inference (a "
+                                       "BatchNormalization called with training=True hard-coded in call()?)",
+                                       moved.max_abs, moved.max_rel))
+        live = [lay for _, lay in walk_layers(model)
+                if (isinstance(lay, keras.layers.BatchNormalization) and lay.trainable)
+                or (isinstance(lay, keras.layers.Dropout) and float(getattr(lay, "rate", 0)) > 0)]
+        if live:
+            saved = [(v, keras.ops.convert_to_numpy(v)) for v in model.non_trainable_variables]
+            try:
+                trained = _model_out(model, x, True)
+            finally:
+                for var, value in saved:  # a training call moves the moving statistics: put them back
+                    var.assign(value)
+            differs = not ref.compare(trained, base).ok
+            kinds = sorted({type(lay).__name__ for lay in live})
+            report.checks.append(Check("training-flag", PASS if differs else FAIL,
+                                       f"training=True changes the output: the flag reaches its {'/'.join(kinds)}" if differs
+                                       else f"model(x, training=True) and model(x, training=False) compute the same although "
+                                       f"the model holds {'/'.join(kinds)}: the flag does not reach them (training= "
+                                       f"hard-coded in call(), or not passed on?)"))
+    except Exception as exc:  # a model that cannot be called as a whole on the probe is reported, not fatal
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        report.checks.append(Check("model-call", WARN, f"the whole model could not be called on the probe batch: "
+                                                      f"{type(exc).__name__}: {first}"))
+    return report
