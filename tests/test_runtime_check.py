@@ -158,6 +158,20 @@ def test_whole_model_checks_catch_what_no_layer_alone_shows():
         assert all(layer["status"] == "pass" for layer in m["layers"][:-1])
 
 
+def test_axes_ported_from_channels_first_code_fail_with_layout_words():
+    rc, doc = check_json(RUNTIME / "layout_ports.py")
+    assert rc == 1 and (doc["runtime_failed"], doc["static_errors"]) == (2, 1)  # NL202 sees the BN statically too
+    layers = by_layer(doc)
+    for name in ("bn_height", "gn_height"):
+        layout = {c["name"]: c for c in layers[name]["checks"]}["layout"]
+        assert layout["status"] == "fail" and layout["code"] == "NL202"
+        assert "(axis=1) keeps height (10) on channels_last data: the channels are axis -1" in layout["detail"]
+    assert layers["bn_height"]["normalizes"].startswith("per height position, over batch x width x channels, 10 height positions")
+    assert "groups of 5 height" in layers["gn_height"]["normalizes"]
+    assert layers["bn_ok"]["status"] == layers["gn_ok"]["status"] == "pass"
+    assert layers["bn_ok"]["normalizes"].startswith("per channel, over batch x height x width, 8 channels (axis 3)")
+
+
 def test_static_warnings_do_not_fail_the_check(tmp_path: Path):
     model = tmp_path / "bias.py"
     model.write_text(

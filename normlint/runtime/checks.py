@@ -6,6 +6,7 @@ Imports Keras; only ``normlint check`` / ``normlint smoke`` load this module.
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -16,6 +17,13 @@ from normlint.runtime import reference as ref
 from normlint.runtime.adapt_record import NOTE
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
+# The data layout of the model being checked: "channels_last"/"channels_first" when its convolutions say
+# so, None when it has none (then a rank-4 input is not known to be an image and axes are not judged by it)
+IMAGE_LAYOUT: contextvars.ContextVar[str | None] = contextvars.ContextVar("IMAGE_LAYOUT", default=None)
+
+
+def _channels_first() -> bool:
+    return IMAGE_LAYOUT.get() == "channels_first"
 
 
 @dataclass
@@ -170,7 +178,7 @@ def _batch_independence(layer, x: np.ndarray, rng: np.random.Generator, **kwargs
 def check_batchnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
     rank = x.ndim
     kept = ref.kept_axes(rank, layer.axis)
-    words = ref.describe_per_axis(x.shape, kept)
+    words = ref.describe_per_axis(x.shape, kept, _channels_first())
     checks: list[Check] = []
     if 0 in kept:
         checks.append(Check("axis", FAIL, "axis keeps the batch axis 0: statistics per batch position, not per channel", code="NL201"))
@@ -231,7 +239,7 @@ def check_batchnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
 
 def check_layernorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
     reduced = ref.kept_axes(x.ndim, layer.axis)
-    words = ref.describe_over(x.shape, reduced)
+    words = ref.describe_over(x.shape, reduced, _channels_first())
     checks = []
     if 0 in reduced:
         checks.append(Check("axis", FAIL, "normalizes over the batch axis 0: samples of a batch are mixed", code="NL203"))
@@ -253,9 +261,11 @@ def check_groupnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
     if channels % groups:
         checks.append(Check("groups", FAIL, f"groups={groups} does not divide {channels} channels"))
         return f"{groups} groups over {channels} channels", checks
-    names = ref.axis_names(x.shape)
+    names = ref.axis_names(x.shape, (), _channels_first())
     spatial = " x ".join(names[a] for a in range(1, x.ndim) if a != axis)
-    words = f"per sample and group ({groups} groups of {channels // groups} channels), over {spatial + ' x ' if spatial else ''}channels-in-group"
+    grouped = names[axis]
+    words = (f"per sample and group ({groups} groups of {channels // groups} {grouped}), over "
+             f"{spatial + ' x ' if spatial else ''}{grouped}-in-group")
     checks.append(Check("groups", PASS, words))
     gamma = _np(layer.gamma) if layer.scale else None
     beta = _np(layer.beta) if layer.center else None
@@ -268,7 +278,7 @@ def check_groupnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
 def _per_sample(layer, x: np.ndarray, rng, label: str, expected: np.ndarray, what: str) -> tuple[str, list[Check]]:
     """Axis, output and batch-independence checks for layers that normalize each sample over ``layer.axis``."""
     reduced = ref.kept_axes(x.ndim, layer.axis)
-    words = f"{label} {ref.describe_over(x.shape, reduced)}"
+    words = f"{label} {ref.describe_over(x.shape, reduced, _channels_first())}"
     checks = [Check("axis", FAIL, f"{label} over the batch axis 0", code="NL203") if 0 in reduced else Check("axis", PASS, words)]
     checks.append(_compare_check("output", _call(layer, x), expected, what))
     checks.append(_batch_independence(layer, x, rng))
@@ -394,7 +404,7 @@ def check_custom(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
     from normlint.runtime import probe
 
     kind = probe.declared_kind(type(layer).__name__)
-    channels_first = getattr(layer, "data_format", None) == "channels_first"
+    channels_first = getattr(layer, "data_format", None) == "channels_first" or _channels_first()
     training = kind == "batch"
     sem = probe.measure(lambda inp: _call_mode(layer, inp, training), x)
     words = ("training mode: " if training else "") + probe.describe(sem, tuple(x.shape), channels_first)
@@ -482,15 +492,56 @@ def check_layer(layer, x: np.ndarray, rng, model_name: str, path: str, adapt_dat
                     break
             else:
                 report.normalizes, report.checks = check_custom(layer, x, rng)
+        layout = _layout_check(layer, x)
+        if layout is not None:
+            report.checks.insert(0, layout)
     except Exception as exc:  # a layer that cannot run on its own input is itself a finding
         report.checks.append(Check("run", FAIL, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"))
     return report
+
+
+def _layout_check(layer, x: np.ndarray) -> Check | None:
+    """BatchNormalization / GroupNormalization keep the channel axis: on images whose layout the model's
+    convolutions declare, an axis pointing at height or width is a port from the other layout."""
+    layout = IMAGE_LAYOUT.get()
+    if layout is None or x.ndim not in (4, 5):
+        return None
+    if not isinstance(layer, (keras.layers.BatchNormalization, keras.layers.GroupNormalization)):
+        return None
+    kept = ref.kept_axes(x.ndim, layer.axis)
+    channel = 1 if layout == "channels_first" else x.ndim - 1
+    if kept == (channel,) or 0 in kept:  # right, or the batch axis (NL201, reported by the axis check)
+        return None
+    names = ref.axis_names(x.shape, kept, layout == "channels_first")
+    where = " x ".join(f"{names[a]} ({x.shape[a]})" for a in kept)
+    return Check("layout", FAIL, f"{type(layer).__name__}(axis={layer.axis!r}) keeps {where} on {layout} data: the "
+                                 f"channels are axis {channel if layout == 'channels_first' else -1} (ported from "
+                                 f"{'channels_first' if layout == 'channels_last' else 'channels_last'} code?)",
+                 code="NL202")
+
+
+def model_layout(model) -> str | None:
+    """The image layout the model's convolutions and pooling declare; None when it has none."""
+    formats = [getattr(lay, "data_format", None) for _, lay in walk_layers(model)
+               if type(lay).__name__.startswith(("Conv", "DepthwiseConv", "SeparableConv", "MaxPool", "AveragePool"))]
+    formats = [f for f in formats if f in ("channels_last", "channels_first")]
+    if not formats:
+        return None
+    return max(set(formats), key=formats.count)
 
 
 def check_model(model, x: np.ndarray, model_name: str, adapt_data: dict | None = None, train_data=None, seed: int = 0,
                 only: Callable[[Any], bool] | None = None) -> list[LayerReport]:
     """Check every normalization layer of ``model`` on the probe batch ``x`` (inputs captured per layer)."""
     rng = np.random.default_rng(seed)
+    token = IMAGE_LAYOUT.set(model_layout(model) if hasattr(model, "_flatten_layers") else None)
+    try:
+        return _check_model(model, x, model_name, adapt_data, train_data, rng, only)
+    finally:
+        IMAGE_LAYOUT.reset(token)
+
+
+def _check_model(model, x, model_name, adapt_data, train_data, rng, only) -> list[LayerReport]:
     layers = [(p, layer) for p, layer in walk_layers(model) if is_checked(layer) and (only is None or only(layer))]
     captured = capture_inputs(model, x, [layer for _, layer in layers])
     reports = []

@@ -151,9 +151,11 @@ _NAMES_FIRST = {
 }
 
 
-def axis_names(shape: tuple[int, ...], kept: tuple[int, ...] = ()) -> list[str]:
+def axis_names(shape: tuple[int, ...], kept: tuple[int, ...] = (), channels_first: bool = False) -> list[str]:
+    """Axis names of the data layout (channels_last unless the model's convolutions say otherwise): a
+    BatchNormalization(axis=1) on channels_last images normalizes per *height* position, not per channel."""
     rank = len(shape)
-    names = (_NAMES_FIRST if kept == (1,) and rank in _NAMES_FIRST else _NAMES).get(rank)
+    names = (_NAMES_FIRST if channels_first and rank in _NAMES_FIRST else _NAMES).get(rank)
     return list(names) if names else [f"axis{i}" for i in range(rank)]
 
 
@@ -161,19 +163,21 @@ def singular(word: str) -> str:
     return {"channels": "channel", "features": "feature", "steps": "step"}.get(word, word)
 
 
-def describe_per_axis(shape: tuple[int, ...], kept: tuple[int, ...]) -> str:
-    """'per channel, over batch x height x width, 6 channels (axis 3)'."""
-    names = axis_names(shape, kept)
+def describe_per_axis(shape: tuple[int, ...], kept: tuple[int, ...], channels_first: bool = False) -> str:
+    """'per channel, over batch x height x width, 6 channels (axis 3)'; 'per height position, ...'."""
+    names = axis_names(shape, kept, channels_first)
     kept_words = " x ".join(names[a] for a in kept)
     size = int(np.prod([shape[a] for a in kept]))
     over = " x ".join(names[a] for a in other_axes(len(shape), kept)) or "nothing"
     axes = ", ".join(str(a) for a in kept)
-    return f"per {singular(kept_words)}, over {over}, {size} {kept_words} (axis {axes})"
+    per = singular(kept_words) if kept_words in ("channels", "features", "steps", "batch") else f"{kept_words} position"
+    counted = kept_words if kept_words in ("channels", "features") else f"{kept_words} positions"
+    return f"per {per}, over {over}, {size} {counted} (axis {axes})"
 
 
-def describe_over(shape: tuple[int, ...], reduced: tuple[int, ...]) -> str:
+def describe_over(shape: tuple[int, ...], reduced: tuple[int, ...], channels_first: bool = False) -> str:
     """'per sample, over height x width x channels'."""
-    names = axis_names(shape)
+    names = axis_names(shape, (), channels_first)
     over = " x ".join(names[a] for a in reduced)
     size = int(np.prod([shape[a] for a in reduced]))
     return f"per sample, over {over} ({size} values)"
