@@ -172,6 +172,26 @@ def test_axes_ported_from_channels_first_code_fail_with_layout_words():
     assert layers["bn_ok"]["normalizes"].startswith("per channel, over batch x height x width, 8 channels (axis 3)")
 
 
+def test_normalization_axis_none_is_judged_per_feature_with_a_sample_size_tolerance():
+    rc, doc = check_json(RUNTIME / "normalization_axis_none.py")
+    assert rc == 1 and doc["runtime_failed"] == 1
+    layers = by_layer(doc)
+    standardized = {name: {c["name"]: c for c in layers[name]["checks"]}["standardized"] for name in ("norm_all", "norm_cols")}
+    assert standardized["norm_all"]["status"] == "fail"
+    assert standardized["norm_all"]["detail"].startswith("axis=None uses one mean and variance for every feature")
+    # adapted on 300 of 2,000 rows: off by chance only, and the tolerance says how much chance allows
+    assert standardized["norm_cols"]["status"] == "pass" and "tolerance" in standardized["norm_cols"]["detail"]
+
+
+def test_frozen_batchnorm_fails_only_when_trained_from_scratch():
+    rc, doc = check_json(RUNTIME / "frozen_from_scratch.py")
+    frozen = {c["name"]: c for c in by_layer(doc)["frozen_bn"]["checks"]}["frozen"]
+    assert rc == 1 and frozen["status"] == "fail" and "in a model that is trained" in frozen["detail"]
+    rc, doc = check_json(RUNTIME / "frozen_pretrained.py")
+    frozen = {c["name"]: c for c in by_layer(doc)["pretrained_bn"]["checks"]}["frozen"]
+    assert rc == 0 and frozen["status"] == "pass" and "with learned statistics" in frozen["detail"]
+
+
 def test_static_warnings_do_not_fail_the_check(tmp_path: Path):
     model = tmp_path / "bias.py"
     model.write_text(

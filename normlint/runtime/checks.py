@@ -20,6 +20,9 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 # The data layout of the model being checked: "channels_last"/"channels_first" when its convolutions say
 # so, None when it has none (then a rank-4 input is not known to be an image and axes are not judged by it)
 IMAGE_LAYOUT: contextvars.ContextVar[str | None] = contextvars.ContextVar("IMAGE_LAYOUT", default=None)
+# Whether the model being checked is trained (compiled, or fit() in its file): a frozen BatchNormalization at
+# its initial statistics is then a bug, not a choice
+MODEL_TRAINED: contextvars.ContextVar[bool] = contextvars.ContextVar("MODEL_TRAINED", default=False)
 
 
 def _channels_first() -> bool:
@@ -195,16 +198,24 @@ def check_batchnorm(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
         if not layer.trainable:
             expected = ref.batchnorm(x, layer.axis, mm0, mv0, gamma, beta, eps)
             frozen = ref.compare(y_train, expected)
-            checks.append(
-                Check(
-                    "frozen",
-                    WARN,
-                    "trainable=False: in fit() this BatchNormalization runs in inference mode (moving statistics, "
-                    "no updates)" + ("" if frozen.ok else "; and its output does not match that either"),
-                    frozen.max_abs,
-                    frozen.max_rel,
+            initial = bool(np.all(mm0 == 0) and np.all(mv0 == 1))
+            if initial and MODEL_TRAINED.get():
+                checks.append(Check("frozen", FAIL, "trainable=False at its initial statistics (moving mean 0, variance "
+                                    "1) in a model that is trained: it never learns any and normalizes nothing (a "
+                                    "frozen BatchNormalization belongs in a pretrained backbone, with learned statistics)",
+                                    frozen.max_abs, frozen.max_rel))
+            else:
+                state = "at its initial statistics (mean 0, variance 1)" if initial else "with learned statistics"
+                checks.append(
+                    Check(
+                        "frozen",
+                        WARN if initial else PASS,
+                        f"trainable=False {state}: in fit() this BatchNormalization runs in inference mode (moving "
+                        "statistics, no updates)" + ("" if frozen.ok else "; and its output does not match that either"),
+                        frozen.max_abs,
+                        frozen.max_rel,
+                    )
                 )
-            )
         elif getattr(layer, "renorm", False):
             checks.append(Check("training", WARN, "renorm=True: training-mode output not compared"))
         else:
@@ -364,20 +375,38 @@ def check_normalization(layer, x: np.ndarray, rng, adapt_data=None, train_data=N
     if data is not None and not getattr(layer, "invert", False):
         sample = np.asarray(data[:2048], dtype=np.float64)
         if sample.shape[1:] == x.shape[1:]:
-            out = _call(layer, sample)
-            reduce = tuple(a for a in range(out.ndim) if a not in keep)
-            mu = np.abs(out.mean(axis=reduce)).max()
-            sd = np.abs(out.std(axis=reduce) - 1).max()
-            ok = mu <= 0.1 and sd <= 0.1
-            checks.append(
-                Check(
-                    "standardized",
-                    PASS if ok else FAIL,
-                    f"on the training data: per-feature |mean| <= {mu:.3f}, |std - 1| <= {sd:.3f}",
-                )
-            )
+            checks.append(_standardized(_call(layer, sample), keep, adapt_data, train_data))
     checks.append(_batch_independence(layer, x, rng))
     return words, checks
+
+
+def _standardized(out: np.ndarray, keep: tuple[int, ...], adapt_data, train_data) -> Check:
+    """Does the layer standardize the training data? Judged per feature column (the last axis) whatever the
+    layer's axis: with axis=None one mean and variance serve every column, and columns of different scales
+    come out far from mean 0 / std 1. The tolerance follows the sample sizes (the statistics of one sample
+    judged on another differ by chance: a few standard errors, 1/sqrt(n) for the mean)."""
+    per = keep or (out.ndim - 1,)
+    reduce = tuple(a for a in range(out.ndim) if a not in per)
+    n = int(np.prod([out.shape[a] for a in reduce]))
+    n_adapt = n
+    if adapt_data is not None and train_data is not None and adapt_data is not train_data:
+        a = np.asarray(adapt_data)
+        n_adapt = int(np.prod([a.shape[i] for i in reduce if i < a.ndim])) if a.ndim == out.ndim else len(a)
+    tol = max(0.05, 4.0 * (1.0 / np.sqrt(max(n, 1)) + 1.0 / np.sqrt(max(n_adapt, 1))))
+    means = out.mean(axis=reduce).ravel()
+    stds = out.std(axis=reduce).ravel()
+    mu, sd = float(np.abs(means).max()), float(np.abs(stds - 1).max())
+    if mu <= tol and sd <= tol:
+        return Check("standardized", PASS, f"on the training data: per-feature |mean| <= {mu:.3f}, |std - 1| <= {sd:.3f} "
+                                           f"(tolerance {tol:.3f} for {n} values per feature)")
+    if not keep:
+        lo, hi = int(np.argmin(stds)), int(np.argmax(stds))
+        return Check("standardized", FAIL,
+                     f"axis=None uses one mean and variance for every feature: on the training data the feature "
+                     f"columns come out with std {stds[lo]:.3g} (feature {lo}) to {stds[hi]:.3g} (feature {hi}) and "
+                     f"|mean| up to {mu:.3g}; use axis=-1 for per-feature statistics")
+    return Check("standardized", FAIL, f"on the training data: per-feature |mean| up to {mu:.3f}, |std - 1| up to {sd:.3f} "
+                                       f"(tolerance {tol:.3f} for {n} values per feature): not standardized")
 
 
 def _weight(layer, *words) -> np.ndarray | None:
@@ -531,14 +560,16 @@ def model_layout(model) -> str | None:
 
 
 def check_model(model, x: np.ndarray, model_name: str, adapt_data: dict | None = None, train_data=None, seed: int = 0,
-                only: Callable[[Any], bool] | None = None) -> list[LayerReport]:
+                only: Callable[[Any], bool] | None = None, trained: bool = False) -> list[LayerReport]:
     """Check every normalization layer of ``model`` on the probe batch ``x`` (inputs captured per layer)."""
     rng = np.random.default_rng(seed)
     token = IMAGE_LAYOUT.set(model_layout(model) if hasattr(model, "_flatten_layers") else None)
+    trained_token = MODEL_TRAINED.set(trained or getattr(model, "optimizer", None) is not None)
     try:
         return _check_model(model, x, model_name, adapt_data, train_data, rng, only)
     finally:
         IMAGE_LAYOUT.reset(token)
+        MODEL_TRAINED.reset(trained_token)
 
 
 def _check_model(model, x, model_name, adapt_data, train_data, rng, only) -> list[LayerReport]:

@@ -70,6 +70,8 @@ def run(request: dict) -> dict:
         models = loader.find_models(module, request.get("entry"))
         result["timings"]["import_and_build"] = time.perf_counter() - t1
         arrays = loader.module_arrays(module)
+        source = path.read_text(encoding="utf-8", errors="replace")
+        trained = ".fit(" in source or "train_on_batch(" in source or "GradientTape" in source
         t2 = time.perf_counter()
         for name, model in models:
             own = loader.model_input_shape(model)
@@ -96,7 +98,8 @@ def run(request: dict) -> dict:
                 pass
             try:
                 if isinstance(model, keras.Model) or not checks.is_checked(model):
-                    reports = checks.check_model(model, x, name, records, train, int(request.get("seed", 0)))
+                    reports = checks.check_model(model, x, name, records, train, int(request.get("seed", 0)),
+                                                 trained=trained)
                 else:  # a standalone normalization layer
                     rng = np.random.default_rng(int(request.get("seed", 0)))
                     reports = [checks.check_layer(model, x.astype(np.float64), rng, name, name, records.get(id(model)), train)]
