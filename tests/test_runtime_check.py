@@ -86,6 +86,9 @@ def test_hand_written_layers_are_judged_by_what_they_compute():
     assert semantics["detail"].startswith("described, not judged")
     moving = {c["name"]: c for c in layers["keras_style_bn"]["checks"]}["moving-statistics"]
     assert "Keras's convention" in moving["detail"]
+    assert layers["l2_normalize"]["normalizes"].startswith("unit L2 norm (no mean subtracted) per sample and height x width position")
+    assert layers["normalized_dense"]["status"] == "warn"  # not a normalization: described, not failed
+    assert layers["normalized_dense"]["normalizes"].startswith("not a normalization: its output shape")
 
     rc, doc = check_json(RUNTIME / "custom_norms_broken.py")
     assert rc == 1
@@ -190,6 +193,18 @@ def test_frozen_batchnorm_fails_only_when_trained_from_scratch():
     rc, doc = check_json(RUNTIME / "frozen_pretrained.py")
     frozen = {c["name"]: c for c in by_layer(doc)["pretrained_bn"]["checks"]}["frozen"]
     assert rc == 0 and frozen["status"] == "pass" and "with learned statistics" in frozen["detail"]
+
+
+def test_multi_input_models_get_one_probe_per_input():
+    rc, doc = check_json(RUNTIME / "multi_input.py")
+    assert rc == 0 and doc["failed"] == 0
+    (model,) = doc["models"]
+    assert model["inputs"] == ["image", "table"] and model["probe"] == [[16, 8, 8, 3], [16, 5]]
+    layers = by_layer(doc)
+    assert set(layers) == {"image_bn", "table_bn", "conditional_ln", "build_model() (whole model)"}
+    # the two-tensor layer ran with its condition as the model passed it, and was judged as a layer norm
+    assert layers["conditional_ln"]["normalizes"] == "mean and std per sample, over features (4 values)"
+    assert all(layer["status"] == "pass" for layer in layers.values())
 
 
 def test_static_warnings_do_not_fail_the_check(tmp_path: Path):

@@ -84,8 +84,33 @@ def _np(value) -> np.ndarray | None:
     return None if value is None else np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
 
 
+EXTRA_ARGS = "_normlint_extra_args"  # on a layer whose call() takes more tensors: the others, as captured
+
+
 def _call(layer, x: np.ndarray, **kwargs) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(layer(x.astype(np.float32), **kwargs)), dtype=np.float64)
+    extra = getattr(layer, EXTRA_ARGS, ())
+    return np.asarray(keras.ops.convert_to_numpy(layer(x.astype(np.float32), *extra, **kwargs)), dtype=np.float64)
+
+
+def model_input(x):
+    """A probe for ``model(...)``: one float32 array, or a list/dict of them for a multi-input model."""
+    if isinstance(x, dict):
+        return {k: v.astype(np.float32) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [v.astype(np.float32) for v in x]
+    return x.astype(np.float32)
+
+
+def _arrays(x) -> list[np.ndarray]:
+    return list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _map(x, fn):
+    if isinstance(x, dict):
+        return {k: fn(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [fn(v) for v in x]
+    return fn(x)
 
 
 # ------------------------------------------------------------------------------------------ walking
@@ -137,10 +162,13 @@ def capture_inputs(model, x: np.ndarray, layers: list) -> dict[int, np.ndarray]:
     for layer in layers:
         original = layer.call
 
-        def spy(*args, __original=original, __key=id(layer), **kwargs):
+        def spy(*args, __original=original, __key=id(layer), __layer=layer, **kwargs):
             if __key not in captured and args:
                 try:
                     captured[__key] = np.asarray(keras.ops.convert_to_numpy(args[0]))
+                    if len(args) > 1:  # a layer of several tensors (x, context): the others stay as they came
+                        object.__setattr__(__layer, EXTRA_ARGS, tuple(
+                            keras.ops.convert_to_numpy(a) if keras.ops.is_tensor(a) else a for a in args[1:]))
                 except Exception:  # symbolic or non-tensor input: nothing to capture
                     pass
             return __original(*args, **kwargs)
@@ -148,7 +176,7 @@ def capture_inputs(model, x: np.ndarray, layers: list) -> dict[int, np.ndarray]:
         object.__setattr__(layer, "call", spy)
         patched.append(layer)
     try:
-        model(x.astype(np.float32), training=False)
+        model(model_input(x), training=False)
     finally:
         for layer in patched:
             try:
@@ -435,7 +463,10 @@ def check_custom(layer, x: np.ndarray, rng) -> tuple[str, list[Check]]:
     kind = probe.declared_kind(type(layer).__name__)
     channels_first = getattr(layer, "data_format", None) == "channels_first" or _channels_first()
     training = kind == "batch"
-    sem = probe.measure(lambda inp: _call_mode(layer, inp, training), x)
+    try:
+        sem = probe.measure(lambda inp: _call_mode(layer, inp, training), x)
+    except probe.NotNormalization as exc:  # "Norm" in a name is no promise to keep the shape: describe
+        return f"not a normalization: {exc}", [Check("semantics", WARN, f"not judged: {exc}")]
     words = ("training mode: " if training else "") + probe.describe(sem, tuple(x.shape), channels_first)
     checks = []
     if kind is None:
@@ -590,10 +621,11 @@ def _check_model(model, x, model_name, adapt_data, train_data, rng, only) -> lis
     return reports
 
 
-def _model_out(model, x: np.ndarray, training: bool) -> np.ndarray:
-    out = model(x.astype(np.float32), training=training)
+def _model_out(model, x, training: bool) -> np.ndarray:
+    out = model(model_input(x), training=training)
     parts = out if isinstance(out, (list, tuple)) else list(out.values()) if isinstance(out, dict) else [out]
-    return np.concatenate([np.asarray(keras.ops.convert_to_numpy(p), dtype=np.float64).reshape(len(x), -1) for p in parts], axis=1)
+    n = len(_arrays(x)[0])
+    return np.concatenate([np.asarray(keras.ops.convert_to_numpy(p), dtype=np.float64).reshape(n, -1) for p in parts], axis=1)
 
 
 def check_whole_model(model, x: np.ndarray, rng, model_name: str) -> LayerReport:
@@ -602,7 +634,7 @@ def check_whole_model(model, x: np.ndarray, rng, model_name: str) -> LayerReport
     only here): inference must not depend on the rest of the batch, must be deterministic, and
     ``training=True`` must reach the BatchNormalization and Dropout layers the model holds."""
     report = LayerReport(model_name, f"{model_name} (whole model)", type(model).__name__, "the model as a whole, as callers call it",
-                         tuple(x.shape))
+                         tuple(_arrays(x)[0].shape))
     try:
         base = _model_out(model, x, False)
         again = _model_out(model, x, False)
@@ -611,9 +643,13 @@ def check_whole_model(model, x: np.ndarray, rng, model_name: str) -> LayerReport
                                    "two inference calls on the same batch agree" if same.ok else
                                    "two inference calls on the same batch differ: a Dropout (or another random layer) is "
                                    "active at inference (training=True hard-coded in call()?)", same.max_abs, same.max_rel))
-        other = x.copy()
-        if len(x) >= 2 and same.ok:  # random outputs would move anyway: nothing to learn about the batch
-            other[1:] = rng.permutation(x[1:], axis=0) * 1.7 + 0.3
+        def reshuffled(a: np.ndarray) -> np.ndarray:
+            b = a.copy()
+            b[1:] = rng.permutation(a[1:], axis=0) * 1.7 + 0.3
+            return b
+
+        if len(_arrays(x)[0]) >= 2 and same.ok:  # random outputs would move anyway: nothing to learn about the batch
+            other = _map(x, reshuffled)
             moved = ref.compare(_model_out(model, other, False)[0], base[0])
             report.checks.append(Check("model-batch-independence", PASS if moved.ok else FAIL,
                                        "model(x, training=False): sample 0's prediction ignores the rest of its batch"

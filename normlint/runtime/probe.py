@@ -39,6 +39,7 @@ class Semantics:
     batch_dependent: bool  # an output moves when another sample moves
     centered: bool  # shifting the input by a constant leaves the output unchanged
     scale_invariant: bool  # scaling the input leaves the output unchanged (divides by a std or an RMS)
+    unit_l2: bool = False  # the outputs of a group have a sum of squares of 1 (an L2 norm, not an RMS)
 
     @property
     def elementwise(self) -> bool:
@@ -50,7 +51,7 @@ class Semantics:
         if self.centered and self.scale_invariant:
             return "mean and std"
         if self.scale_invariant:
-            return "RMS (no mean subtracted)"
+            return "unit L2 norm (no mean subtracted)" if self.unit_l2 else "RMS (no mean subtracted)"
         if self.centered:
             return "mean only (no scaling)"
         return "statistics of unknown form"
@@ -92,6 +93,10 @@ def describe(sem: Semantics, shape: tuple[int, ...], channels_first: bool = Fals
     return f"{sem.statistic()} {per_text}over {_join(over)}{group} ({count} values)"
 
 
+class NotNormalization(ValueError):
+    """The layer does not map its input onto the same shape: no normalization semantics to measure."""
+
+
 def _run(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
     return np.asarray(fn(x), dtype=np.float64)
 
@@ -101,7 +106,7 @@ def measure(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> Semantics:
     x = np.asarray(x, dtype=np.float64)
     y0 = _run(fn, x)
     if y0.shape != x.shape:
-        raise ValueError(f"the output shape {y0.shape} differs from the input shape {x.shape}: not a normalization")
+        raise NotNormalization(f"its output shape {y0.shape} differs from its input shape {x.shape}")
     noise = np.abs(_run(fn, x) - y0).max()
     spread = float(x.std()) or 1.0
     tol = max(1e-6 * (1.0 + float(np.abs(y0).max())), 10 * noise)
@@ -132,7 +137,12 @@ def measure(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> Semantics:
     shift = 2.0 * spread + 1.0
     centered = _close(_run(fn, x + shift), y0)
     scale_invariant = _close(_run(fn, 3.0 * x), y0)
-    return Semantics(tuple(reduced), group, group_axis, batch_dependent, centered, scale_invariant)
+    unit_l2 = False
+    if scale_invariant and not centered and reduced and group is None:
+        n = int(np.prod([x.shape[a] for a in reduced]))
+        sums = np.square(y0).sum(axis=tuple(reduced))
+        unit_l2 = n > 1 and bool(np.allclose(sums, 1.0, rtol=1e-2, atol=1e-3))
+    return Semantics(tuple(reduced), group, group_axis, batch_dependent, centered, scale_invariant, unit_l2)
 
 
 def _close(a: np.ndarray, b: np.ndarray, rtol: float = 5e-3) -> bool:
@@ -156,10 +166,12 @@ def declared_kind(cls_name: str) -> str | None:
     """The normalization the class name promises (batch, instance, group, layer, rms), or None when it
     promises none we can hold it to (``NormalizeImage``, ``Denormalize``, ``MyNorm``)."""
     words = class_words(cls_name)
-    if not any(w.startswith("norm") for w in words):
+    first_norm = next((i for i, w in enumerate(words) if w.startswith("norm")), None)
+    if first_norm is None:
         return None
+    before = words[:first_norm]  # "LayerNorm" promises a layer norm; "L2NormalizeLayer" is just a layer
     for kind in ("instance", "group", "rms", "layer", "batch"):
-        if kind in words:
+        if kind in before:
             return kind
     return None
 
@@ -228,6 +240,9 @@ def judge(kind: str, layer, sem: Semantics, shape: tuple[int, ...], channels_fir
     if want_centered is not None and sem.centered != want_centered and not sem.elementwise:
         problems.append("it subtracts a mean, which RMS normalization does not" if sem.centered
                         else "it does not subtract the mean")
+    if kind == "rms" and sem.unit_l2:
+        n = int(np.prod([shape[a] for a in sem.reduced]))
+        problems.append(f"it divides by the L2 norm, not the RMS: its outputs are sqrt({n}) times too small")
     if not sem.scale_invariant and not sem.elementwise:
         problems.append("it does not divide by a standard deviation or an RMS (scaling the input scales the output)")
     return "; ".join(problems) or None

@@ -45,6 +45,34 @@ def _probe(module, model, shape, request, arrays):
     return rng.normal(0.5, 1.0, size=(batch, *shape)).astype(np.float32), None
 
 
+def _input_specs(model) -> list[tuple[str, tuple[int, ...]]] | None:
+    """(name, shape without batch) of each input of a model with several inputs; None for one input or
+    unknown shapes."""
+    inputs = getattr(model, "inputs", None)
+    if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
+        return None
+    specs = []
+    for i, tensor in enumerate(inputs):
+        shape = tuple(tensor.shape[1:])
+        if not all(isinstance(d, int) for d in shape):
+            return None
+        specs.append((getattr(tensor, "name", None) or f"input_{i}", shape))
+    return specs
+
+
+def _multi_probe(model, specs, request):
+    """One random probe per input: a dict by name where the model was built on a dict of inputs, else a list."""
+    import numpy as np
+
+    batch = int(request.get("batch_size", 16))
+    rng = np.random.default_rng(int(request.get("seed", 0)))
+    arrays = [rng.normal(0.5, 1.0, size=(batch, *shape)).astype(np.float32) for _, shape in specs]
+    struct = getattr(model, "_inputs_struct", None)
+    if isinstance(struct, dict):
+        return dict(zip(struct.keys(), arrays))
+    return arrays
+
+
 def run(request: dict) -> dict:
     result: dict = {"models": [], "error": None, "timings": {}}
     t0 = time.perf_counter()
@@ -74,6 +102,22 @@ def run(request: dict) -> dict:
         trained = ".fit(" in source or "train_on_batch(" in source or "GradientTape" in source
         t2 = time.perf_counter()
         for name, model in models:
+            specs = _input_specs(model) if request.get("input_shape") is None and not request.get("data") else None
+            if specs is not None:  # several inputs: one probe each
+                x = _multi_probe(model, specs, request)
+                try:
+                    reports = checks.check_model(model, x, name, records, None, int(request.get("seed", 0)), trained=trained)
+                except Exception as exc:
+                    raise loader._raised(f"running {name} on probes of shapes {[s for _, s in specs]}", exc) from None
+                walked = dict(checks.walk_layers(model))
+                lines = loader.layer_lines(source, module, model, {r.path: walked[r.path] for r in reports if r.path in walked})
+                layer_dicts = [r.as_dict() for r in reports]
+                for d in layer_dicts:
+                    d["line"] = lines.get(d["layer"])
+                result["models"].append({"name": name, "input_shape": [list(s) for _, s in specs],
+                                         "inputs": [n for n, _ in specs],
+                                         "probe": [[len(a), *a.shape[1:]] for a in checks._arrays(x)], "layers": layer_dicts})
+                continue
             own = loader.model_input_shape(model)
             shape = tuple(request["input_shape"]) if request.get("input_shape") else None
             if shape is not None and own is not None and shape != own:
