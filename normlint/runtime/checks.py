@@ -505,6 +505,8 @@ def _custom_moving_update(layer, x: np.ndarray) -> Check | None:
         return None
     mean_var, var_var = weights
     old_mean, old_var = _np(mean_var), _np(var_var)
+    if old_mean is None or old_var is None:
+        return None
     try:
         # start from statistics far from the batch's, so that the step is measurable
         mean_var.assign((old_mean + 5.0).astype(np.float32))
@@ -518,6 +520,8 @@ def _custom_moving_update(layer, x: np.ndarray) -> Check | None:
     matching = [a for a in range(1, x.ndim) if x.shape[a] == np.size(start)]
     channel = int(axis) % x.ndim if isinstance(axis, int) else matching[-1] if matching else x.ndim - 1
     batch_mean = x.astype(np.float64).mean(axis=tuple(a for a in range(x.ndim) if a != channel)).reshape(np.shape(start))
+    if start is None or new is None:
+        return None
     step = batch_mean - start
     moved = np.abs(step) > 1e-3
     if not moved.any():
@@ -643,6 +647,7 @@ def check_whole_model(model, x: np.ndarray, rng, model_name: str) -> LayerReport
                                    "two inference calls on the same batch agree" if same.ok else
                                    "two inference calls on the same batch differ: a Dropout (or another random layer) is "
                                    "active at inference (training=True hard-coded in call()?)", same.max_abs, same.max_rel))
+
         def reshuffled(a: np.ndarray) -> np.ndarray:
             b = a.copy()
             b[1:] = rng.permutation(a[1:], axis=0) * 1.7 + 0.3
@@ -676,6 +681,6 @@ def check_whole_model(model, x: np.ndarray, rng, model_name: str) -> LayerReport
                                        f"hard-coded in call(), or not passed on?)"))
     except Exception as exc:  # a model that cannot be called as a whole on the probe is reported, not fatal
         first = (str(exc).strip().splitlines() or [""])[0][:200]
-        report.checks.append(Check("model-call", WARN, f"the whole model could not be called on the probe batch: "
-                                                      f"{type(exc).__name__}: {first}"))
+        report.checks.append(Check("model-call", WARN,
+                                   f"the whole model could not be called on the probe batch: {type(exc).__name__}: {first}"))
     return report
