@@ -38,5 +38,7 @@ def test_compare_and_descriptions():
     assert not ref.compare([1.0, 2.0], [1.0, 2.1]).ok
     assert not ref.compare(np.zeros(3), np.zeros(4)).ok
     assert ref.describe_per_axis((16, 28, 28, 6), (3,)) == "per channel, over batch x height x width, 6 channels (axis 3)"
-    assert ref.describe_per_axis((16, 6, 28, 28), (1,)) == "per channel, over batch x height x width, 6 channels (axis 1)"
+    assert ref.describe_per_axis((16, 6, 28, 28), (1,), channels_first=True) == "per channel, over batch x height x width, 6 channels (axis 1)"
+    # the layout is what the model declares, never guessed from the axis: axis 1 of channels_last images is the height
+    assert ref.describe_per_axis((16, 26, 26, 6), (1,)) == "per height position, over batch x width x channels, 26 height positions (axis 1)"
     assert ref.describe_over((16, 10), (1,)) == "per sample, over features (10 values)"
