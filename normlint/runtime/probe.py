@@ -19,17 +19,6 @@ from typing import Callable
 
 import numpy as np
 
-LAYOUT_NAMES = {
-    2: ("batch", "features"),
-    3: ("batch", "time", "features"),
-    4: ("batch", "height", "width", "channels"),
-    5: ("batch", "depth", "height", "width", "channels"),
-}
-LAYOUT_NAMES_FIRST = {
-    4: ("batch", "channels", "height", "width"),
-    5: ("batch", "channels", "depth", "height", "width"),
-}
-
 
 @dataclass
 class Semantics:
@@ -58,8 +47,9 @@ class Semantics:
 
 
 def axis_names(rank: int, channels_first: bool = False) -> tuple[str, ...]:
-    table = LAYOUT_NAMES_FIRST if channels_first and rank in LAYOUT_NAMES_FIRST else LAYOUT_NAMES
-    return table.get(rank, tuple(["batch"] + [f"axis {i}" for i in range(1, rank)]))
+    from normlint.runtime.reference import axis_names as layout_names  # one table of layout names
+
+    return tuple(layout_names((1,) * rank, (), channels_first))
 
 
 def _join(names: list[str]) -> str:
@@ -76,12 +66,11 @@ def describe(sem: Semantics, shape: tuple[int, ...], channels_first: bool = Fals
         over = ["batch"] + over
     kept = [names[a] for a in range(1, len(shape)) if a not in sem.reduced and a != sem.group_axis]
     per = ["sample"] if not sem.batch_dependent else []
-    singular = {"channels": "channel", "features": "feature"}
+    singular = {"channels": "channel", "features": "feature", "steps": "step"}
     per += [singular[n] for n in kept if n in singular]
     positions = [n for n in kept if n not in singular]
     if positions:
-        per.append(f"{_join(positions)} position" if len(positions) > 1 else f"{positions[0]} step"
-                   if positions[0] == "time" else positions[0])
+        per.append(f"{_join(positions)} position" if len(positions) > 1 else positions[0])
     count = int(np.prod([shape[a] for a in sem.reduced])) if sem.reduced else 1
     if sem.batch_dependent:
         count *= shape[0]
