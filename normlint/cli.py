@@ -36,7 +36,7 @@ def _progress(done: int, total: int) -> None:
 
 def cmd_lint(args: argparse.Namespace) -> int:
     from normlint.config import ConfigError, load_config
-    from normlint.lint.files import decode_source, discover, lint_file, lint_text
+    from normlint.lint.files import READ_CAP, decode_source, discover, lint_file, lint_text
     from normlint.lint.options import OptionError, all_options
     from normlint.report import format_findings
 
@@ -71,8 +71,11 @@ def cmd_lint(args: argparse.Namespace) -> int:
     errors: list[str] = []
     if stdin:
         name = args.stdin_filename or "<stdin>"
+        data = sys.stdin.buffer.read(READ_CAP + 1)  # never read an endless stream to the end
+        if len(data) > READ_CAP:
+            raise UsageError(f"standard input is over the {READ_CAP >> 20} MiB that normlint reads of one file")
         try:
-            text = decode_source(sys.stdin.buffer.read())
+            text = decode_source(data)
         except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
             raise UsageError(f"cannot decode standard input: {exc}") from None
         files = [name]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -227,6 +228,10 @@ def test_standard_input_with_a_filename(tmp_path: Path):
     assert anonymous.returncode == 1 and anonymous.stdout.startswith("<stdin>:2:1: NL000 cannot parse")
     mixed = normlint("lint", "-", str(src))
     assert mixed.returncode == 2 and "cannot be combined" in mixed.stderr
+    with open("/dev/zero", "rb") as endless:  # an endless stream is cut, never read to the end
+        zero = subprocess.run([sys.executable, "-m", "normlint", "lint", "-"], stdin=endless, capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path)
+    assert zero.returncode == 2 and zero.stderr.strip() == "normlint: error: standard input is over the 64 MiB that normlint reads of one file"
 
 
 def test_explain_nl000_and_help_texts():
