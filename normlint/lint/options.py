@@ -42,10 +42,10 @@ def _parse_int(value: Any, where: str) -> int:
     raise OptionError(f"{where} must be a whole number, got {value!r}")
 
 
-def parse_size(value: Any, where: str) -> int:
+def parse_size(value: Any, where: str, example: str = "512K or 1M") -> int:
     """Bytes from 524288, "512K", "1M", "1.5MiB"; 0 means no limit."""
     if isinstance(value, bool):
-        raise OptionError(f"{where} must be a size like 512K or 1M, got {value!r}")
+        raise OptionError(f"{where} must be a size like {example}, got {value!r}")
     if isinstance(value, int) and value >= 0:
         return value
     if isinstance(value, str):
@@ -58,7 +58,7 @@ def parse_size(value: Any, where: str) -> int:
             size = -1.0
         if size >= 0:
             return int(size * scale)
-    raise OptionError(f"{where} must be a size like 512K or 1M (0: no limit), got {value!r}")
+    raise OptionError(f"{where} must be a size like {example} (0: no limit), got {value!r}")
 
 
 MAX_FILE_SIZE = Option(

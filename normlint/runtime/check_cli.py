@@ -50,9 +50,9 @@ def _max_memory(text: str | None) -> int | None:
     if text is None:
         return supervise.default_max_memory()
     try:
-        value = parse_size(text, "--max-memory")
+        value = parse_size(text, "--max-memory", example="4G or 1500M")
     except OptionError as exc:
-        raise UsageError(str(exc).replace("512K or 1M", "4G or 1500M")) from None
+        raise UsageError(str(exc)) from None
     if value and value < 256 << 20:
         raise UsageError(f"--max-memory {text} is too small to import a deep-learning framework: give at least 256M (0: no limit)")
     return value or None

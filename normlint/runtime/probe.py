@@ -170,8 +170,8 @@ def _norm_axes(axis, rank: int) -> tuple[int, ...]:
     return tuple(sorted({int(a) % rank for a in axes}))
 
 
-def expected(kind: str, layer, rank: int) -> tuple[tuple[int, ...], int | None, int | None, bool, bool | None]:
-    """(reduced non-batch axes, group size, group axis, batch-dependent, centered) the kind promises.
+def expected(kind: str, layer, rank: int) -> tuple[tuple[int, ...], int | None, bool, bool]:
+    """(reduced non-batch axes, the channel axis of groups, batch-dependent, centered) the kind promises.
 
     ``axis`` follows each kind's convention: the axes normalized over for layer and RMS normalization
     (Keras's LayerNormalization); the kept channel axis for batch, instance and group normalization
@@ -181,17 +181,17 @@ def expected(kind: str, layer, rank: int) -> tuple[tuple[int, ...], int | None, 
         axis = -1
     if kind in ("layer", "rms"):
         reduced = tuple(a for a in _norm_axes(axis, rank) if a != 0)
-        return reduced, None, None, False, kind == "layer"
+        return reduced, None, False, kind == "layer"
     channel = _norm_axes(axis, rank)
     others = tuple(a for a in range(1, rank) if a not in channel)
     if kind == "group":
         groups = getattr(layer, "groups", None)
         if isinstance(groups, int) and groups > 0 and len(channel) == 1:
-            return others, None, channel[0], False, True  # group size checked against `groups` separately
-        return others, None, None, False, True
+            return others, channel[0], False, True  # group size checked against `groups` separately
+        return others, None, False, True
     if kind == "instance":
-        return others, None, None, False, True
-    return others, None, None, True, True  # batch, in training mode
+        return others, None, False, True
+    return others, None, True, True  # batch, in training mode
 
 
 def judge(kind: str, layer, sem: Semantics, shape: tuple[int, ...], channels_first: bool) -> str | None:
@@ -199,7 +199,7 @@ def judge(kind: str, layer, sem: Semantics, shape: tuple[int, ...], channels_fir
     sentence of the FAIL, naming axes by the layout."""
     rank = len(shape)
     names = axis_names(rank, channels_first)
-    want_reduced, _, want_group_axis, want_batch, want_centered = expected(kind, layer, rank)
+    want_reduced, want_group_axis, want_batch, want_centered = expected(kind, layer, rank)
     label = {"batch": "batch normalization", "instance": "instance normalization", "group": "group normalization",
              "layer": "layer normalization", "rms": "RMS normalization"}[kind]
     problems = []
@@ -226,7 +226,7 @@ def judge(kind: str, layer, sem: Semantics, shape: tuple[int, ...], channels_fir
     if sem.batch_dependent != want_batch:
         problems.append("an output depends on the other samples of the batch" if sem.batch_dependent
                         else "its statistics do not span the batch")
-    if want_centered is not None and sem.centered != want_centered and not sem.elementwise:
+    if sem.centered != want_centered and not sem.elementwise:
         problems.append("it subtracts a mean, which RMS normalization does not" if sem.centered
                         else "it does not subtract the mean")
     if kind == "rms" and sem.unit_l2:

@@ -257,11 +257,11 @@ def run_smoke(args) -> int:
     classes = len(ds.classes)
     print(f"normlint smoke: LeNet-5 on CIFAR-10, {ds.describe()} (loaded in {data_seconds:.1f} s); "
           f"{device} on {backend}; {epochs} epoch(s), batch {args.batch_size}, seed(s) {seeds}", file=out, flush=True)
-    if full_batches(len(ds.x_train), args.batch_size) < len(ds.x_train):
-        print(f"each epoch trains on {full_batches(len(ds.x_train), args.batch_size)} images, whole batches of "
+    n_train = full_batches(len(ds.x_train), args.batch_size)
+    if n_train < len(ds.x_train):
+        print(f"each epoch trains on {n_train} images, whole batches of "
               f"{args.batch_size} (the last {len(ds.x_train) % args.batch_size} of the shuffled set are left out)",
               file=out, flush=True)
-    n_train = full_batches(len(ds.x_train), args.batch_size)
     arrays = (ds.x_train[:n_train].astype("float32"), ds.x_test.astype("float32"))
     runs: dict[str, list[dict]] = {"plain": [], "normalized": []}
     models = {}
