@@ -19,6 +19,7 @@ from normlint import __version__
 from normlint.lint import nl000
 from normlint.lint.engine import Finding
 from normlint.lint.rules import ALL_RULES, RULES_BY_CODE
+from normlint.lint.rules.base import page_url
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -35,11 +36,8 @@ def severity(code: str) -> str:
 
 
 def _help(code: str, docs_url: str | None) -> str | None:
-    """The rule's page under the docs-url setting; None without one (a dead link helps nobody)."""
-    if code == nl000.CODE:
-        return f"{docs_url.rstrip('/')}/{code}.md" if docs_url else None
-    rule = RULES_BY_CODE.get(code)
-    return rule.help_url(docs_url) if rule else None
+    """The page of a rule (or of NL000) under the docs-url setting; None without one."""
+    return page_url(code, docs_url)
 
 
 def printable_path(path: str) -> str:

@@ -13,6 +13,11 @@ from normlint.lint.context import FileContext
 from normlint.lint.options import Option
 
 
+def page_url(code: str, base: str | None) -> str | None:
+    """The page of ``code`` under ``base`` (the docs-url setting); None without one: no dead links."""
+    return f"{base.rstrip('/')}/{code}.md" if base else None
+
+
 @dataclass(frozen=True)
 class Hit:
     """A finding before positions are known. ``{line}`` in the message becomes ``related``'s line."""
@@ -83,8 +88,7 @@ class Rule:
 
     @classmethod
     def help_url(cls, base: str | None = None) -> str | None:
-        """The rule's page under ``base`` (the docs-url setting); None without one: no dead links."""
-        return f"{base.rstrip('/')}/{cls.code}.md" if base else None
+        return page_url(cls.code, base)
 
     @classmethod
     def page(cls) -> str:
