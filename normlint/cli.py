@@ -51,6 +51,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     if args.stdin_filename and not stdin:
         raise UsageError("--stdin-filename is for linting standard input: pass - as the path")
     select, ignore = _codes(args.select, "--select"), _codes(args.ignore, "--ignore")
+    extend_select = _codes(args.extend_select, "--extend-select")
     anchor = args.stdin_filename or ("." if stdin else args.paths[0])
     try:
         config = load_config(Path(anchor) if os.path.exists(anchor) else Path(anchor).parent,
@@ -66,6 +67,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
                 raise UsageError(str(exc)) from None
     if select is not None:
         config.select = select
+    if extend_select:
+        config.extend_select = config.extend_select + extend_select
     if ignore is not None:
         config.ignore = config.ignore + ignore
     errors: list[str] = []
@@ -81,7 +84,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
         files = [name]
         findings = sorted(lint_text(text, name, config))
     else:
-        found = discover(args.paths)
+        if args.extend_exclude:
+            config.extend_exclude += tuple(g.strip() for g in args.extend_exclude.split(",") if g.strip())
+        found = discover(args.paths, config.extend_exclude)
         errors = found.errors
         for note in found.skipped:
             print(f"normlint: {note}", file=sys.stderr)
@@ -90,7 +95,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     for message in errors:
         print(f"normlint: error: {message}", file=sys.stderr)
     if not files and not errors:
-        print("normlint: no Python files found", file=sys.stderr)
+        print("normlint: no Python files or notebooks found", file=sys.stderr)
         return 0
     out = format_findings(findings, args.format, len(files), config.docs_url)
     if out:
@@ -163,12 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
         "2 usage error, bad configuration, or a path that does not exist or cannot be read (the other paths "
         "are still linted and reported).",
     )
-    lint.add_argument("paths", nargs="*", help="files or folders (recursive; only regular files are read), or - for standard input")
+    lint.add_argument("paths", nargs="*", help="files or folders (recursive: *.py, *.pyi and *.ipynb notebooks; only regular files are read), or - for standard input")
     lint.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1); a worker that dies is reported, never waited for")
     lint.add_argument("--select", help="comma-separated code prefixes to report, e.g. NL1,NL201 (unknown codes are an error)")
+    lint.add_argument("--extend-select", help="comma-separated codes added to the selection; opt-in rules (NL103) "
+                      "run only when named in full here or in --select")
     lint.add_argument("--ignore", help="comma-separated code prefixes to drop (unknown codes are an error)")
     lint.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text",
                       help="text (default), json, github (workflow annotations) or sarif (2.1.0)")
+    lint.add_argument("--extend-exclude", metavar="GLOBS",
+                      help="comma-separated path globs that folder walks skip, besides .git, venv, __pycache__, "
+                      ".ipynb_checkpoints... (also [tool.normlint] extend-exclude); files named explicitly are still linted")
     lint.add_argument("--config", help="pyproject.toml to read [tool.normlint] from (default: the nearest above the first path)")
     from normlint.lint.options import all_options
 

@@ -3,9 +3,11 @@
 Read by the standalone CLI and by the flake8 plugin alike.
 
     [tool.normlint]
-    select = ["NL"]                 # code prefixes to report (default: all)
+    select = ["NL"]                 # code prefixes to report (default: all rules on by default)
+    extend-select = ["NL103"]       # opt-in rules, by their full code (also accepted in select)
     ignore = ["NL6"]                # code prefixes to drop
     docs-url = "https://example.org/normlint/rules/"   # base of the rule pages linked from reports
+    extend-exclude = ["build", "*_pb2.py"]   # globs that folder walks skip (files named explicitly are linted)
     small-batch-threshold = 8       # an option declared on a rule (NL602)
     max-file-size = "512K"          # an option declared on the engine
     [tool.normlint.per-file-ignores]
@@ -31,16 +33,23 @@ class ConfigError(Exception):
 @dataclass
 class Config:
     select: tuple[str, ...] = ("NL",)
+    extend_select: tuple[str, ...] = ()  # added to select; an opt-in rule runs only when named in full here or in select
     ignore: tuple[str, ...] = ()
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     root: Path | None = None
     docs_url: str | None = None  # base URL of the rule pages; None: reports carry no links
+    extend_exclude: tuple[str, ...] = ()  # globs of paths that folder walks skip (besides .git, venv, ...)
 
     def enabled(self, code: str, path: str | None = None) -> bool:
         if code == "NL000":
             return True
-        if not _matches(code, self.select) or _matches(code, self.ignore):
+        if code in _opt_in():
+            if code not in self.select and code not in self.extend_select:
+                return False
+        elif not _matches(code, self.select + self.extend_select):
+            return False
+        if _matches(code, self.ignore):
             return False
         if path is not None and self.per_file_ignores:
             rel = _relative(path, self.root)
@@ -51,6 +60,12 @@ class Config:
 
     def any_enabled(self, codes, path: str | None = None) -> bool:
         return any(self.enabled(c, path) for c in codes)
+
+
+def _opt_in() -> frozenset[str]:
+    from normlint.lint.rules import OPT_IN
+
+    return OPT_IN
 
 
 def _matches(code: str, prefixes: tuple[str, ...]) -> bool:
@@ -119,7 +134,7 @@ def load_config(start: Path | None = None, pyproject: Path | None = None) -> Con
 
     cfg = Config(root=path.parent)
     options = {o.name: o for o in all_options()}
-    known = {"select", "ignore", "per-file-ignores", "docs-url"} | set(options)
+    known = {"select", "extend-select", "ignore", "per-file-ignores", "docs-url", "extend-exclude"} | set(options)
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown [tool.normlint] key(s): {', '.join(unknown)}")
@@ -127,12 +142,19 @@ def load_config(start: Path | None = None, pyproject: Path | None = None) -> Con
         cfg.select = _codes(table["select"], "select", path)
         if not cfg.select:
             raise ConfigError(f"{path}: [tool.normlint] select is empty: nothing would be checked")
+    if "extend-select" in table:
+        cfg.extend_select = _codes(table["extend-select"], "extend-select", path)
     if "ignore" in table:
         cfg.ignore = _codes(table["ignore"], "ignore", path)
     pfi = table.get("per-file-ignores", {})
     if not isinstance(pfi, dict):
         raise ConfigError(f"{path}: [tool.normlint.per-file-ignores] must map globs to code lists")
     cfg.per_file_ignores = {k: _codes(v, f"per-file-ignores.{k}", path) for k, v in pfi.items()}
+    if "extend-exclude" in table:
+        globs = table["extend-exclude"]
+        if not isinstance(globs, list) or not all(isinstance(g, str) and g.strip() for g in globs):
+            raise ConfigError(f"{path}: [tool.normlint] extend-exclude must be a list of path globs, got {globs!r}")
+        cfg.extend_exclude = tuple(g.strip() for g in globs)
     if "docs-url" in table:
         url = table["docs-url"]
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):

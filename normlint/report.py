@@ -48,7 +48,7 @@ def printable_path(path: str) -> str:
 
 
 def format_text(findings: Sequence[Finding]) -> str:
-    return "".join(f"{printable_path(f.path)}:{f.line}:{f.col}: {f.message}\n" for f in findings)
+    return "".join(f"{printable_path(f.path)}:{f.where}: {f.message}\n" for f in findings)
 
 
 def format_json(findings: Sequence[Finding], files: int, docs_url: str | None = None) -> str:
@@ -60,8 +60,10 @@ def format_json(findings: Sequence[Finding], files: int, docs_url: str | None = 
         "findings": [
             {
                 "path": f.path,
-                "line": f.line,
+                "line": f.line if f.cell is None else f.cell_line,
                 "column": f.col,
+                "cell": f.cell,
+                "file_line": f.line,
                 "code": f.code,
                 "name": _name(f.code),
                 "severity": severity(f.code),
@@ -93,7 +95,8 @@ def github_command(level: str, path: str, line: int, col: int | None, title: str
 def format_github(findings: Sequence[Finding]) -> str:
     lines = []
     for f in findings:
-        lines.append(github_command(severity(f.code), f.path, f.line, f.col, f"{f.code} {_name(f.code)}", f.text))
+        where = f"cell {f.cell}, line {f.cell_line}: " if f.cell is not None else ""
+        lines.append(github_command(severity(f.code), f.path, f.line, f.col, f"{f.code} {_name(f.code)}", where + f.text))
     return "".join(line + "\n" for line in lines)
 
 
@@ -148,6 +151,7 @@ def sarif_document(findings: Sequence[Finding], docs_url: str | None = None) -> 
                     }
                 }
             ],
+            **({"properties": {"cell": f.cell, "cellLine": f.cell_line}} if f.cell is not None else {}),
         }
         for f in findings
     ]

@@ -44,7 +44,7 @@ def test_nothing_to_lint_exits_zero_with_a_message(tmp_path: Path):
     assert none.returncode == 0 and "no paths given" in none.stderr
     (tmp_path / "notes.txt").write_text("hello")
     empty = normlint("lint", str(tmp_path))
-    assert empty.returncode == 0 and "no Python files found" in empty.stderr
+    assert empty.returncode == 0 and "no Python files or notebooks found" in empty.stderr
     (tmp_path / "a.py").write_text(BAD)
     filtered = normlint("lint", "--select", "NL7", str(tmp_path))
     assert filtered.returncode == 0 and filtered.stdout == ""
@@ -124,7 +124,7 @@ def test_rules_and_explain():
     listing = normlint("rules")
     assert listing.returncode == 0
     lines = listing.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == [r.code for r in ALL_RULES] and len(lines) == 16
+    assert [line.split()[0] for line in lines] == [r.code for r in ALL_RULES] and len(lines) == 17
     assert "NL101  dropout-before-batchnorm" in listing.stdout
     page = normlint("explain", "nl702")
     assert page.returncode == 0 and page.stdout.startswith("# NL702 sigmoid-with-categorical-loss")

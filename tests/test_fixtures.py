@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from normlint.lint.rules import ALL_RULES
+from normlint.lint.rules import ALL_RULES, OPT_IN as OPT_IN_CODES
 from tests.helpers import FIXTURES, expected_codes, fixture_files, flake8, normlint, parse_text_report
+
+
+# the fixtures mark the opt-in rules' codes too: select them (as a user would) wherever fixtures are linted
+OPT_IN = ("--extend-select", ",".join(sorted(OPT_IN_CODES)))
 
 
 def _expected_all() -> Counter:
@@ -25,7 +29,7 @@ def test_fixtures_have_markers():
 
 
 def test_normlint_lint_reports_exactly_the_marked_codes():
-    result = normlint("lint", "--format", "json", str(FIXTURES))
+    result = normlint("lint", "--format", "json", *OPT_IN, str(FIXTURES))
     assert result.returncode == 1, result.stderr
     doc = json.loads(result.stdout)
     got = Counter((str(Path(f["path"]).resolve()), f["line"], f["code"]) for f in doc["findings"])
@@ -33,14 +37,14 @@ def test_normlint_lint_reports_exactly_the_marked_codes():
 
 
 def test_flake8_reports_exactly_the_marked_codes():
-    result = flake8("--select", "NL", str(FIXTURES))
+    result = flake8("--select", "NL", *OPT_IN, str(FIXTURES))
     assert result.returncode == 1, result.stderr
     assert parse_text_report(result.stdout) == _expected_all()
 
 
 def test_flake8_and_cli_agree_on_columns():
-    cli = normlint("lint", str(FIXTURES)).stdout.splitlines()
-    f8 = flake8("--select", "NL", str(FIXTURES)).stdout.splitlines()
+    cli = normlint("lint", *OPT_IN, str(FIXTURES)).stdout.splitlines()
+    f8 = flake8("--select", "NL", *OPT_IN, str(FIXTURES)).stdout.splitlines()
     assert sorted(cli) == sorted(f8)
 
 
@@ -72,7 +76,8 @@ def report_of(fixture: Path) -> str:
     from normlint.config import Config
     from normlint.lint.files import lint_file
 
-    return "".join(f"{f.line}:{f.col} {f.message}\n" for f in lint_file(str(fixture), Config()))
+    config = Config(extend_select=tuple(OPT_IN_CODES))
+    return "".join(f"{f.line}:{f.col} {f.message}\n" for f in lint_file(str(fixture), config))
 
 
 @pytest.mark.parametrize("fixture", fixture_files(), ids=lambda p: str(p.relative_to(FIXTURES)))

@@ -16,9 +16,10 @@ Pick the cheapest view that answers the rule's question:
    ``from keras import layers as L`` (``qualname`` gives the dotted name); classes and functions defined
    in the file are never taken for Keras's.
 
-3. **Literals** (``literal(expr)``, ``is_literal(value)``): the Python value of a literal argument
-   (numbers, strings, booleans, None, lists/tuples of them, a negated number); anything else is
-   "not a literal", never a guess::
+3. **Literals** (``literal(expr)``, ``is_literal(value)``): the Python value of a constant argument
+   (numbers, strings, booleans, None, lists/tuples/dicts of them, simple arithmetic, and names the file
+   binds to one constant value: ``CHANNEL_AXIS = 1``); anything else is "not a literal", never a guess.
+   ``keyword(call, "momentum")`` finds an argument also through ``**cfg`` of a constant dict::
 
        momentum = literal(call_arg)
        if is_literal(momentum) and momentum < 0.5: ...
@@ -44,45 +45,22 @@ from typing import Any
 
 import libcst as cst
 
+from normlint.lint.constants import NO_VALUE, Constants, evaluate, keyword
 from normlint.lint.flow import analyze
 from normlint.lint.graph import Flow
 from normlint.lint.index import CallSite, FileIndex, build_index
 from normlint.lint.names import Names
 
-__all__ = ["CallSite", "FileContext", "is_literal", "literal"]
+__all__ = ["CallSite", "FileContext", "is_literal", "keyword", "literal"]
 
-_NO_LITERAL = object()
+_NO_LITERAL = NO_VALUE
 
 
 def literal(expr: cst.BaseExpression | None) -> Any:
-    """The Python value of a literal expression (numbers, strings, True/False/None, lists), else NO_LITERAL."""
-    if expr is None:
-        return _NO_LITERAL
-    if isinstance(expr, cst.Integer):
-        return _int(expr.value)
-    if isinstance(expr, cst.Float):
-        return float(expr.value.replace("_", ""))
-    if isinstance(expr, cst.SimpleString):
-        try:
-            return expr.evaluated_value
-        except Exception:
-            return _NO_LITERAL
-    if isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"):
-        return {"True": True, "False": False, "None": None}[expr.value]
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
-        inner = literal(expr.expression)
-        return -inner if isinstance(inner, (int, float)) and not isinstance(inner, bool) else _NO_LITERAL
-    if isinstance(expr, (cst.List, cst.Tuple)):
-        values = [literal(e.value) for e in expr.elements]
-        return _NO_LITERAL if any(v is _NO_LITERAL for v in values) else values
-    return _NO_LITERAL
-
-
-def _int(text: str) -> Any:
-    try:
-        return int(text, 0)
-    except ValueError:
-        return _NO_LITERAL if text.strip("0_") else 0
+    """The Python value of a constant expression, else NO_LITERAL: numbers, strings, True/False/None,
+    lists/tuples/dicts of them, simple arithmetic (``1 / 255``, ``1 - 0.01``) and names that hold one
+    value in the file being linted (``CHANNEL_AXIS = 1``; see normlint.lint.constants)."""
+    return evaluate(expr)
 
 
 def is_literal(value: Any) -> bool:
@@ -95,10 +73,15 @@ class FileContext:
     source: str
     path: str
     options: dict[str, Any] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)  # what one rule computed that another reads (per file)
 
     @cached_property
     def index(self) -> FileIndex:
         return build_index(self.module)
+
+    @cached_property
+    def constants(self) -> Constants:
+        return Constants(self.index.assignments, self.index.bind_counts)
 
     @cached_property
     def names(self) -> Names:

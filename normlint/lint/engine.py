@@ -7,12 +7,13 @@ import re
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from normlint.config import Config
+from normlint.lint import constants
 from normlint.lint.context import FileContext
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
 from normlint.lint.rules import ALL_RULES, Hit, Rule
@@ -25,10 +26,21 @@ class Finding:
     col: int  # 1-based, as flake8 prints it
     code: str
     message: str  # starts with the code: "NL101 Dropout feeds ..."
+    # notebooks: the code cell (1-based among code cells) and the line in it; ``line`` is then the
+    # line of the .ipynb file, for annotations on the real file
+    cell: int | None = None
+    cell_line: int | None = None
 
     @property
     def text(self) -> str:
         return self.message[len(self.code) + 1:]
+
+    @property
+    def where(self) -> str:
+        """``line:col``, or ``cell 3:4:col`` in a notebook (as Ruff prints it)."""
+        if self.cell is not None:
+            return f"cell {self.cell}:{self.cell_line}:{self.col}"
+        return f"{self.line}:{self.col}"
 
 
 def active_rules(source: str, config: Config, path: str | None = None, prefilter: bool = True) -> list[type[Rule]]:
@@ -42,11 +54,12 @@ PYTHON = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
 
 def lint_source(
     source: str, path: str = "<string>", config: Config | None = None, check_syntax: bool = False,
-    prefilter: bool = True,
+    prefilter: bool = True, describe_line: Callable[[int], str] | None = None,
 ) -> list[Finding]:
     """Findings for one file. ``check_syntax``: the running interpreter's grammar decides whether the
     file parses, whatever the prefilter says (the CLI wants it; flake8 reports E999 itself).
-    ``prefilter=False`` parses every file (tests).
+    ``prefilter=False`` parses every file (tests). ``describe_line`` words a related line in a
+    message ("line 12"; a notebook says "cell 3, line 4").
 
     Never raises on any input: a file normlint cannot analyse is one NL000 finding that says why."""
     config = config or Config()
@@ -69,7 +82,7 @@ def lint_source(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _lint_parsed(source, path, config, rules)
+        return _lint_parsed(source, path, config, rules, describe_line or _line_words)
     except RecursionError:
         return [Finding(path, 1, 1, "NL000", "NL000 not analysed: the file nests too deeply (RecursionError)")]
     except MemoryError:
@@ -102,7 +115,12 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]) -> list[Finding]:
+def _line_words(line: int) -> str:
+    return f"line {line}"
+
+
+def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]],
+                 describe_line: Callable[[int], str]) -> list[Finding]:
     try:
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError, TypeError) as exc:
@@ -119,11 +137,12 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
     ctx = FileContext(module, source, path, dict(config.options))
     hits: list[tuple[str, Hit]] = []
     errors = []
-    for rule_cls in rules:
-        try:
-            hits.extend((rule_cls.code, h) for h in rule_cls().check(ctx))
-        except RecursionError:
-            errors.append(Finding(path, 1, 1, "NL000", f"NL000 {rule_cls.code} skipped: file nests too deeply"))
+    with constants.current(lambda: ctx.constants):  # literal() sees through the file's constant names
+        for rule_cls in rules:
+            try:
+                hits.extend((rule_cls.code, h) for h in rule_cls().check(ctx))
+            except RecursionError:
+                errors.append(Finding(path, 1, 1, "NL000", f"NL000 {rule_cls.code} skipped: file nests too deeply"))
     if not hits:
         return errors
     locate = _Locator(source, module)
@@ -132,7 +151,8 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
         line, col = locate(hit.node)
         message = hit.message
         if hit.related is not None and "{line}" in message:
-            message = message.replace("{line}", str(locate(hit.related)[0]))
+            related = locate(hit.related)[0]
+            message = message.replace("line {line}", describe_line(related)).replace("{line}", str(related))
         findings.add(Finding(path, line, col + 1, code, f"{code} {message}"))  # the code, spelled once
     return sorted(findings)
 

@@ -10,15 +10,17 @@ import io
 import os
 import stat
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatch
 
 from normlint.config import Config
-from normlint.lint.engine import MAX_FILE_SIZE, Finding, _size, apply_noqa, lint_source
+from normlint.lint.engine import MAX_FILE_SIZE, PYTHON, Finding, _size, apply_noqa, lint_source
+from normlint.lint.notebook import SUFFIX as NOTEBOOK, NotebookError, read_notebook
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", ".mypy_cache",
-                       ".pytest_cache", "node_modules", "site-packages", ".eggs"})
-SUFFIXES = (".py", ".pyi")
+                       ".pytest_cache", "node_modules", "site-packages", ".eggs", ".ipynb_checkpoints"})
+SUFFIXES = (".py", ".pyi", NOTEBOOK)
 READ_CAP = 64 << 20  # never read more than this of one file, whatever max-file-size says
 
 
@@ -39,9 +41,24 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def discover(paths: list[str]) -> Discovery:
-    """Python files under ``paths``, each once (a file named on the command line is taken whatever its
-    suffix); missing paths and unreadable folders are errors, non-regular files are skipped."""
+def excluded(path: str, patterns: tuple[str, ...]) -> bool:
+    """``path`` matches one of the globs (``build/*``, ``*_pb2.py``, ``legacy``): against the whole
+    path, against its last part and against any one folder of it."""
+    if not patterns:
+        return False
+    norm = os.path.normpath(path).replace(os.sep, "/")
+    parts = norm.split("/")
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if fnmatch(norm, pattern) or fnmatch(norm, f"*/{pattern}") or any(fnmatch(p, pattern) for p in parts):
+            return True
+    return False
+
+
+def discover(paths: list[str], exclude: tuple[str, ...] = ()) -> Discovery:
+    """Python files and notebooks under ``paths``, each once (a file named on the command line is taken
+    whatever its suffix, and whatever ``exclude`` says); missing paths and unreadable folders are
+    errors, non-regular files are skipped, paths matching an ``exclude`` glob are not walked."""
     found = Discovery()
     seen: set[tuple[int, int]] = set()
 
@@ -74,9 +91,10 @@ def discover(paths: list[str]) -> Discovery:
             found.errors.append(f"cannot read folder {exc.filename}: {exc.strerror or exc}")
 
         for root, dirs, files in os.walk(p, onerror=walk_error):
-            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")
+                             and not excluded(os.path.join(root, d), exclude))
             for name in sorted(files):
-                if name.endswith(SUFFIXES):
+                if name.endswith(SUFFIXES) and not excluded(os.path.join(root, name), exclude):
                     take(os.path.join(root, name), named=False)
     return found
 
@@ -109,8 +127,33 @@ def lint_file(path: str, config: Config) -> list[Finding]:
 
 
 def lint_text(source: str, path: str, config: Config) -> list[Finding]:
-    """Findings of one file's text, noqa applied (also for standard input)."""
+    """Findings of one file's text, noqa applied (also for standard input); a ``.ipynb`` path is read
+    as a notebook."""
+    if path.endswith(NOTEBOOK):
+        return lint_notebook(source, path, config)
     findings = lint_source(source, path, config, check_syntax=True)
     if findings:
         findings = apply_noqa(findings, source.splitlines())
     return findings
+
+
+def lint_notebook(raw: str, path: str, config: Config) -> list[Finding]:
+    """Findings of a notebook's code cells, each placed in its cell and in the .ipynb file."""
+    try:
+        nb = read_notebook(raw)
+    except NotebookError as exc:
+        return [Finding(path, 1, 1, "NL000", f"NL000 cannot read: {exc}")]
+    def describe(line: int) -> str:
+        place = nb.place(line)
+        return f"cell {place.cell}, line {place.line}"
+
+    found = lint_source(nb.source, path, config, describe_line=describe) if nb.source else []
+    found = apply_noqa(found, nb.source.splitlines()) if found else []
+    out = []
+    for f in found:
+        place = nb.place(f.line)
+        out.append(replace(f, line=place.file_line, cell=place.cell, cell_line=place.line))
+    for place, col, msg in nb.broken:
+        out.append(Finding(path, place.file_line, col, "NL000", f"NL000 cannot parse ({PYTHON}): {msg} (this cell "
+                           f"was not linted)", place.cell, place.line))
+    return sorted(out)

@@ -16,6 +16,7 @@ from normlint import __version__
 from normlint.config import Config, ConfigError, load_config
 from normlint.lint.engine import lint_source
 from normlint.lint.options import OptionError, all_options
+from normlint.lint.rules import OPT_IN
 
 
 class Plugin:
@@ -23,6 +24,7 @@ class Plugin:
     version = __version__
     _config: Config | None = None
     _given: dict[str, Any] = {}
+    _opt_in: tuple[str, ...] = ()
 
     def __init__(self, tree: Any, lines: list[str], filename: str) -> None:
         self.lines = lines
@@ -41,6 +43,9 @@ class Plugin:
     @classmethod
     def parse_options(cls, options: Any) -> None:
         cls._given = {o.key: getattr(options, f"normlint_{o.key}", None) for o in all_options()}
+        # opt-in rules run when flake8's own --select / --extend-select name them in full
+        named = list(getattr(options, "select", None) or []) + list(getattr(options, "extend_select", None) or [])
+        cls._opt_in = tuple(c for c in named if c in OPT_IN)
         cls._config = None
 
     @classmethod
@@ -58,6 +63,7 @@ class Plugin:
                         cfg.options[option.key] = option.parse(value, f"--normlint-{option.name}")
                     except OptionError as exc:
                         print(f"normlint: warning: {exc}; using the default", file=sys.stderr)
+            cfg.extend_select = cfg.extend_select + cls._opt_in
             cls._config = cfg
         return cls._config
 

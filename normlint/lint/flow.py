@@ -42,6 +42,7 @@ from normlint.lint.graph import (
     _upstream_layers,
     _MAX_SEQ,
 )
+from normlint.lint.legacy import modernize
 from normlint.lint.names import Names
 
 IMAGE_DATASETS = frozenset({"cifar10", "cifar100", "mnist", "fashion_mnist"})
@@ -411,7 +412,7 @@ class Interpreter:
         if kind == "Input" or canon in ("keras.Input", "keras.layers.Input"):
             return Tensor()
         if kind is not None:
-            args, kwargs = kwargs_of(call)
+            args, kwargs = modernize(call, kind, *kwargs_of(call))
             obj = LayerObj(kind=kind, node=call, kwargs=kwargs, args=args, is_model=kind in MODEL_CLASSES)
             if kind == "Sequential":
                 layers = pos[0] if pos else kw.get("layers", UNKNOWN)
@@ -457,7 +458,10 @@ class Interpreter:
     def _apply(self, layer: LayerObj, site: cst.CSTNode, values: list[Value]) -> Tensor:
         inputs = tuple(_tensors(values)) or (Tensor(),)
         if self._tape_depth and (layer.is_model or layer.user_class) and isinstance(site, cst.Call):
-            has_training = any(a.keyword is not None and a.keyword.value == "training" for a in site.args)
+            # training=..., a flag under the name the model's call() gives it (is_training=True), or
+            # passed by position (model(x, True)): passed, not missing
+            has_training = any(a.keyword is not None and "train" in a.keyword.value.lower() for a in site.args) \
+                or sum(1 for a in site.args if a.keyword is None and not a.star) >= 2
             self.flow.tape_calls.append(TapeCall(layer, site, has_training))
         if layer.kind == "Sequential" and layer.members:
             out = inputs[0]

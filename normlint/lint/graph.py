@@ -17,6 +17,8 @@ from typing import Iterator
 
 import libcst as cst
 
+from normlint.lint.constants import dict_items
+
 _MAX_SEQ = 4096  # items a list may grow to while walked (longer lists are cut, never followed further)
 
 
@@ -190,10 +192,14 @@ class Flow:
 
 
 def kwargs_of(call: cst.Call) -> tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]:
+    """Positional and keyword arguments of a call; ``**cfg`` of a constant dict counts as keywords."""
     args, kwargs = [], {}
     for a in call.args:
         if a.keyword is not None:
             kwargs[a.keyword.value] = a.value
+        elif a.star == "**":
+            for key, value in (dict_items(a.value) or {}).items():
+                kwargs.setdefault(key, value)
         elif not a.star:
             args.append(a.value)
     return args, kwargs

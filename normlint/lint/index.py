@@ -81,6 +81,7 @@ class FileIndex:
     imports: dict[str, str] = field(default_factory=dict)
     bind_counts: Counter = field(default_factory=Counter)
     aliases: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    assignments: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)  # name = value (Name targets)
     classes: dict[str, cst.ClassDef] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
     calls: list[CallSite] = field(default_factory=list)
@@ -141,6 +142,8 @@ def build_index(module: cst.Module) -> FileIndex:
         elif t is cst.Assign:
             for target in node.targets:
                 index.bind(target.target)
+                if type(target.target) is cst.Name:
+                    index.assignments.setdefault(target.target.value, []).append(node.value)
             if len(node.targets) == 1:
                 target = node.targets[0].target
                 if type(node.value) is cst.Call:
@@ -164,6 +167,8 @@ def build_index(module: cst.Module) -> FileIndex:
             _import_from(index, node)
         elif t is cst.AnnAssign or t is cst.AugAssign or t is cst.For or t is cst.CompFor or t is cst.NamedExpr:
             index.bind(node.target)
+            if t is cst.AnnAssign and node.value is not None and type(node.target) is cst.Name:
+                index.assignments.setdefault(node.target.value, []).append(node.value)
         elif t is cst.With:
             kids_withs = withs + tuple(i.item for i in node.items if type(i.item) is cst.Call)
             for item in node.items:

@@ -32,7 +32,16 @@ StackedRNNCells StringLookup Subtract TFSMLayer TextVectorization TimeDistribute
 UnitNormalization UpSampling1D UpSampling2D UpSampling3D Wrapper ZeroPadding1D ZeroPadding2D ZeroPadding3D
 SyncBatchNormalization
 """.split()
+) | frozenset(
+    # Keras 1 and 2 layers that are gone from Keras 3 but fill old code
+    """
+AtrousConvolution1D AtrousConvolution2D Deconvolution2D Deconvolution3D LocallyConnected1D LocallyConnected2D
+Highway MaxoutDense Merge ThresholdedReLU CuDNNLSTM CuDNNGRU
+""".split()
 )
+# other spellings of a class, read as the class (tf.keras internals, TF 2.x v1/v2 variants)
+ALIASES = {"BatchNormalizationV1": "BatchNormalization", "BatchNormalizationV2": "BatchNormalization",
+           "LayerNormalizationV1": "LayerNormalization"}
 
 # Model containers: layers too, but they hold other layers.
 MODEL_CLASSES = frozenset({"Model", "Sequential", "Functional"})
@@ -42,7 +51,8 @@ SUBCLASS_BASES = frozenset({"Layer", "Model", "Sequential"})
 DROPOUT = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout"})
 BATCHNORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 CONV = frozenset(
-    n for n in LAYER_CLASSES if n.startswith(("Conv", "SeparableConv", "DepthwiseConv")) and "LSTM" not in n
+    n for n in LAYER_CLASSES
+    if n.startswith(("Conv", "SeparableConv", "DepthwiseConv", "AtrousConv", "Deconv")) and "LSTM" not in n
 )
 DENSE = frozenset({"Dense", "EinsumDense"})
 # Layers whose output is the adapted/statistics-holding normalization of the issue texts.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import libcst as cst
 
 from normlint.lint.index import FileIndex, dotted
-from normlint.lint.keras_api import LAYER_CLASSES, MODEL_CLASSES
+from normlint.lint.keras_api import ALIASES, LAYER_CLASSES, MODEL_CLASSES
 
 __all__ = ["Names", "canonicalize", "dotted"]
 
@@ -26,6 +26,9 @@ _PREFIX_REWRITES = (
     ("tensorflow.keras.", "keras."),
     ("tensorflow._api.v2.", "tensorflow."),
     ("tf_keras.", "keras."),
+    ("tensorflow.contrib.keras.api.keras.", "keras."),
+    ("tensorflow.contrib.keras.python.keras.", "keras."),
+    ("tensorflow.contrib.keras.", "keras."),
     ("keras._tf_keras.keras.", "keras."),
     ("keras.api.", "keras."),
     ("keras.layers.experimental.preprocessing.", "keras.layers."),
@@ -65,6 +68,15 @@ def canonicalize(qual: str) -> str:
     if qual.startswith("keras.") and qual.count(".") == 1:
         last = qual[6:]
         if last in LAYER_CLASSES and last not in MODEL_CLASSES:
+            return "keras.layers." + last
+    if qual.startswith(("keras.layers.", "keras.engine.", "keras.legacy.")) and qual.count(".") >= 2:
+        # legacy module paths: keras.layers.normalization.BatchNormalization,
+        # keras.layers.convolutional.Conv2D, keras.engine.topology.Input, keras.engine.training.Model
+        last = qual.rsplit(".", 1)[1]
+        last = ALIASES.get(last, last)
+        if last in MODEL_CLASSES:
+            return "keras." + last
+        if last in LAYER_CLASSES or last in ("Input", "Layer"):
             return "keras.layers." + last
     return qual
 

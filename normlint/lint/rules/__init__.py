@@ -29,7 +29,9 @@ def _discover() -> tuple[type[Rule], ...]:
 
 ALL_RULES: tuple[type[Rule], ...] = _discover()
 RULES_BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}
+# Opt-in rules: they run only when their full code is selected (select / extend-select)
+OPT_IN: frozenset[str] = frozenset(r.code for r in ALL_RULES if not r.default)
 # The ERRORS table: code -> one-line summary (NL000 is the engine's own).
 ERRORS: dict[str, str] = {"NL000": "file could not be read, parsed or analysed"} | {r.code: r.summary for r in ALL_RULES}
 
-__all__ = ["ALL_RULES", "ERRORS", "RULES_BY_CODE", "Hit", "Rule"]
+__all__ = ["ALL_RULES", "ERRORS", "OPT_IN", "RULES_BY_CODE", "Hit", "Rule"]

@@ -7,7 +7,8 @@ from typing import Iterator
 
 import libcst as cst
 
-from normlint.lint.context import FileContext, is_literal, literal
+from normlint.lint.context import FileContext, is_literal, keyword, literal
+from normlint.lint.legacy import is_keras1
 from normlint.lint.graph import LayerObj, Tensor
 from normlint.lint.keras_api import BATCHNORM, CONV
 from normlint.lint.rules import patterns
@@ -43,9 +44,11 @@ def _axis_arg(call: cst.Call, kind: str, ctx: FileContext) -> cst.BaseExpression
     tf1 = ctx.names.tf1_layer(call.func) is not None
     position = 1 if tf1 else 0  # tf.layers.batch_normalization(inputs, axis, ...)
     positional = [a.value for a in call.args if a.keyword is None and not a.star]
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value == "axis":
-            return a.value
+    named = keyword(call, "axis")
+    if named is not None:
+        return named
+    if is_keras1(call):
+        return None  # Keras 1: BatchNormalization(epsilon, mode, axis, ...) positionally
     if kind in ("GroupNormalization",):
         position = 1  # GroupNormalization(groups, axis, ...)
     return positional[position] if position < len(positional) else None
@@ -175,11 +178,14 @@ x = layers.BatchNormalization(axis=1)(x)
     required = (patterns.BN_TEXT,)
     triggers = (
         patterns.BN_USE,
-        lambda s: patterns.BN_WITH_AXIS_NONZERO(s) or ("channels_first" in s and patterns.CONV_CHANNELS_FIRST(s)),
+        lambda s: patterns.BN_WITH_AXIS_NONZERO(s)
+        or (("channels_first" in s or "dim_ordering" in s) and patterns.CONV_CHANNELS_FIRST(s)),
     )
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        global_format_set = "image_data_format" in ctx.source
+        # the global format set in code (set_image_data_format, Keras 1's set_image_dim_ordering) or
+        # read from it: the default of a convolution is then unknown
+        global_format_set = "image_data_format" in ctx.source or "image_dim_ordering" in ctx.source
         flagged: set[int] = set()
         for bn in batchnorm_applications(ctx):
             if id(bn.layer) in flagged or not bn.inputs:
@@ -192,6 +198,8 @@ x = layers.BatchNormalization(axis=1)(x)
                 continue
             rank = int(rank_match.group(1)) + 2
             fmt_expr = conv.arg("data_format")
+            if fmt_expr is None and isinstance(conv.node, cst.Call) and is_keras1(conv.node, conv.kind):
+                continue  # Keras 1's default dim_ordering came from keras.json ("th" on Theano setups)
             fmt = literal(fmt_expr) if fmt_expr is not None else (None if global_format_set else "channels_last")
             if fmt not in ("channels_first", "channels_last"):
                 continue

@@ -39,6 +39,8 @@ class Rule:
     framework: ClassVar[str] = "Keras"
     # "error": the code computes something wrong; "warning": it works, but wastes or risks something
     severity: ClassVar[str] = "error"
+    # False: an opt-in rule, run only when its full code is selected (select / extend-select)
+    default: ClassVar[bool] = True
     # the rule family, for the generated tables; defaults to the FAMILY of the rule's module
     family: ClassVar[str | None] = None
     # settings of this rule: each is a [tool.normlint] key, a CLI flag and a flake8 option
@@ -101,7 +103,11 @@ class Rule:
         return (
             f"# {cls.code} {cls.name}\n\n"
             f"{cls.summary}\n\n"
-            f"Severity: **{cls.severity}**.\n\n"
+            f"Severity: **{cls.severity}**."
+            + ("" if cls.default else f" Opt-in: runs only when selected by its full code "
+               f"(`--extend-select {cls.code}`, `[tool.normlint] extend-select = [\"{cls.code}\"]`, "
+               f"flake8 `--extend-select {cls.code}`).")
+            + "\n\n"
             f"## What it does\n{cls.what.strip()}\n\n"
             f"## Why is this bad?\n{cls.why.strip()}\n\n"
             f"## Example\n```python\n{cls.example.strip()}\n```\n\n"

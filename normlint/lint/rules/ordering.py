@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from normlint.lint.context import FileContext, is_literal, literal
-from normlint.lint.graph import Application, LayerObj, ancestors
+from normlint.lint.graph import Application, LayerObj
 from normlint.lint.keras_api import BATCHNORM, CONV, DENSE, DROPOUT
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
@@ -19,15 +19,59 @@ def batchnorm_applications(ctx: FileContext) -> Iterator[Application]:
             yield app
 
 
+# Layers with weights between a Dropout and a BatchNormalization make NL103 of what would be NL101.
+WEIGHTED = CONV | DENSE | frozenset({
+    "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "TimeDistributed", "ConvLSTM1D", "ConvLSTM2D",
+    "ConvLSTM3D", "LocallyConnected1D", "LocallyConnected2D", "MultiHeadAttention", "GroupQueryAttention",
+    "Highway", "MaxoutDense", "CuDNNLSTM", "CuDNNGRU",
+})
+# Normalizations between them end the question: the later BatchNormalization sees normalized input.
+_BARRIERS = frozenset({"LayerNormalization", "GroupNormalization", "UnitNormalization", "RMSNormalization"})
+
+
+def dropouts_reaching_batchnorm(ctx: FileContext) -> list[tuple[Application, Application, bool]]:
+    """(dropout, batchnorm, through a weighted layer) for each Dropout upstream of a BatchNormalization,
+    once per Dropout: the nearest path without weights wins. Computed once per file."""
+    cached = ctx.memo.get("dropouts_reaching_batchnorm")
+    if cached is not None:
+        return cached
+    best: dict[int, tuple[Application, Application, bool]] = {}
+    for bn in batchnorm_applications(ctx):
+        stack = [(t, False) for t in bn.inputs]
+        seen: set[tuple[int, bool]] = set()
+        while stack and len(seen) < 5000:
+            tensor, weighted = stack.pop()
+            if (id(tensor), weighted) in seen:
+                continue
+            seen.add((id(tensor), weighted))
+            app = tensor.producer
+            if app is not None:
+                layer = app.layer
+                if layer.kind in BATCHNORM or layer.kind in _BARRIERS:
+                    continue  # an earlier normalization: what is above it is its question
+                if layer.kind in DROPOUT:
+                    known = best.get(id(layer))
+                    if known is None or (known[2] and not weighted):
+                        best[id(layer)] = (app, bn, weighted)
+                elif layer.kind in WEIGHTED or layer.user_class or layer.is_model:
+                    weighted = True
+            stack.extend((p, weighted) for p in tensor.parents)
+    result = list(best.values())
+    ctx.memo["dropouts_reaching_batchnorm"] = result
+    return result
+
+
 class DropoutBeforeBatchNorm(Rule):
     code = "NL101"
     name = "dropout-before-batchnorm"
-    summary = "Dropout output reaches a BatchNormalization further down the same chain."
+    summary = "Dropout output reaches a BatchNormalization with no weighted layer between them."
     what = """
 Flags a `Dropout`, `SpatialDropout1D/2D/3D` or `AlphaDropout` (or TF1 `tf.layers.dropout`) whose output
-flows into a `BatchNormalization` later in the same chain: directly, or through Conv/Dense/pooling/
-activation layers, in a `Sequential` list, `model.add(...)` calls, a functional chain, a helper function,
-or the `call()` of a subclassed model.
+reaches a `BatchNormalization` with no weighted layer (Conv, Dense, RNN, Embedding, attention) between
+them: directly, or through activations, pooling, `Flatten`, `Reshape`, padding or merges, in a
+`Sequential` list, `model.add(...)` calls, a functional chain, a helper function, or the `call()` of a
+subclassed model. Reported once per Dropout. Dropout -> Conv/Dense -> BatchNormalization, where the
+literature is divided, is the opt-in NL103.
 """
     why = """
 Dropout scales the surviving activations by `1/(1-rate)` during training and does nothing at inference.
@@ -68,16 +112,67 @@ model = keras.Sequential([
     triggers = (patterns.BN_USE, patterns.DROPOUT_USE)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        flagged: set[int] = set()
-        for bn in batchnorm_applications(ctx):
-            for up in ancestors(bn.output):
-                if up is bn or up.layer.kind not in DROPOUT or id(up.layer) in flagged:
-                    continue
-                flagged.add(id(up.layer))
+        for dropout, bn, weighted in dropouts_reaching_batchnorm(ctx):
+            if not weighted:
                 yield Hit(
-                    up.layer.node,
-                    f"{up.layer.kind} feeds the BatchNormalization on line {{line}} (variance shift): "
-                    f"move {up.layer.kind} after the last BatchNormalization",
+                    dropout.layer.node,
+                    f"{dropout.layer.kind} feeds the BatchNormalization on line {{line}} (variance shift): "
+                    f"move {dropout.layer.kind} after the last BatchNormalization",
+                    related=bn.layer.node,
+                )
+
+
+class DropoutThroughWeightsBeforeBatchNorm(Rule):
+    code = "NL103"
+    default = False  # opt-in: WideResNet and DenseNet blocks do this on purpose
+    name = "dropout-through-weights-before-batchnorm"
+    summary = "Dropout reaches a BatchNormalization only through a Conv/Dense layer (opt-in)."
+    what = """
+Flags a Dropout whose output reaches a `BatchNormalization` only through a weighted layer
+(Conv/Dense/RNN/Embedding/attention, or a layer or model of the file): Dropout -> Conv -> BN, as in
+WideResNet and DenseNet blocks. Reported once per Dropout. A Dropout that reaches a BatchNormalization
+with no weighted layer between is NL101 instead. Opt-in: enable it with `--extend-select NL103`.
+"""
+    why = """
+The variance shift of Li et al. (2019) does not vanish behind a convolution: the Conv mixes the dropped
+activations, and the BatchNormalization after it still sees a larger variance in training than at
+inference. It is weaker than with nothing between, and WideResNet (Zagoruyko & Komodakis, 2016) and
+DenseNet (Huang et al., 2017) place dropout between convolutions deliberately, with good results; the
+literature is divided, which is why the rule is opt-in.
+"""
+    example = """
+x = layers.Dropout(0.3)(x)
+x = layers.Conv2D(64, 3, padding="same", use_bias=False)(x)
+x = layers.BatchNormalization()(x)
+"""
+    use_instead = """
+x = layers.Conv2D(64, 3, padding="same", use_bias=False)(x)
+x = layers.BatchNormalization()(x)
+x = layers.Dropout(0.3)(x)
+"""
+    references = (
+        "Li, Chen, Hu, Yang: Understanding the Disharmony between Dropout and Batch Normalization by "
+        "Variance Shift, CVPR 2019. https://arxiv.org/abs/1801.05134",
+        "Zagoruyko & Komodakis: Wide Residual Networks, 2016. https://arxiv.org/abs/1605.07146",
+    )
+    VALID = (
+        "from keras import layers\nm = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dropout(0.5)])\n",
+        "from keras import layers\nm = keras.Sequential([layers.Dropout(0.5), layers.BatchNormalization()])\n",
+    )
+    INVALID = (
+        "from keras import layers\nm = keras.Sequential([layers.Dropout(0.5), layers.Dense(8), layers.BatchNormalization()])\n",
+    )
+    required = (patterns.BN_TEXT, ("Dropout", "dropout"))
+    triggers = (patterns.BN_USE, patterns.DROPOUT_USE)
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        direct = {id(d.layer) for d, _, weighted in dropouts_reaching_batchnorm(ctx) if not weighted}
+        for dropout, bn, weighted in dropouts_reaching_batchnorm(ctx):
+            if weighted and id(dropout.layer) not in direct:
+                yield Hit(
+                    dropout.layer.node,
+                    f"{dropout.layer.kind} reaches the BatchNormalization on line {{line}} through a weighted "
+                    f"layer (variance shift, weaker): consider moving {dropout.layer.kind} after it",
                     related=bn.layer.node,
                 )
 

@@ -134,11 +134,15 @@ def NORM_USE(source: str) -> bool:  # noqa: N802
     return NORM.used(source)
 
 
+# A value may sit in a name (axis=CHANNEL_AXIS), an expression (momentum=1 - 0.9) or a constant dict
+# (**cfg) that the rules evaluate (normlint.lint.constants): the triggers let those through.
+_HELD = r"[A-Za-z_(]|-\s*[A-Za-z_(]"
+_KWARGS = r"|\*\*"
 # axis=0, axis=[0, 1], axis=(1, 0), or a literal 0 / [0 ...] as the first positional argument
-AXIS_ZERO = r"axis\s*=\s*(?:0\b|[\[(][^\])]*\b0\b)|\A\s*(?:0\b|[\[(]\s*0\b)"
-AXIS_NONZERO = r"axis\s*=\s*-?[1-9]|\A\s*-?[1-9]"
-# momentum literal below 0.5
-SMALL_MOMENTUM = r"momentum\s*=\s*(?:0(?:\.[0-4]\d*)?|\.[0-4]\d*)(?![\d.])"
+AXIS_ZERO = r"axis\s*=\s*(?:0\b|[\[(][^\])]*\b0\b|" + _HELD + r")|\A\s*(?:0\b|[\[(]\s*0\b)" + _KWARGS
+AXIS_NONZERO = r"axis\s*=\s*(?:-?[1-9]|" + _HELD + r")|\A\s*-?[1-9]" + _KWARGS
+# momentum literal below 0.5 (or held in a name / expression)
+SMALL_MOMENTUM = r"momentum\s*=\s*(?:0(?:\.[0-4]\d*)?(?![\d.])|\.[0-4]\d*(?![\d.])|" + _HELD + r"|1\s*-)" + _KWARGS
 CATEGORICAL_LOSS = r"ategorical_?[Cc]rossentropy"
 # plain substrings for Rule.required
 BN_TEXT = ("BatchNorm", "batch_norm")
@@ -161,8 +165,9 @@ def CONV_WITH_BIAS(source: str) -> bool:  # noqa: N802
     return _CONV_WITH_BIAS(source) or bool(_TF1_CONV_IMPORT.search(source))
 
 
-CONV_CHANNELS_FIRST = CONV_DENSE.call_with(r"data_format\s*=\s*[\"']channels_first")
-FIT_WITH_BATCH_SIZE = FIT.call_with(r"batch_size\s*=\s*\d")
+CONV_CHANNELS_FIRST = CONV_DENSE.call_with(
+    r"data_format\s*=\s*(?:[\"']channels_first|" + _HELD + r")|dim_ordering\s*=\s*(?:[\"']th|" + _HELD + r")" + _KWARGS)
+FIT_WITH_BATCH_SIZE = FIT.call_with(r"batch_size\s*=\s*(?:\d|" + _HELD + r")")
 # NL702 reads the loss written in compile(...) itself (a string, a loss class or function)
 COMPILE_WITH_CATEGORICAL_LOSS = COMPILE.call_with(CATEGORICAL_LOSS)
 # a Dense call with a sigmoid whose first argument is not the literal 1, or an Activation("sigmoid")

@@ -7,7 +7,8 @@ from typing import Iterator
 
 import libcst as cst
 
-from normlint.lint.context import FileContext, literal
+from normlint.lint.context import FileContext, keyword, literal
+from normlint.lint.legacy import is_keras1
 from normlint.lint.graph import LayerObj, PartOf
 from normlint.lint.keras_api import BATCHNORM, DROPOUT
 from normlint.lint.rules.axes import normalization_calls
@@ -162,8 +163,8 @@ layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         for call, kind in normalization_calls(ctx, BATCHNORM):
-            expr = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "momentum"), None)
-            if expr is None:
+            expr = keyword(call, "momentum")
+            if expr is None and not is_keras1(call):
                 positional = [a.value for a in call.args if a.keyword is None and not a.star]
                 offset = 1 if ctx.names.tf1_layer(call.func) else 0
                 expr = positional[offset + 1] if len(positional) > offset + 1 else None
@@ -174,9 +175,10 @@ layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
                 message = (f"{kind}(momentum={value}) replaces the moving statistics with each batch's: "
                            f"inference uses the statistics of the last training batch; use momentum=0.99")
             else:
-                message = (f"{kind}(momentum={value}) uses PyTorch's convention; Keras keeps {value} of the "
-                           f"old moving statistics per step: use momentum={round(1 - value, 4)}")
-            yield Hit(expr or call, message)
+                message = (f"{kind}(momentum={value:g}) uses PyTorch's convention; Keras keeps {value:g} of the "
+                           f"old moving statistics per step: use momentum={1 - value:g}")
+            # a value from a constant dict (``**cfg``) sits elsewhere in the file: point at the layer
+            yield Hit(expr if any(a.value is expr for a in call.args) else call, message)
 
 
 class BatchNormSmallBatch(Rule):
@@ -222,7 +224,7 @@ model.fit(x, y, batch_size=2)
         for mc in ctx.flow.method_calls:
             if mc.name != "fit" or not isinstance(mc.receiver, LayerObj) or not mc.receiver.holds(BATCHNORM):
                 continue
-            expr = next((a.value for a in mc.arg_nodes if a.keyword is not None and a.keyword.value == "batch_size"), None)
+            expr = keyword(mc.node, "batch_size")
             value = literal(expr)
             if isinstance(value, int) and not isinstance(value, bool) and 0 < value < threshold:
                 yield Hit(

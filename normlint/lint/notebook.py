@@ -1,0 +1,160 @@
+"""Jupyter notebooks: their code cells as one Python text, and positions mapped back to cells.
+
+A notebook is JSON; linting that text as Python would report it clean, so ``.ipynb`` files go through
+here. Only code cells are read, in order (numbered from 1 among the code cells, as nbQA numbers them).
+IPython syntax that is not Python is neutralised line by line, keeping the line count so positions map
+back exactly:
+
+- line magics and shell lines (``%matplotlib inline``, ``!pip install x``, ``files = !ls``) become
+  ``pass`` / ``files = None`` at the same indentation; help lines (``obj?``, ``??obj``) likewise;
+- a cell magic (``%%bash``, ``%%writefile``) skips its cell, except the ones whose body is Python
+  (``%%time``, ``%%timeit``, ``%%capture``, ``%%prun``), whose body is linted;
+- a cell that still does not compile is reported (NL000, with its cell and line) and left out; the
+  other cells are linted.
+
+Each line of the joined text knows its cell, its line in the cell and its line in the ``.ipynb`` file
+(where the JSON string holding it starts), so text reports say ``nb.ipynb:cell 3:4:5`` and CI
+annotations point at the real file.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+
+SUFFIX = ".ipynb"
+_PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
+_MAGIC = re.compile(r"^(\s*)(?:[%!]|\?\??\w)")
+_ASSIGNED_MAGIC = re.compile(r"^(\s*)([\w.\[\]'\", ]+?)\s*=\s*[%!]")
+_HELP = re.compile(r"^(\s*)[\w.\[\]()]+\?\??\s*$")
+_FLAGS = ast.PyCF_ONLY_AST | getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+
+
+class NotebookError(ValueError):
+    """The file is not a notebook normlint can read (not JSON, no cells)."""
+
+
+@dataclass(frozen=True)
+class Place:
+    cell: int  # 1-based among code cells
+    line: int  # 1-based line in the cell
+    file_line: int  # 1-based line of the .ipynb file
+
+
+@dataclass
+class Notebook:
+    source: str  # the code cells, joined: what the engine lints
+    places: list[Place] = field(default_factory=list)  # one per line of ``source``
+    broken: list[tuple[Place, int, str]] = field(default_factory=list)  # cells left out: where, column, why
+
+    def place(self, line: int) -> Place:
+        if 0 < line <= len(self.places):
+            return self.places[line - 1]
+        return self.places[-1] if self.places else Place(1, 1, 1)
+
+
+def _cell_lines(cell: dict) -> list[str]:
+    src = cell.get("source", "")
+    text = "".join(src) if isinstance(src, list) else str(src)
+    return text.splitlines()
+
+
+def _neutralise(lines: list[str]) -> list[str] | None:
+    """The cell's lines with IPython syntax replaced, same count; None for a cell magic that is not Python."""
+    out = list(lines)
+    first = next((i for i, s in enumerate(lines) if s.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        magic = lines[first].lstrip()[2:].split(None, 1)[0] if lines[first].strip() != "%%" else ""
+        if magic not in _PYTHON_CELL_MAGICS:
+            return None
+        out[first] = ""
+    i = 0
+    while i < len(out):
+        line = out[i]
+        m = _ASSIGNED_MAGIC.match(line)
+        if m and not line.lstrip().startswith(("%", "!")):
+            out[i] = f"{m.group(1)}{m.group(2)} = None"
+        elif _MAGIC.match(line) or _HELP.match(line):
+            indent = line[: len(line) - len(line.lstrip())]
+            out[i] = f"{indent}pass"
+            while line.rstrip().endswith("\\") and i + 1 < len(out):  # a magic continued on the next line
+                i += 1
+                line = out[i]
+                out[i] = f"{indent}pass"
+        i += 1
+    return out
+
+
+def _syntax_problem(text: str) -> tuple[int, int, str] | None:
+    try:
+        compile(text, "<cell>", "exec", flags=_FLAGS, dont_inherit=True)
+    except SyntaxError as exc:
+        return exc.lineno or 1, max(exc.offset or 1, 1), exc.msg
+    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return 1, 1, type(exc).__name__
+    return None
+
+
+def _json_positions(raw: str, cells: list[list[str]], raw_cells: list[dict]) -> list[list[int]]:
+    """For each code cell, the .ipynb line of each of its lines (the JSON string that starts it)."""
+    result: list[list[int]] = []
+    offset = 0
+    for lines, cell in zip(cells, raw_cells):
+        src = cell.get("source", "")
+        pieces = src if isinstance(src, list) else [src]
+        found: list[int] = []
+        start = raw.find('"source"', offset)
+        if start != -1:
+            offset = start
+        base_line = raw.count("\n", 0, offset) + 1
+        for piece in pieces:
+            pos = -1
+            for encoded in (json.dumps(piece), json.dumps(piece, ensure_ascii=False)):
+                pos = raw.find(encoded, offset)
+                if pos != -1:
+                    break
+            line = raw.count("\n", 0, pos) + 1 if pos != -1 else (found[-1] if found else base_line)
+            if pos != -1:
+                offset = pos + 1
+            # one JSON string may hold several lines (a source written as one string)
+            found.extend([line] * max(1, str(piece).count("\n") + (0 if str(piece).endswith("\n") else 1)))
+        result.append((found + [found[-1] if found else base_line] * len(lines))[: len(lines)])
+    return result
+
+
+def read_notebook(raw: str) -> Notebook:
+    """The code cells of a notebook's JSON text, ready to lint."""
+    try:
+        doc = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise NotebookError(f"not a notebook: invalid JSON ({exc})") from None
+    cells = doc.get("cells") if isinstance(doc, dict) else None
+    if not isinstance(cells, list):
+        raise NotebookError("not a notebook: no 'cells' list (nbformat 4 is read)")
+    language = ((doc.get("metadata") or {}).get("language_info") or {}).get("name", "python")
+    if isinstance(language, str) and language.lower() not in ("python", "python3", "ipython", ""):
+        return Notebook("")  # an R or Julia notebook: nothing here is Python
+    code = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
+    texts = [_cell_lines(c) for c in code]
+    file_lines = _json_positions(raw, texts, code)
+    nb = Notebook("")
+    out: list[str] = []
+    for number, (lines, at) in enumerate(zip(texts, file_lines), 1):
+        cleaned = _neutralise(lines)
+        if cleaned is None:
+            continue
+        problem = _syntax_problem("\n".join(cleaned) + "\n")
+        if problem is not None:
+            line, col, msg = problem
+            line = min(max(line, 1), max(len(lines), 1))
+            nb.broken.append((Place(number, line, at[line - 1] if at else 1), col, msg))
+            continue
+        for i, text in enumerate(cleaned):
+            out.append(text)
+            nb.places.append(Place(number, i + 1, at[i]))
+        out.append("")  # a blank line between cells keeps a cell's dedent from touching the next
+        nb.places.append(Place(number, len(cleaned) + 1, at[-1] if at else 1))
+    nb.source = "\n".join(out) + ("\n" if out else "")
+    return nb
