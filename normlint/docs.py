@@ -38,7 +38,8 @@ def rules_table(link_prefix: str) -> str:
     for framework, family, rules in _families():
         out.append(f"**{family}** ({framework})\n")
         out.append("| code | name | what is flagged |\n|---|---|---|")
-        out.extend(f"| [{r.code}]({link_prefix}{r.code}.md) | `{r.name}` | {r.summary} |" for r in rules)
+        out.extend(f"| [{r.code}]({link_prefix}{r.code}.md) | `{r.name}` | {r.summary}"
+                   f"{'' if r.default else ' **Opt-in**: `--extend-select ' + r.code + '`.'} |" for r in rules)
         out.append("")
     out.append(f"[{nl000.CODE}]({link_prefix}{nl000.CODE}.md) `{nl000.NAME}`: {nl000.SUMMARY}")
     return "\n".join(out) + "\n"

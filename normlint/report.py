@@ -4,8 +4,12 @@ The JSON document is stable (documented in docs/ci.md):
 
     {"tool": "normlint", "version": "0.1.0", "schema": 1,
      "summary": {"files": 12, "findings": 3},
-     "findings": [{"path": "...", "line": 7, "column": 5, "code": "NL101",
+     "findings": [{"path": "...", "line": 7, "column": 5, "cell": null, "file_line": 7, "code": "NL101",
                    "name": "dropout-before-batchnorm", "message": "...", "help_url": "..."}]}
+
+In a notebook, ``cell`` is the code cell (1-based among code cells, as nbQA counts), ``line`` the line
+in that cell and ``file_line`` the line of the .ipynb file; github and sarif annotate the .ipynb file
+at ``file_line`` (SARIF also carries ``properties.cell``/``cellLine``).
 """
 
 from __future__ import annotations
@@ -96,7 +100,8 @@ def format_github(findings: Sequence[Finding]) -> str:
     lines = []
     for f in findings:
         where = f"cell {f.cell}, line {f.cell_line}: " if f.cell is not None else ""
-        lines.append(github_command(severity(f.code), f.path, f.line, f.col, f"{f.code} {_name(f.code)}", where + f.text))
+        col = f.col if f.cell is None else None  # a column of the cell's text is not one of the .ipynb file's
+        lines.append(github_command(severity(f.code), f.path, f.line, col, f"{f.code} {_name(f.code)}", where + f.text))
     return "".join(line + "\n" for line in lines)
 
 
@@ -147,7 +152,7 @@ def sarif_document(findings: Sequence[Finding], docs_url: str | None = None) -> 
                 {
                     "physicalLocation": {
                         "artifactLocation": {"uri": _uri(f.path), "uriBaseId": "%SRCROOT%"},
-                        "region": {"startLine": f.line, "startColumn": f.col},
+                        "region": {"startLine": f.line, **({"startColumn": f.col} if f.cell is None else {})},
                     }
                 }
             ],

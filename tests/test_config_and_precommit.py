@@ -101,6 +101,11 @@ def test_pre_commit_hooks_run_for_real(tmp_path: Path):
     repo.mkdir()
     (repo / "bad.py").write_text("import keras\nm = keras.Sequential([keras.layers.Dropout(0.5), keras.layers.BatchNormalization()])\n")
     (repo / "good.py").write_text("x = 1\n")
+    (repo / "explore.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                   "source": ["%matplotlib inline\n", "import keras\n",
+                              "m = keras.Sequential([keras.layers.Dropout(0.5), keras.layers.BatchNormalization()])\n"]}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     _git_repo(repo)
     env = {
         "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
@@ -112,6 +117,7 @@ def test_pre_commit_hooks_run_for_real(tmp_path: Path):
     tried = run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "normlint", "--all-files"], cwd=repo, env=env, timeout=900)
     assert tried.returncode == 1, tried.stdout + tried.stderr
     assert "bad.py:2:23: NL101 Dropout feeds the BatchNormalization" in tried.stdout
+    assert "explore.ipynb:cell 1:3:23: NL101 Dropout feeds the BatchNormalization" in tried.stdout  # types_or: jupyter
     # the flake8 route: flake8's hook with normlint as an additional dependency
     (repo / ".pre-commit-config.yaml").write_text(
         textwrap.dedent(

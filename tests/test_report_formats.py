@@ -27,7 +27,8 @@ def test_json_is_stable_and_complete(text_lines):
     assert doc["tool"] == "normlint" and doc["schema"] == 1
     assert doc["summary"]["findings"] == len(doc["findings"]) == len(text_lines)
     for f in doc["findings"]:
-        assert set(f) == {"path", "line", "column", "code", "name", "severity", "message", "help_url"}
+        assert set(f) == {"path", "line", "column", "cell", "file_line", "code", "name", "severity", "message", "help_url"}
+        assert f["cell"] is None and f["file_line"] == f["line"]  # a .py file: no cell, one line numbering
         assert f["severity"] == ("warning" if f["code"] in ("NL102", "NL602") else "error")
         assert not f["message"].startswith("NL")
         assert f["help_url"] is None  # no docs-url set: no link rather than a dead one

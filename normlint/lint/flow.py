@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from normlint.lint.keras_api import APPLICATIONS, MODEL_CLASSES, TF1_LAYERS
+from normlint.lint.keras_api import APPLICATIONS, LAYER_CLASSES, MODEL_CLASSES, SUBCLASS_BASES, TF1_LAYERS
 from normlint.lint.graph import (
     Value,
     UNKNOWN,
@@ -30,6 +30,8 @@ from normlint.lint.graph import (
     PartOf,
     FuncRef,
     ClassRef,
+    Instance,
+    Partial,
     Bound,
     Symbol,
     MethodCall,
@@ -52,6 +54,7 @@ _PRESERVING_FUNCS = frozenset(
      "tf.cast", "tf.convert_to_tensor", "tf.constant", "tf.reshape", "tf.expand_dims"}
 )
 _MAX_INLINE_DEPTH = 4
+_MAX_INSTANCE_WALKS = 16  # classes walked again with the layers their constructor was given
 
 
 class Interpreter:
@@ -65,6 +68,8 @@ class Interpreter:
         self._tape_depth = 0
         self._inline_stack: list[int] = []
         self._done_funcs: set[int] = set()
+        self._instance_walks = 0
+        self._walked_plain: set[int] = set()
 
     # ----------------------------------------------------------------- driver
     def run(self) -> Flow:
@@ -72,6 +77,9 @@ class Interpreter:
         for stmt in self.module.body:
             if isinstance(stmt, cst.ClassDef) and self.is_keras_class(stmt):
                 self.class_summary(stmt)
+        for stmt in self.module.body:  # plain classes (a Trainer): their methods, closures and factories
+            if isinstance(stmt, cst.ClassDef) and not self.is_keras_class(stmt) and id(stmt) not in self._walked_plain:
+                self._walk_methods(stmt, Instance(stmt), [], {})
         for stmt in self.module.body:
             if isinstance(stmt, cst.FunctionDef) and id(stmt) not in self._done_funcs:
                 self.call_function(FuncRef(stmt), [], {}, standalone=True)
@@ -81,31 +89,85 @@ class Interpreter:
     def is_keras_class(self, node: cst.ClassDef) -> bool:
         return self.names.keras_base(node) is not None
 
+    def _class_kind(self, node: cst.ClassDef) -> str:
+        """What the rules call a class of the file: the concrete Keras layer it extends
+        (``class WSConv2D(layers.Conv2D)`` is a Conv2D), else its own name, marked when it collides with
+        a Keras layer's (``class Conv2D(layers.Layer)`` of the user's own is not Keras's Conv2D)."""
+        name = node.name.value
+        base = self.names.keras_base(node)
+        if base is not None and base not in SUBCLASS_BASES and base not in MODEL_CLASSES:
+            return base
+        return f"{name} (a class of the file)" if name in LAYER_CLASSES or name in MODEL_CLASSES else name
+
     def class_summary(self, node: cst.ClassDef) -> LayerObj:
         name = node.name.value
         if name in self.flow.classes:
             return self.flow.classes[name]
-        obj = LayerObj(kind=name, node=node, user_class=name, is_model=self.names.keras_base(node) in MODEL_CLASSES)
+        obj = LayerObj(kind=self._class_kind(node), node=node, user_class=name,
+                       is_model=self.names.keras_base(node) in MODEL_CLASSES)
         self.flow.classes[name] = obj
+        self._walk_methods(node, obj, [], {})
+        return obj
+
+    def _walk_methods(self, node: cst.ClassDef, obj: LayerObj | Instance, args: list[Value],
+                      kwargs: dict[str, Value]) -> None:
+        """Every method of the class on ``obj``: ``__init__`` (with ``args``) and ``build`` first, then
+        ``call()`` (its input a tensor), then the rest (``train_step``, ``fit``...), each once."""
+        if isinstance(obj, Instance):
+            self._walked_plain.add(id(node))
+        name = node.name.value
         methods = self._methods(node)
         order = ["__init__", "build", "call"] + [m for m in methods if m not in ("__init__", "build", "call")]
-        for mname in order:
-            fn = methods.get(mname)
-            if fn is None:
-                continue
-            self._call_of.append(name if mname == "call" else None)
-            first_app = len(self.flow.applications)
-            try:
-                out = self.call_function(FuncRef(fn, obj), [], {}, standalone=True, tensor_first=mname == "call")
-            finally:
-                self._call_of.pop()
-            if mname == "call":
-                if isinstance(out, Tensor):
-                    obj.output = out
-                # layers built or applied inside call() belong to the model too
-                for app in self.flow.applications[first_app:]:
-                    if app.layer is not obj and all(app.layer is not m for m in obj.members):
-                        obj.members.append(app.layer)
+        tape_depth, self._tape_depth = self._tape_depth, 0
+        try:
+            for mname in order:
+                fn = methods.get(mname)
+                if fn is None:
+                    continue
+                self._call_of.append(name if mname == "call" and isinstance(obj, LayerObj) else None)
+                first_app = len(self.flow.applications)
+                ref = FuncRef(fn, None if _is_static(fn) else obj)
+                try:
+                    out = self.call_function(ref, args if mname == "__init__" else [],
+                                             kwargs if mname == "__init__" else {}, standalone=True,
+                                             tensor_first=mname == "call")
+                finally:
+                    self._call_of.pop()
+                if mname == "call" and isinstance(obj, LayerObj):
+                    if isinstance(out, Tensor):
+                        obj.output = out
+                    # layers built or applied inside call() belong to the model too
+                    for app in self.flow.applications[first_app:]:
+                        if app.layer is not obj and all(app.layer is not m for m in obj.members):
+                            obj.members.append(app.layer)
+        finally:
+            self._tape_depth = tape_depth
+
+    def instantiate(self, node: cst.ClassDef, call: cst.Call, pos: list[Value], kw: dict[str, Value]) -> Value:
+        """``Net(...)`` / ``Trainer(model)``: a layer of the file is its summary with this call's keywords;
+        given layers or models, the class is walked again with them (``self.model = model`` is then
+        the model that ``train_step`` runs)."""
+        given_layers = any(isinstance(v, (LayerObj, Instance)) for v in [*pos, *kw.values()])
+        rewalk = given_layers and self._instance_walks < _MAX_INSTANCE_WALKS
+        if not self.is_keras_class(node):
+            inst = Instance(node)
+            if rewalk:
+                self._instance_walks += 1
+                self._walk_methods(node, inst, pos, kw)
+            else:
+                init = self._methods(node).get("__init__")
+                if init is not None:
+                    self.call_function(FuncRef(init, inst), pos, kw)
+            return inst
+        summary = self.class_summary(node)
+        args, kwargs = kwargs_of(call)
+        obj = LayerObj(kind=summary.kind, node=node, kwargs=kwargs, args=args, user_class=summary.user_class,
+                       is_model=summary.is_model, attrs=summary.attrs, members=summary.members,
+                       output=summary.output, call_site=call)
+        if rewalk:
+            self._instance_walks += 1
+            obj.attrs, obj.members = {}, []
+            self._walk_methods(node, obj, pos, kw)
         return obj
 
     def _methods(self, node: cst.ClassDef, _depth: int = 0) -> dict[str, cst.FunctionDef]:
@@ -267,7 +329,7 @@ class Interpreter:
                 self._assign(el, items[i] if items else UNKNOWN, env)
         elif isinstance(target, cst.Attribute):
             owner = self.eval(target.value, env)
-            if isinstance(owner, LayerObj):
+            if isinstance(owner, (LayerObj, Instance)):
                 owner.attrs[target.attr.value] = value
 
     # ---------------------------------------------------------- expressions
@@ -296,12 +358,21 @@ class Interpreter:
             if isinstance(owner, LayerObj):
                 if attr in owner.attrs:
                     return owner.attrs[attr]
+                if attr == "output" and owner.output is not None and not owner.user_class:
+                    return owner.output  # keras.Model(inputs, Dense(10)(base.output))
                 if attr == "layers" and owner.is_model:  # for layer in base.layers[-20:]: layer.trainable = True
                     return Seq([PartOf(owner)])
                 if owner.user_class and owner.user_class in self.names.classes:
                     for s in self.names.classes[owner.user_class].body.body:
                         if isinstance(s, cst.FunctionDef) and s.name.value == attr:
                             return FuncRef(s, owner)
+                return Bound(owner, attr, expr.value)
+            if isinstance(owner, Instance):
+                if attr in owner.attrs:
+                    return owner.attrs[attr]
+                method = self._methods(owner.node).get(attr)
+                if method is not None:
+                    return FuncRef(method, None if _is_static(method) else owner)
                 return Bound(owner, attr, expr.value)
             if not isinstance(owner, (Images, Tensor, Seq)):
                 sym = self._symbol(expr)
@@ -396,18 +467,30 @@ class Interpreter:
         if isinstance(func, FuncRef):
             return self.call_function(func, pos, kw)
         if isinstance(func, ClassRef):
-            if self.is_keras_class(func.node):
-                return self.class_summary(func.node)
-            return UNKNOWN
+            return self.instantiate(func.node, call, pos, kw)
+        if isinstance(func, Partial):
+            return self._call_partial(func, call, pos, kw, arg_values)
         if isinstance(func, Bound):
             return self._call_method(func, call, arg_values, pos, kw, env)
         return self._opaque(arg_values)
+
+    def _call_partial(self, part: Partial, call: cst.Call, pos, kw, values) -> Value:
+        """``Conv = partial(layers.Conv2D, padding="same"); Conv(64)``: a Conv2D with both calls' arguments."""
+        kind = self.names.layer_class(part.func)
+        if kind is None:
+            return self._opaque(values)
+        args, kwargs = kwargs_of(call)
+        args, kwargs = modernize(call, kind, part.args + args, {**part.kwargs, **kwargs})
+        return LayerObj(kind=kind, node=call, kwargs=kwargs, args=args, is_model=kind in MODEL_CLASSES)
 
     def _opaque(self, values: list[Value]) -> Value:
         tensors = tuple(_tensors(values))
         return Tensor(parents=tensors) if tensors else UNKNOWN
 
     def _call_symbol(self, canon: str, call: cst.Call, pos, kw, values) -> Value:
+        if canon == "functools.partial" and call.args and call.args[0].keyword is None and not call.args[0].star:
+            args, kwargs = kwargs_of(call)
+            return Partial(call.args[0].value, args[1:], kwargs)
         kind = self.names.layer_class(call.func)
         if kind == "Input" or canon in ("keras.Input", "keras.layers.Input"):
             return Tensor()
@@ -430,7 +513,11 @@ class Interpreter:
         if canon.startswith("keras.applications.") and canon.rsplit(".", 1)[1] in APPLICATIONS:
             app = canon.rsplit(".", 1)[1]
             args, kwargs = kwargs_of(call)
-            return LayerObj(kind=app, node=call, kwargs=kwargs, args=args, is_model=True, contents=APPLICATIONS[app])
+            obj = LayerObj(kind=app, node=call, kwargs=kwargs, args=args, is_model=True, contents=APPLICATIONS[app])
+            given = kw.get("input_tensor")
+            if isinstance(given, Tensor):  # built on a tensor: base.output continues that graph
+                obj.output = self._apply(obj, call, [given])
+            return obj
         tf1 = self.names.tf1_layer(call.func)
         if tf1 in TF1_LAYERS:
             args, kwargs = kwargs_of(call)
@@ -513,6 +600,12 @@ class Interpreter:
             sites.insert(at, positional[1])
         del seq.items[_MAX_SEQ:], sites[_MAX_SEQ:]  # a list extended by itself in a loop doubles each pass
         seq.sites = sites
+
+
+def _is_static(fn: cst.FunctionDef) -> bool:
+    """A staticmethod (no self) or classmethod (its first parameter is the class, not an object)."""
+    return any(isinstance(d.decorator, cst.Name) and d.decorator.value in ("staticmethod", "classmethod")
+               for d in fn.decorators)
 
 
 def analyze(module: cst.Module, names: Names) -> Flow:

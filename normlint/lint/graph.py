@@ -51,6 +51,7 @@ class LayerObj(Value):
     contents: frozenset[str] = frozenset()  # kinds of layer inside a model not written in the file (keras.applications)
     output: Tensor | None = None
     tail: Tensor | None = None  # Sequential: output of the last layer added so far
+    call_site: cst.Call | None = None  # an instance of a class of the file: where it was constructed
 
     def arg(self, name: str, position: int | None = None) -> cst.BaseExpression | None:
         if name in self.kwargs:
@@ -126,9 +127,27 @@ class PartOf(Value):
 
 
 @dataclass(eq=False)
+class Instance(Value):
+    """An object of a plain class of the file (a Trainer, a GAN wrapper): its attributes are followed,
+    so ``self.model`` set in ``__init__`` is the model its ``train_step`` calls."""
+
+    node: cst.ClassDef
+    attrs: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Partial(Value):
+    """``functools.partial(layers.Conv2D, padding="same")``: calling it constructs the layer."""
+
+    func: cst.BaseExpression
+    args: list[cst.BaseExpression]
+    kwargs: dict[str, cst.BaseExpression]
+
+
+@dataclass(eq=False)
 class FuncRef(Value):
     node: cst.FunctionDef
-    self_obj: LayerObj | None = None
+    self_obj: "LayerObj | Instance | None" = None
 
 
 @dataclass(eq=False)

@@ -123,6 +123,20 @@ def _import_from(index: FileIndex, node: cst.ImportFrom) -> None:
         index.bind_counts[name] += 1
 
 
+# keras-applications: `backend, layers, models, utils = get_submodules_from_kwargs(kwargs)` hands the
+# Keras modules in at run time; the names then mean those modules wherever the file uses them
+_INJECTED = ("keras.backend", "keras.layers", "keras.models", "keras.utils")
+
+
+def _injected_modules(index: FileIndex, target: cst.Tuple, call: cst.Call) -> None:
+    name = dotted(call.func) or ""
+    if name.rsplit(".", 1)[-1] != "get_submodules_from_kwargs":
+        return
+    for el, module in zip(target.elements, _INJECTED):
+        if isinstance(el.value, cst.Name):
+            index.imports.setdefault(el.value.value, module)
+
+
 def build_index(module: cst.Module) -> FileIndex:
     index = FileIndex()
     assigned: dict[int, cst.BaseExpression] = {}
@@ -146,6 +160,8 @@ def build_index(module: cst.Module) -> FileIndex:
                     index.assignments.setdefault(target.target.value, []).append(node.value)
             if len(node.targets) == 1:
                 target = node.targets[0].target
+                if type(target) is cst.Tuple and type(node.value) is cst.Call:
+                    _injected_modules(index, target, node.value)
                 if type(node.value) is cst.Call:
                     assigned[id(node.value)] = target
                 if type(target) is cst.Name and type(node.value) in (cst.Name, cst.Attribute):

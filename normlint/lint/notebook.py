@@ -9,6 +9,8 @@ back exactly:
   ``pass`` / ``files = None`` at the same indentation; help lines (``obj?``, ``??obj``) likewise;
 - a cell magic (``%%bash``, ``%%writefile``) skips its cell, except the ones whose body is Python
   (``%%time``, ``%%timeit``, ``%%capture``, ``%%prun``), whose body is linted;
+- a cell indented as a whole is dedented (IPython's leading-indent cleanup), IPython's top-level
+  ``await`` is accepted;
 - a cell that still does not compile is reported (NL000, with its cell and line) and left out; the
   other cells are linted.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 
 SUFFIX = ".ipynb"
@@ -29,6 +32,7 @@ _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 _MAGIC = re.compile(r"^(\s*)(?:[%!]|\?\??\w)")
 _ASSIGNED_MAGIC = re.compile(r"^(\s*)([\w.\[\]'\", ]+?)\s*=\s*[%!]")
 _HELP = re.compile(r"^(\s*)[\w.\[\]()]+\?\??\s*$")
+_TOP_LEVEL_AWAIT = re.compile(r"\bawait\s+")
 _FLAGS = ast.PyCF_ONLY_AST | getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
 
 
@@ -65,6 +69,10 @@ def _neutralise(lines: list[str]) -> list[str] | None:
     """The cell's lines with IPython syntax replaced, same count; None for a cell magic that is not Python."""
     out = list(lines)
     first = next((i for i, s in enumerate(lines) if s.strip()), None)
+    if first is not None and lines[first][:1] in (" ", "\t"):  # IPython drops a cell's leading indentation
+        indent = lines[first][: len(lines[first]) - len(lines[first].lstrip())]
+        out = [s[len(indent):] if s.startswith(indent) else s for s in out]
+        lines = out
     if first is not None and lines[first].lstrip().startswith("%%"):
         magic = lines[first].lstrip()[2:].split(None, 1)[0] if lines[first].strip() != "%%" else ""
         if magic not in _PYTHON_CELL_MAGICS:
@@ -89,7 +97,21 @@ def _neutralise(lines: list[str]) -> list[str] | None:
 
 def _syntax_problem(text: str) -> tuple[int, int, str] | None:
     try:
-        compile(text, "<cell>", "exec", flags=_FLAGS, dont_inherit=True)
+        with warnings.catch_warnings():  # the user's invalid escapes are not ours to print
+            warnings.simplefilter("ignore")
+            compile(text, "<cell>", "exec", flags=_FLAGS, dont_inherit=True)
+    except SyntaxError as exc:
+        return exc.lineno or 1, max(exc.offset or 1, 1), exc.msg
+    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return 1, 1, type(exc).__name__
+    return None
+
+
+def _plain_syntax_problem(lines: list[str]) -> tuple[int, int, str] | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile("\n".join(lines) + "\n", "<cell>", "exec", dont_inherit=True)
     except SyntaxError as exc:
         return exc.lineno or 1, max(exc.offset or 1, 1), exc.msg
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
@@ -146,6 +168,9 @@ def read_notebook(raw: str) -> Notebook:
         if cleaned is None:
             continue
         problem = _syntax_problem("\n".join(cleaned) + "\n")
+        if problem is None and _TOP_LEVEL_AWAIT.search("\n".join(cleaned)) and _plain_syntax_problem(cleaned):
+            cleaned = [_TOP_LEVEL_AWAIT.sub("", line) for line in cleaned]  # IPython's top-level await
+            problem = _plain_syntax_problem(cleaned)
         if problem is not None:
             line, col, msg = problem
             line = min(max(line, 1), max(len(lines), 1))

@@ -73,18 +73,22 @@ model.fit(x_train, y_train)
         return n.aliased(source) or any("mean" not in args and "variance" not in args for args in n.calls(source))
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        adapted: set[str] = set()
+        order = {id(site.node): i for i, site in enumerate(ctx.calls)}  # source order
+        adapts: list[tuple[int, str]] = []  # (position, receiver) of each adapt() call
         opaque_adapt = False
         for site in adapt_calls(ctx):
             key = _receiver_key(site.node.func.value)  # type: ignore[attr-defined]
             if key is None:
                 opaque_adapt = True
             else:
-                adapted.add(key)
-                adapted.add(key.rsplit(".", 1)[-1])
-        for site in ctx.calls:
-            if ctx.names.layer_class(site.node.func) != "Normalization":
-                continue
+                adapts.append((order[id(site.node)], key))
+        constructions = [site for site in ctx.calls if ctx.names.layer_class(site.node.func) == "Normalization"]
+        built_at: dict[str, list[int]] = {}  # where each name is bound to a fresh Normalization
+        for site in constructions:
+            target = _receiver_key(site.assigned_to) if site.assigned_to is not None else None
+            if target is not None:
+                built_at.setdefault(target, []).append(order[id(site.node)])
+        for site in constructions:
             args = [a for a in site.node.args if a.keyword is None and not a.star]
             keywords = {a.keyword.value for a in site.node.args if a.keyword is not None}
             if {"mean", "variance"} & keywords or len(args) >= 2 or any(a.star for a in site.node.args):
@@ -92,9 +96,9 @@ model.fit(x_train, y_train)
             if opaque_adapt:
                 continue  # model.layers[0].adapt(...) and the like: cannot tell which layer
             target = _receiver_key(site.assigned_to) if site.assigned_to is not None else None
-            if site.assigned_to is not None and target is None and adapted:
+            if site.assigned_to is not None and target is None and adapts:
                 continue  # bound to something we cannot name (tuple, subscript) and some adapt() exists
-            if target is not None and (target in adapted or target.rsplit(".", 1)[-1] in adapted):
+            if target is not None and _adapted(target, order[id(site.node)], built_at[target], adapts):
                 continue
             what = f"Normalization layer '{target}'" if target else "this Normalization layer"
             yield Hit(
@@ -102,6 +106,19 @@ model.fit(x_train, y_train)
                 f"{what} is never adapted and has no mean/variance: it passes data "
                 f"through unchanged; call .adapt(training_data) or pass mean= and variance=",
             )
+
+
+def _adapted(target: str, at: int, builds: list[int], adapts: list[tuple[int, str]]) -> bool:
+    """An adapt() on the layer bound to ``target`` at position ``at``. A name bound once: any adapt on
+    it counts (a helper defined above may adapt it). Re-bound to a fresh Normalization: only an adapt
+    between this binding and the next one adapts this layer (the old one was adapted, the new is not)."""
+    short = target.rsplit(".", 1)[-1]
+    on_it = [pos for pos, key in adapts if key == target or key.rsplit(".", 1)[-1] == short]
+    if len(builds) < 2:
+        return bool(on_it)
+    later = [b for b in builds if b > at]
+    end = min(later) if later else None
+    return any(pos > at and (end is None or pos < end) for pos in on_it)
 
 
 def _words(expr: cst.BaseExpression) -> Iterator[str]:

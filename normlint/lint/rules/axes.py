@@ -30,27 +30,44 @@ def _contains_zero(value) -> bool:
     return False
 
 
+def _partial_of(ctx: FileContext, call: cst.Call) -> str | None:
+    """The layer class of ``functools.partial(layers.BatchNormalization, momentum=0.1)``, else None."""
+    if call.args and call.args[0].keyword is None and not call.args[0].star \
+            and ctx.names.canonical(call.func) == "functools.partial":
+        return ctx.names.layer_class(call.args[0].value)
+    return None
+
+
 def normalization_calls(ctx: FileContext, kinds: frozenset[str]) -> Iterator[tuple[cst.Call, str]]:
-    """Calls constructing a Keras layer of ``kinds`` (TF1 batch_normalization counts as BatchNormalization)."""
+    """Calls constructing a Keras layer of ``kinds`` (TF1 batch_normalization counts as BatchNormalization,
+    and so does ``functools.partial(BatchNormalization, ...)``, whose keywords every later call shares)."""
     for site in ctx.calls:
         kind = ctx.names.layer_class(site.node.func)
         if kind is None and "BatchNormalization" in kinds and ctx.names.tf1_layer(site.node.func) == "batch_normalization":
             kind = "BatchNormalization"
+        if kind is None and "partial" in ctx.code(site.node.func):
+            kind = _partial_of(ctx, site.node)
         if kind in kinds:
             yield site.node, kind
 
 
-def _axis_arg(call: cst.Call, kind: str, ctx: FileContext) -> cst.BaseExpression | None:
-    tf1 = ctx.names.tf1_layer(call.func) is not None
-    position = 1 if tf1 else 0  # tf.layers.batch_normalization(inputs, axis, ...)
+def layer_positionals(ctx: FileContext, call: cst.Call) -> list[cst.BaseExpression]:
+    """The positional arguments that configure the layer: without the input tensor of a TF1 layer
+    (``tf.layers.batch_normalization(inputs, axis)``) or the class given to ``functools.partial``."""
     positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if ctx.names.tf1_layer(call.func) is not None or (positional and _partial_of(ctx, call) is not None):
+        return positional[1:]
+    return positional
+
+
+def _axis_arg(call: cst.Call, kind: str, ctx: FileContext) -> cst.BaseExpression | None:
     named = keyword(call, "axis")
     if named is not None:
         return named
     if is_keras1(call):
         return None  # Keras 1: BatchNormalization(epsilon, mode, axis, ...) positionally
-    if kind in ("GroupNormalization",):
-        position = 1  # GroupNormalization(groups, axis, ...)
+    positional = layer_positionals(ctx, call)
+    position = 1 if kind == "GroupNormalization" else 0  # GroupNormalization(groups, axis, ...)
     return positional[position] if position < len(positional) else None
 
 

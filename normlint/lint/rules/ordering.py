@@ -81,17 +81,17 @@ effect and recommend placing Dropout after all BatchNormalization layers.
 """
     example = """
 model = keras.Sequential([
-    layers.Conv2D(32, 3),
+    layers.Conv2D(32, 3, use_bias=False),
     layers.Dropout(0.3),
-    layers.Conv2D(64, 3),
+    layers.MaxPooling2D(),
     layers.BatchNormalization(),
     layers.ReLU(),
 ])
 """
     use_instead = """
 model = keras.Sequential([
-    layers.Conv2D(32, 3),
-    layers.Conv2D(64, 3),
+    layers.Conv2D(32, 3, use_bias=False),
+    layers.MaxPooling2D(),
     layers.BatchNormalization(),
     layers.ReLU(),
     layers.Dropout(0.3),
@@ -106,7 +106,7 @@ model = keras.Sequential([
         "from keras import layers\nm = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dropout(0.5)])\n",
     )
     INVALID = (
-        "from keras import layers\nm = keras.Sequential([layers.Dropout(0.5), layers.Dense(8), layers.BatchNormalization()])\n",
+        "from keras import layers\nm = keras.Sequential([layers.Dropout(0.5), layers.Flatten(), layers.BatchNormalization()])\n",
     )
     required = (patterns.BN_TEXT, ("Dropout", "dropout"))
     triggers = (patterns.BN_USE, patterns.DROPOUT_USE)
@@ -126,7 +126,7 @@ class DropoutThroughWeightsBeforeBatchNorm(Rule):
     code = "NL103"
     default = False  # opt-in: WideResNet and DenseNet blocks do this on purpose
     name = "dropout-through-weights-before-batchnorm"
-    summary = "Dropout reaches a BatchNormalization only through a Conv/Dense layer (opt-in)."
+    summary = "Dropout reaches a BatchNormalization only through a Conv/Dense layer."
     what = """
 Flags a Dropout whose output reaches a `BatchNormalization` only through a weighted layer
 (Conv/Dense/RNN/Embedding/attention, or a layer or model of the file): Dropout -> Conv -> BN, as in
@@ -237,7 +237,7 @@ x = layers.BatchNormalization()(x)
                 continue  # use_bias given as a variable: cannot tell
             flagged.add(id(layer))
             yield Hit(
-                layer.node,
+                layer.call_site or layer.node,
                 f"{layer.kind} has a bias that the BatchNormalization on line {{line}} cancels: "
                 f"pass use_bias=False",
                 related=bn.layer.node,

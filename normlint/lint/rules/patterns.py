@@ -151,11 +151,19 @@ NORM_TEXT = ("Normalization", "batch_norm")
 
 # after `from tensorflow.compat.v1.layers import batch_normalization` the calls are bare
 _BN_CALLS = Symbol(("BatchNormalization", ""), ("batch_norm", r"(?:alization)?"))
-BN_WITH_AXIS_ZERO = _BN_CALLS.call_with(AXIS_ZERO)
-BN_WITH_AXIS_NONZERO = _BN_CALLS.call_with(AXIS_NONZERO)
-BN_WITH_SMALL_MOMENTUM = _BN_CALLS.call_with(SMALL_MOMENTUM)
+# functools.partial(layers.BatchNormalization, momentum=0.1): the keywords sit in the partial call
+_PARTIAL_NORM = re.compile(r"partial\s*\(\s*[\w.]*(?:Normalization|batch_norm)")
+
+
+def _or_partial(matcher: Matcher) -> Matcher:
+    return lambda source: matcher(source) or ("partial" in source and bool(_PARTIAL_NORM.search(source)))
+
+
+BN_WITH_AXIS_ZERO = _or_partial(_BN_CALLS.call_with(AXIS_ZERO))
+BN_WITH_AXIS_NONZERO = _or_partial(_BN_CALLS.call_with(AXIS_NONZERO))
+BN_WITH_SMALL_MOMENTUM = _or_partial(_BN_CALLS.call_with(SMALL_MOMENTUM))
 # GroupNormalization(groups, axis): the axis may also be the second positional argument
-NORM_WITH_AXIS_ZERO = NORM.call_with(AXIS_ZERO + r"|\A\s*\w+\s*,\s*(?:0\b|[\[(]\s*0\b)")
+NORM_WITH_AXIS_ZERO = _or_partial(NORM.call_with(AXIS_ZERO + r"|\A\s*\w+\s*,\s*(?:0\b|[\[(]\s*0\b)"))
 # a Conv/Dense call that keeps its bias and has no activation of its own
 _CONV_WITH_BIAS = CONV_DENSE.call_without(r"use_bias\s*=|activation\s*=\s*(?!None\b|[\"']linear)")
 _TF1_CONV_IMPORT = re.compile(r"from\s+[\w.]*layers\s+import\s[^\n]*\b(?:conv|dense|separable_conv)")

@@ -10,8 +10,8 @@ import libcst as cst
 from normlint.lint.context import FileContext, keyword, literal
 from normlint.lint.legacy import is_keras1
 from normlint.lint.graph import LayerObj, PartOf
-from normlint.lint.keras_api import BATCHNORM, DROPOUT
-from normlint.lint.rules.axes import normalization_calls
+from normlint.lint.keras_api import APPLICATIONS, BATCHNORM, DROPOUT
+from normlint.lint.rules.axes import layer_positionals, normalization_calls
 from normlint.lint.rules import patterns
 from normlint.lint.options import Option
 from normlint.lint.rules.base import Hit, Rule
@@ -165,9 +165,8 @@ layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
         for call, kind in normalization_calls(ctx, BATCHNORM):
             expr = keyword(call, "momentum")
             if expr is None and not is_keras1(call):
-                positional = [a.value for a in call.args if a.keyword is None and not a.star]
-                offset = 1 if ctx.names.tf1_layer(call.func) else 0
-                expr = positional[offset + 1] if len(positional) > offset + 1 else None
+                positional = layer_positionals(ctx, call)  # BatchNormalization(axis, momentum, ...)
+                expr = positional[1] if len(positional) > 1 else None
             value = literal(expr)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 0.5:
                 continue
@@ -234,13 +233,28 @@ model.fit(x, y, batch_size=2)
                 )
 
 
+def _pretrained(model: LayerObj, loaded: set[int]) -> bool:
+    """The model is or holds a backbone with pretrained weights: a keras.applications model whose
+    ``weights`` is not None (its default is "imagenet"), or a model whose ``load_weights`` is called."""
+    for layer in model.all_layers():
+        if id(layer) in loaded:
+            return True
+        if layer.kind in APPLICATIONS:
+            weights = layer.arg("weights")
+            if weights is None or isinstance(literal(weights), str):
+                return True
+    return False
+
+
 class UnfrozenBatchNormInTrainingMode(Rule):
     code = "NL503"
     name = "fine-tuned-batchnorm-in-training-mode"
     summary = "A model with BatchNormalization is unfrozen for fine-tuning and its BatchNormalization layers are not re-frozen."
     what = """
 Flags `base.trainable = True` (or `layer.trainable = True` for layers of `base.layers`) when `base`
-holds BatchNormalization (a `keras.applications` backbone or a model of the file) and the file never
+holds BatchNormalization and pretrained weights (a `keras.applications` backbone whose `weights` is not
+None, or a model whose `load_weights()` is called; a model trained from scratch has no statistics to
+lose) and the file never
 singles out its BatchNormalization layers (no `isinstance(layer, BatchNormalization)` anywhere) to keep
 them frozen. A backbone that stays frozen is left alone: Keras runs a BatchNormalization whose
 `trainable` is False in inference mode.
@@ -298,13 +312,14 @@ model.fit(train_ds, epochs=5)
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         if self._REFREEZE.search(ctx.source):
             return  # the file singles out its BatchNormalization layers: assume it keeps them frozen
+        loaded = {id(mc.receiver) for mc in ctx.flow.method_calls if mc.name == "load_weights"}
         seen: set[int] = set()
         for t in ctx.flow.trainable_sets:
             model = t.owner.model if isinstance(t.owner, PartOf) else t.owner
             if not isinstance(model, LayerObj) or literal(t.value) is not True or id(model) in seen:
                 continue
-            if not model.holds(BATCHNORM):
-                continue
+            if not model.holds(BATCHNORM) or not _pretrained(model, loaded):
+                continue  # a model trained from scratch has no statistics to lose
             seen.add(id(model))
             yield Hit(
                 t.node,
