@@ -20,6 +20,8 @@ import keras
 from keras import layers
 
 base = keras.Sequential([keras.Input((4,)), layers.Dense(4, use_bias=False), layers.BatchNormalization()])
+base.save_weights(WEIGHTS)
+base.load_weights(WEIGHTS)  # a pretrained backbone: its moving statistics are worth keeping
 base.trainable = False
 inputs = keras.Input((4,))
 features = {call}
@@ -35,11 +37,11 @@ for layer in base.layers:
 """
 
 
-def _moving_mean_change(source: str) -> float:
+def _moving_mean_change(source: str, tmp_path) -> float:
     """Run the program, fine-tune for one epoch on data far from the moving statistics, and return how
     far the backbone's BatchNormalization moving mean moved."""
     keras.utils.set_random_seed(0)
-    scope: dict = {}
+    scope: dict = {"WEIGHTS": str(tmp_path / "base.weights.h5")}
     exec(compile(source, "fine_tune.py", "exec"), scope)  # noqa: S102 - the test's own program
     bn = scope["base"].layers[-1]
     before = np.array(bn.moving_mean)
@@ -49,14 +51,61 @@ def _moving_mean_change(source: str) -> float:
 
 
 @pytest.mark.parametrize("call", ["base(inputs)", "base(inputs, training=False)"])
-def test_nl503_unfrozen_backbone_overwrites_its_moving_statistics_even_with_training_false(call):
+def test_nl503_unfrozen_backbone_overwrites_its_moving_statistics_even_with_training_false(call, tmp_path):
     harmful = FINE_TUNE.format(call=call, refreeze="")
     assert [f.code for f in lint_source(harmful, "fine_tune.py")] == ["NL503"]
     # Keras 3: fit() calls the outer model with training=True, which overrides the nested training=False
-    assert _moving_mean_change(harmful) > 0.1
+    assert _moving_mean_change(harmful, tmp_path) > 0.1
 
 
-def test_nl503_refrozen_batchnorm_keeps_its_moving_statistics():
+def test_nl503_refrozen_batchnorm_keeps_its_moving_statistics(tmp_path):
     fixed = FINE_TUNE.format(call="base(inputs)", refreeze=REFREEZE)
     assert lint_source(fixed, "fine_tune.py") == []
-    assert _moving_mean_change(fixed) == 0.0
+    assert _moving_mean_change(fixed, tmp_path) == 0.0
+
+
+CUSTOM_TRAIN_STEP = """
+import keras
+import tensorflow as tf
+from keras import layers
+
+inner = keras.Sequential([keras.Input((100,)), layers.Dropout(0.5)])
+zeroed = []
+
+
+class Wrapper(keras.Model):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.head = layers.Dense(1)
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            out = self.net(x{flag})
+            zeroed.append(float(tf.reduce_mean(tf.cast(tf.equal(out, 0.0), tf.float32))))
+            loss = tf.reduce_mean(self.head(out))
+        grads = tape.gradient(loss, self.head.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.head.trainable_variables))
+        return {{"loss": loss}}
+
+
+model = Wrapper(inner)
+"""
+
+
+@pytest.mark.parametrize("flag, flagged", [("", True), (", training=True", False)])
+def test_nl501_a_model_called_in_a_custom_train_step_without_training_runs_in_inference_mode(flag, flagged):
+    """fit() runs a custom train_step with no training context: a nested model called without
+    training= runs its Dropout (and BatchNormalization) in inference mode, as in GAN train_steps."""
+    source = CUSTOM_TRAIN_STEP.format(flag=flag)
+    assert [f.code for f in lint_source(source, "gan.py")] == (["NL501"] if flagged else [])
+    scope: dict = {}
+    exec(compile(source, "gan.py", "exec"), scope)  # noqa: S102 - the test's own program
+    model = scope["model"]
+    model.compile(optimizer="sgd", run_eagerly=True)
+    model.fit(np.ones((8, 100), "float32"), np.ones((8, 1), "float32"), epochs=1, batch_size=8, verbose=0)
+    if flagged:
+        assert scope["zeroed"] == [0.0]  # nothing dropped: the Dropout is off while training
+    else:
+        assert 0.3 < scope["zeroed"][0] < 0.7
