@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         "2 usage error, bad configuration, or a path that does not exist or cannot be read (the other paths "
         "are still linted and reported).",
     )
-    lint.add_argument("paths", nargs="*", help="files or folders (recursive: *.py, *.pyi and *.ipynb notebooks; only regular files are read), or - for standard input")
+    lint.add_argument("paths", nargs="*", help="files or folders (recursive: *.py, *.pyi and *.ipynb notebooks; "
+                      "only regular files are read), or - for standard input")
     lint.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1); a worker that dies is reported, never waited for")
     lint.add_argument("--select", help="comma-separated code prefixes to report, e.g. NL1,NL201 (unknown codes are an error)")
     lint.add_argument("--extend-select", help="comma-separated codes added to the selection; opt-in rules (NL103) "

@@ -165,3 +165,39 @@ def test_flake8_route_through_nbqa(tmp_path: Path):
     )
     # nbQA drops the Python 2 cell's file as a syntax error for flake8 (E999 is not selected): the rest agrees
     assert set(found) >= {m for m in _marked(NOTEBOOK) if m[0] != 6}, result.stdout
+
+
+def test_flake8_given_a_notebook_reads_it_as_one():
+    from tests.helpers import flake8
+
+    result = flake8("--select", "NL", str(NOTEBOOK))
+    assert result.returncode == 1, result.stderr
+    codes = sorted(line.split(": ", 1)[1].split()[0] for line in result.stdout.splitlines())
+    assert codes == ["NL000", "NL101", "NL102", "NL201", "NL601", "NL701"]
+    assert ": NL102 cell 4, line 4: Conv2D has a bias" in result.stdout
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("[1, 2, 3]", "no 'cells' list"),
+    ('{"cells": 3}', "no 'cells' list"),
+    ("[" * 100_000, "invalid JSON"),
+    ("", "invalid JSON"),
+])
+def test_odd_notebooks_are_one_line_nl000(tmp_path: Path, raw: str, message: str):
+    path = tmp_path / "odd.ipynb"
+    path.write_text(raw)
+    result = normlint("lint", str(path))
+    assert result.returncode == 1 and result.stderr == "", result.stderr
+    assert result.stdout.count("\n") == 1 and "NL000" in result.stdout and message in result.stdout
+
+
+def test_odd_cells_and_nbformat_3(tmp_path: Path):
+    odd = tmp_path / "odd.ipynb"
+    odd.write_text(json.dumps({"cells": [
+        "not a cell", {"cell_type": "code"}, {"cell_type": "code", "source": [1, None, "x = 1\n"]},
+        {"cell_type": "code", "source": BAD_CELL.splitlines(True)}], "metadata": {"language_info": "python"}}))
+    assert [(f.cell, f.code) for f in lint_file(str(odd), Config())] == [(3, "NL101")]
+    v3 = tmp_path / "v3.ipynb"
+    v3.write_text(json.dumps({"nbformat": 3, "worksheets": [{"cells": [
+        {"cell_type": "code", "input": BAD_CELL.splitlines(True), "language": "python"}]}]}))
+    assert [(f.cell, f.cell_line, f.code) for f in lint_file(str(v3), Config())] == [(1, 2, "NL101")]

@@ -143,6 +143,7 @@ def lint_notebook(raw: str, path: str, config: Config) -> list[Finding]:
         nb = read_notebook(raw)
     except NotebookError as exc:
         return [Finding(path, 1, 1, "NL000", f"NL000 cannot read: {exc}")]
+
     def describe(line: int) -> str:
         place = nb.place(line)
         return f"cell {place.cell}, line {place.line}"

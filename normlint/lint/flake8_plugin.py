@@ -1,7 +1,9 @@
 """flake8 adapter over the libcst engine (entry point ``NL``).
 
 flake8 hands over the file's ``lines`` (already read and decoded); the engine's text prefilter decides
-whether libcst parses the file at all. ``# noqa: NL101`` is handled by flake8 itself. Every option
+whether libcst parses the file at all. ``# noqa: NL101`` is handled by flake8 itself. A notebook named
+on flake8's command line (``flake8 nb.ipynb``) is read as a notebook, findings on the .ipynb file's lines
+with the cell named (nbQA is the usual route: it hands flake8 the cells as a Python file). Every option
 declared on the engine or a rule is a flake8 option ``--normlint-NAME`` (also in flake8's config files),
 over ``[tool.normlint]`` in pyproject.toml.
 """
@@ -15,6 +17,8 @@ from typing import Any, Iterator
 from normlint import __version__
 from normlint.config import Config, ConfigError, load_config
 from normlint.lint.engine import lint_source
+from normlint.lint.files import lint_notebook
+from normlint.lint.notebook import SUFFIX as NOTEBOOK
 from normlint.lint.options import OptionError, all_options
 from normlint.lint.rules import OPT_IN
 
@@ -69,5 +73,9 @@ class Plugin:
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         source = "".join(self.lines)
+        if self.filename.endswith(NOTEBOOK):  # `flake8 nb.ipynb`: the JSON would read as one Python dict
+            for f in lint_notebook(source, self.filename, self.config()):
+                yield f.line, 0, f"{f.code} cell {f.cell}, line {f.cell_line}: {f.text}", type(self)
+            return
         for f in lint_source(source, self.filename, self.config()):
             yield f.line, f.col - 1, f.message, type(self)

@@ -60,8 +60,8 @@ class Notebook:
 
 
 def _cell_lines(cell: dict) -> list[str]:
-    src = cell.get("source", "")
-    text = "".join(src) if isinstance(src, list) else str(src)
+    src = cell.get("source", cell.get("input", ""))  # nbformat 3 called it "input"
+    text = "".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else src if isinstance(src, str) else ""
     return text.splitlines()
 
 
@@ -124,8 +124,8 @@ def _json_positions(raw: str, cells: list[list[str]], raw_cells: list[dict]) -> 
     result: list[list[int]] = []
     offset = 0
     for lines, cell in zip(cells, raw_cells):
-        src = cell.get("source", "")
-        pieces = src if isinstance(src, list) else [src]
+        src = cell.get("source", cell.get("input", ""))
+        pieces = [p for p in src if isinstance(p, str)] if isinstance(src, list) else [src] if isinstance(src, str) else []
         found: list[int] = []
         start = raw.find('"source"', offset)
         if start != -1:
@@ -153,9 +153,13 @@ def read_notebook(raw: str) -> Notebook:
     except (json.JSONDecodeError, RecursionError) as exc:
         raise NotebookError(f"not a notebook: invalid JSON ({exc})") from None
     cells = doc.get("cells") if isinstance(doc, dict) else None
+    if cells is None and isinstance(doc, dict) and isinstance(doc.get("worksheets"), list):  # nbformat 3
+        cells = [c for ws in doc["worksheets"] if isinstance(ws, dict) for c in ws.get("cells") or []]
     if not isinstance(cells, list):
-        raise NotebookError("not a notebook: no 'cells' list (nbformat 4 is read)")
-    language = ((doc.get("metadata") or {}).get("language_info") or {}).get("name", "python")
+        raise NotebookError("not a notebook: no 'cells' list")
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    info = meta.get("language_info") if isinstance(meta.get("language_info"), dict) else {}
+    language = info.get("name", "python")
     if isinstance(language, str) and language.lower() not in ("python", "python3", "ipython", ""):
         return Notebook("")  # an R or Julia notebook: nothing here is Python
     code = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]

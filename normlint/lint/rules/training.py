@@ -177,7 +177,7 @@ layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
                 message = (f"{kind}(momentum={value:g}) uses PyTorch's convention; Keras keeps {value:g} of the "
                            f"old moving statistics per step: use momentum={1 - value:g}")
             # a value from a constant dict (``**cfg``) sits elsewhere in the file: point at the layer
-            yield Hit(expr if any(a.value is expr for a in call.args) else call, message)
+            yield Hit(expr if expr is not None and any(a.value is expr for a in call.args) else call, message)
 
 
 class BatchNormSmallBatch(Rule):
