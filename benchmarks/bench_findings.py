@@ -30,7 +30,7 @@ SHARED = ROOT.parent / "shared" / "corpus"
 def lint(paths: list[str], pythonpath: str, opt_in: bool) -> tuple[dict, float]:
     cmd = [sys.executable, "-m", "normlint", "lint", "-j", "2", "--format", "json", *paths]
     if opt_in:
-        cmd[5:5] = ["--extend-select", "NL103"]
+        cmd[4:4] = ["--extend-select", "NL103"]
     env = dict(os.environ, PYTHONPATH=pythonpath)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=pythonpath)  # -m puts cwd first
@@ -85,11 +85,12 @@ def main() -> int:
             export(args.before, Path(tmp))
             before, seconds = lint(paths, tmp, args.opt_in and _knows_extend_select(Path(tmp)))
         print(f"before ({args.before}): {summary(before)} [{seconds:.1f} s]")
-        old = Counter(key(f) for f in before["findings"])
-        new = Counter(key(f) for f in now["findings"])
-        messages = {key(f): f["message"] for f in now["findings"] + before["findings"]}
+        # by place and code: a finding reported once where it was reported three times has not disappeared
+        old = {key(f) for f in before["findings"]}
+        new = {key(f) for f in now["findings"]}
+        messages = {key(f): f["message"] for f in before["findings"] + now["findings"]}
         for title, diff in (("appeared", new - old), ("disappeared", old - new)):
-            print(f"{title}: {sum(diff.values())}")
+            print(f"{title}: {len(diff)}")
             for k in sorted(diff):
                 print("  ", *k, messages[k][:110])
     return 0

@@ -50,9 +50,10 @@ def dropouts_reaching_batchnorm(ctx: FileContext) -> list[tuple[Application, App
                 if layer.kind in BATCHNORM or layer.kind in _BARRIERS:
                     continue  # an earlier normalization: what is above it is its question
                 if layer.kind in DROPOUT:
-                    known = best.get(id(layer))
+                    # by the node that builds it: a helper called three times builds three objects there
+                    known = best.get(id(layer.node))
                     if known is None or (known[2] and not weighted):
-                        best[id(layer)] = (app, bn, weighted)
+                        best[id(layer.node)] = (app, bn, weighted)
                 elif layer.kind in WEIGHTED or layer.user_class or layer.is_model:
                     weighted = True
             stack.extend((p, weighted) for p in tensor.parents)
@@ -166,9 +167,8 @@ x = layers.Dropout(0.3)(x)
     triggers = (patterns.BN_USE, patterns.DROPOUT_USE)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        direct = {id(d.layer) for d, _, weighted in dropouts_reaching_batchnorm(ctx) if not weighted}
         for dropout, bn, weighted in dropouts_reaching_batchnorm(ctx):
-            if weighted and id(dropout.layer) not in direct:
+            if weighted:
                 yield Hit(
                     dropout.layer.node,
                     f"{dropout.layer.kind} reaches the BatchNormalization on line {{line}} through a weighted "

@@ -136,7 +136,9 @@ def NORM_USE(source: str) -> bool:  # noqa: N802
 
 # A value may sit in a name (axis=CHANNEL_AXIS), an expression (momentum=1 - 0.9) or a constant dict
 # (**cfg) that the rules evaluate (normlint.lint.constants): the triggers let those through.
-_HELD = r"[A-Za-z_(]|-\s*[A-Za-z_(]"
+# a bare name (not self.x, obj.attr or a call: constants are module/function names), maybe negated or
+# subscripted (cfg["momentum"]), or a parenthesized expression
+_HELD = r"-?\s*(?!self\b)[A-Za-z_]\w*(?![\w.(])|\("
 _KWARGS = r"|\*\*"
 # axis=0, axis=[0, 1], axis=(1, 0), or a literal 0 / [0 ...] as the first positional argument
 AXIS_ZERO = r"axis\s*=\s*(?:0\b|[\[(][^\])]*\b0\b|" + _HELD + r")|\A\s*(?:0\b|[\[(]\s*0\b)" + _KWARGS
