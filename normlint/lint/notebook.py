@@ -157,9 +157,9 @@ def read_notebook(raw: str) -> Notebook:
         cells = [c for ws in doc["worksheets"] if isinstance(ws, dict) for c in ws.get("cells") or []]
     if not isinstance(cells, list):
         raise NotebookError("not a notebook: no 'cells' list")
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    info = meta.get("language_info") if isinstance(meta.get("language_info"), dict) else {}
-    language = info.get("name", "python")
+    meta = doc.get("metadata")
+    info = meta.get("language_info") if isinstance(meta, dict) else None
+    language = info.get("name", "python") if isinstance(info, dict) else "python"
     if isinstance(language, str) and language.lower() not in ("python", "python3", "ipython", ""):
         return Notebook("")  # an R or Julia notebook: nothing here is Python
     code = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]

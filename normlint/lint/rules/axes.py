@@ -164,6 +164,28 @@ def _nearest_conv(tensor: Tensor, limit: int = 30) -> LayerObj | None:
     return None
 
 
+_ORDERINGS = {"th": "channels_first", "tf": "channels_last", "channels_first": "channels_first",
+              "channels_last": "channels_last"}
+
+
+def _default_data_format(ctx: FileContext) -> str | None:
+    """The data_format of a convolution that names none: channels_last, or what the file sets with
+    ``keras.backend.set_image_data_format("channels_first")`` / Keras 1's ``set_image_dim_ordering("th")``
+    when every such call agrees; None (unknown) when the file reads the global format
+    (``image_data_format() == ...``) without setting it, or sets it to something that is not a constant."""
+    if "image_data_format" not in ctx.source and "image_dim_ordering" not in ctx.source:
+        return "channels_last"
+    set_to: set[str | None] = set()
+    for site in ctx.calls:
+        name = ctx.code(site.node.func).rsplit(".", 1)[-1]
+        if name in ("set_image_data_format", "set_image_dim_ordering"):
+            value = literal(site.node.args[0].value) if site.node.args else None
+            set_to.add(_ORDERINGS.get(value) if isinstance(value, str) else None)
+    if len(set_to) == 1:
+        return set_to.pop()
+    return None
+
+
 class BatchNormAxisVsDataFormat(Rule):
     code = "NL202"
     name = "batchnorm-axis-vs-data-format"
@@ -171,6 +193,9 @@ class BatchNormAxisVsDataFormat(Rule):
     what = """
 Flags a `BatchNormalization` whose `axis` does not point at the channel axis of the convolution that
 feeds it: `channels_first` with `axis=-1` (the default) or `axis=3`, `channels_last` with `axis=1`.
+The convolution's format is its `data_format=` (or Keras 1's `dim_ordering=`), else the one the file
+sets with `keras.backend.set_image_data_format(...)`; a file that only reads the global format leaves
+it unknown.
 """
     why = """
 BatchNormalization keeps one mean/variance per index of `axis`. With `channels_first` the channels sit
@@ -200,9 +225,7 @@ x = layers.BatchNormalization(axis=1)(x)
     )
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        # the global format set in code (set_image_data_format, Keras 1's set_image_dim_ordering) or
-        # read from it: the default of a convolution is then unknown
-        global_format_set = "image_data_format" in ctx.source or "image_dim_ordering" in ctx.source
+        default_format = _default_data_format(ctx)
         flagged: set[int] = set()
         for bn in batchnorm_applications(ctx):
             if id(bn.layer) in flagged or not bn.inputs:
@@ -217,7 +240,7 @@ x = layers.BatchNormalization(axis=1)(x)
             fmt_expr = conv.arg("data_format")
             if fmt_expr is None and isinstance(conv.node, cst.Call) and is_keras1(conv.node, conv.kind):
                 continue  # Keras 1's default dim_ordering came from keras.json ("th" on Theano setups)
-            fmt = literal(fmt_expr) if fmt_expr is not None else (None if global_format_set else "channels_last")
+            fmt = literal(fmt_expr) if fmt_expr is not None else default_format
             if fmt not in ("channels_first", "channels_last"):
                 continue
             axis_expr = bn.layer.arg("axis", 0)
