@@ -72,6 +72,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
     if ignore is not None:
         config.ignore = config.ignore + ignore
     errors: list[str] = []
+    if args.fix or args.diff:
+        return _fix_or_diff(args, config, stdin)
     if stdin:
         name = args.stdin_filename or "<stdin>"
         data = sys.stdin.buffer.read(READ_CAP + 1)  # never read an endless stream to the end
@@ -103,6 +105,71 @@ def cmd_lint(args: argparse.Namespace) -> int:
     if args.format == "text" and not findings and not args.quiet and files:
         print(f"normlint: {len(files)} file(s) checked, no findings", file=sys.stderr)
     return 2 if errors else 1 if findings else 0
+
+
+def _fix_or_diff(args: argparse.Namespace, config, stdin: bool) -> int:
+    """--fix: rewrite files, then report what remains (exit 1 if anything does); --diff: print the
+    unified diffs and write nothing (exit 1 when something would change). Standard input: --fix prints
+    the fixed text on stdout and the remaining findings on stderr."""
+    import difflib
+
+    from normlint.lint.autofix import fix_file_text
+    from normlint.lint.files import READ_CAP, decode_source, discover, lint_text, read_source, write_source
+    from normlint.report import format_findings
+
+    unsafe = bool(args.unsafe_fixes)
+    if stdin:
+        name = args.stdin_filename or "<stdin>"
+        data = sys.stdin.buffer.read(READ_CAP + 1)
+        if len(data) > READ_CAP:
+            raise UsageError(f"standard input is over the {READ_CAP >> 20} MiB that normlint reads of one file")
+        try:
+            sources = [(name, decode_source(data))]
+        except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
+            raise UsageError(f"cannot decode standard input: {exc}") from None
+        errors: list[str] = []
+    else:
+        found = discover(args.paths, config.extend_exclude)
+        errors = found.errors
+        for note in found.skipped:
+            print(f"normlint: {note}", file=sys.stderr)
+        sources = []
+        for path in found.files:
+            try:
+                sources.append((path, read_source(path)))
+            except (OSError, UnicodeDecodeError, SyntaxError, LookupError, ValueError) as exc:
+                errors.append(f"cannot read {path}: {exc}")
+    fixed = changed_files = 0
+    remaining = []
+    for path, text in sources:
+        result = fix_file_text(text, path, config, unsafe)
+        for line in result.dropped:
+            print(f"normlint: {path}: {line}", file=sys.stderr)
+        if result.text != text:
+            changed_files += 1
+            fixed += len(result.applied)
+            if args.diff:
+                sys.stdout.writelines(difflib.unified_diff(
+                    text.splitlines(keepends=True), result.text.splitlines(keepends=True), path, path))
+            elif not stdin:
+                write_source(path, result.text)
+        if stdin and not args.diff:
+            sys.stdout.write(result.text)
+        if not args.diff:
+            remaining.extend(lint_text(result.text, path, config))
+    for message in errors:
+        print(f"normlint: error: {message}", file=sys.stderr)
+    if args.diff:
+        print(f"normlint: {fixed} fix(es) would change {changed_files} file(s)"
+              + ("" if unsafe else " (unsafe fixes not included: --unsafe-fixes)"), file=sys.stderr)
+        return 2 if errors else 1 if changed_files else 0
+    remaining.sort()
+    out = format_findings(remaining, args.format, len(sources), config.docs_url)
+    (sys.stderr if stdin else sys.stdout).write(out)
+    hidden = sum(1 for f in remaining if f.fix is not None and f.fix.applicability != "safe" and not unsafe)
+    print(f"normlint: fixed {fixed} finding(s) in {changed_files} file(s), {len(remaining)} remaining"
+          + (f" ({hidden} fixable with --unsafe-fixes)" if hidden else ""), file=sys.stderr)
+    return 2 if errors else 1 if remaining else 0
 
 
 def _lint_files(files: list[str], work, jobs: int) -> list:
@@ -187,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
         lint.add_argument(f"--{option.name}", dest=option.key, metavar="N" if option.kind == "int" else "SIZE",
                           help=f"{option.help} (also [tool.normlint] {option.name})")
     lint.add_argument("--stdin-filename", help="the name to report for standard input (-), and where its configuration is looked up")
+    lint.add_argument("--fix", action="store_true", help="apply the safe fixes, then report what remains")
+    lint.add_argument("--unsafe-fixes", action="store_true",
+                      help="with --fix/--diff: also apply fixes that change numerics or weights")
+    lint.add_argument("--diff", action="store_true",
+                      help="print the fixes as unified diffs and write nothing (exit 1 when there would be changes)")
     lint.add_argument("-q", "--quiet", action="store_true", help="no summary line when clean")
     lint.set_defaults(func=cmd_lint)
 

@@ -7,6 +7,8 @@ The JSON document is stable (documented in docs/ci.md):
      "findings": [{"path": "...", "line": 7, "column": 5, "cell": null, "file_line": 7, "code": "NL101",
                    "name": "dropout-before-batchnorm", "message": "...", "help_url": "..."}]}
 
+``fix`` is null or ``{"applicability": "safe"|"unsafe", "message", "edits": [{"start": {"line", "column"},
+"end": {...}, "content"}]}`` (what ``normlint lint --fix`` would write; unsafe ones need ``--unsafe-fixes``).
 In a notebook, ``cell`` is the code cell (1-based among code cells, as nbQA counts), ``line`` the line
 in that cell and ``file_line`` the line of the .ipynb file; github and sarif annotate the .ipynb file
 at ``file_line`` (SARIF also carries ``properties.cell``/``cellLine``).
@@ -73,11 +75,43 @@ def format_json(findings: Sequence[Finding], files: int, docs_url: str | None = 
                 "severity": severity(f.code),
                 "message": f.text,
                 "help_url": _help(f.code, docs_url),
+                "fix": _fix_json(f),
             }
             for f in findings
         ],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _fix_json(f: Finding) -> dict | None:
+    """The finding's fix: applicability, message and edits (1-based line/column of the linted text;
+    in a notebook, of the cell: ``cell`` then names it)."""
+    if f.fix is None:
+        return None
+    return {
+        "applicability": f.fix.applicability,
+        "message": f.fix.message,
+        "edits": [
+            {"start": {"line": e.start_line, "column": e.start_col}, "end": {"line": e.end_line, "column": e.end_col},
+             "content": e.text}
+            for e in f.fix.edits
+        ],
+    }
+
+
+def _sarif_fixes(f: Finding) -> dict:
+    """SARIF ``fixes`` for a .py finding (a notebook's edits are in cell coordinates, not the file's)."""
+    if f.fix is None or f.cell is not None:
+        return {}
+    replacements = [
+        {"deletedRegion": {"startLine": e.start_line, "startColumn": e.start_col, "endLine": e.end_line,
+                           "endColumn": e.end_col},
+         "insertedContent": {"text": e.text}}
+        for e in f.fix.edits
+    ]
+    return {"fixes": [{"description": {"text": f"{f.fix.message} ({f.fix.applicability})"},
+                       "artifactChanges": [{"artifactLocation": {"uri": _uri(f.path), "uriBaseId": "%SRCROOT%"},
+                                            "replacements": replacements}]}]}
 
 
 def _escape_data(s: str) -> str:
@@ -157,6 +191,7 @@ def sarif_document(findings: Sequence[Finding], docs_url: str | None = None) -> 
                 }
             ],
             **({"properties": {"cell": f.cell, "cellLine": f.cell_line}} if f.cell is not None else {}),
+            **_sarif_fixes(f),
         }
         for f in findings
     ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from normlint.lint.rules import ALL_RULES
-from tests.helpers import FIXTURES, flake8, normlint
+from tests.helpers import NOT_FIXED, FIXTURES, flake8, normlint
 
 PY = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
 BAD = "import keras\nm = keras.Sequential([keras.layers.Dropout(0.5), keras.layers.BatchNormalization()])\n"
@@ -87,9 +87,9 @@ def test_noqa_in_the_cli_and_in_flake8(tmp_path: Path):
 
 
 def test_select_and_ignore_prefixes():
-    all_codes = json.loads(normlint("lint", "--format", "json", str(FIXTURES)).stdout)["findings"]
-    only_nl1 = json.loads(normlint("lint", "--format", "json", "--select", "NL1", str(FIXTURES)).stdout)["findings"]
-    no_nl4 = json.loads(normlint("lint", "--format", "json", "--ignore", "NL4,NL70", str(FIXTURES)).stdout)["findings"]
+    all_codes = json.loads(normlint("lint", "--format", "json", *NOT_FIXED, str(FIXTURES)).stdout)["findings"]
+    only_nl1 = json.loads(normlint("lint", "--format", "json", "--select", "NL1", *NOT_FIXED, str(FIXTURES)).stdout)["findings"]
+    no_nl4 = json.loads(normlint("lint", "--format", "json", "--ignore", "NL4,NL70", *NOT_FIXED, str(FIXTURES)).stdout)["findings"]
     assert only_nl1 and all(f["code"].startswith("NL1") for f in only_nl1)
     assert len(only_nl1) == sum(f["code"].startswith("NL1") for f in all_codes)
     assert no_nl4 and not any(f["code"].startswith(("NL4", "NL70")) for f in no_nl4)
@@ -97,8 +97,8 @@ def test_select_and_ignore_prefixes():
 
 
 def test_parallel_jobs_give_the_same_report():
-    one = normlint("lint", "-j", "1", str(FIXTURES))
-    two = normlint("lint", "-j", "2", str(FIXTURES))
+    one = normlint("lint", "-j", "1", *NOT_FIXED, str(FIXTURES))
+    two = normlint("lint", "-j", "2", *NOT_FIXED, str(FIXTURES))
     assert one.returncode == two.returncode == 1
     assert one.stdout == two.stdout
 

@@ -118,6 +118,14 @@ def test_pre_commit_hooks_run_for_real(tmp_path: Path):
     assert tried.returncode == 1, tried.stdout + tried.stderr
     assert "bad.py:2:23: NL101 Dropout feeds the BatchNormalization" in tried.stdout
     assert "explore.ipynb:cell 1:3:23: NL101 Dropout feeds the BatchNormalization" in tried.stdout  # types_or: jupyter
+    # normlint-fix: the safe fix written (pre-commit then fails: files were modified), the unsafe left
+    (repo / "bias.py").write_text("import keras\nm = keras.Sequential([keras.layers.Dense(4), keras.layers.BatchNormalization()])\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    fixing = run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "normlint-fix", "--all-files"], cwd=repo, env=env, timeout=900)
+    assert fixing.returncode == 1, fixing.stdout + fixing.stderr
+    assert "keras.layers.Dense(4, use_bias=False)" in (repo / "bias.py").read_text()
+    assert "keras.layers.Dropout(0.5), keras.layers.BatchNormalization()" in (repo / "bad.py").read_text()
+    subprocess.run(["git", "rm", "-qf", "bias.py"], cwd=repo, check=True)
     # the flake8 route: flake8's hook with normlint as an additional dependency
     (repo / ".pre-commit-config.yaml").write_text(
         textwrap.dedent(

@@ -9,25 +9,26 @@ import jsonschema
 import pytest
 
 from normlint.lint.rules import ALL_RULES
-from tests.helpers import FIXTURES, ROOT, normlint
+from tests.helpers import NOT_FIXED, FIXTURES, ROOT, normlint
 
 SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def text_lines() -> list[str]:
-    return normlint("lint", str(FIXTURES)).stdout.splitlines()
+    return normlint("lint", *NOT_FIXED, str(FIXTURES)).stdout.splitlines()
 
 
 def test_json_is_stable_and_complete(text_lines):
-    result = normlint("lint", "--format", "json", str(FIXTURES))
+    result = normlint("lint", "--format", "json", *NOT_FIXED, str(FIXTURES))
     assert result.returncode == 1
     doc = json.loads(result.stdout)
     assert set(doc) == {"tool", "version", "schema", "summary", "findings"}
     assert doc["tool"] == "normlint" and doc["schema"] == 1
     assert doc["summary"]["findings"] == len(doc["findings"]) == len(text_lines)
     for f in doc["findings"]:
-        assert set(f) == {"path", "line", "column", "cell", "file_line", "code", "name", "severity", "message", "help_url"}
+        assert set(f) == {"path", "line", "column", "cell", "file_line", "code", "name", "severity", "message",
+                          "help_url", "fix"}
         assert f["cell"] is None and f["file_line"] == f["line"]  # a .py file: no cell, one line numbering
         assert f["severity"] == ("warning" if f["code"] in ("NL102", "NL602") else "error")
         assert not f["message"].startswith("NL")
@@ -37,7 +38,7 @@ def test_json_is_stable_and_complete(text_lines):
 
 
 def test_github_annotations(text_lines, tmp_path):
-    result = normlint("lint", "--format", "github", str(FIXTURES))
+    result = normlint("lint", "--format", "github", *NOT_FIXED, str(FIXTURES))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert len(lines) == len(text_lines)
@@ -57,7 +58,7 @@ def test_github_annotations(text_lines, tmp_path):
 
 
 def test_sarif_validates_against_the_2_1_0_schema(text_lines):
-    result = normlint("lint", "--format", "sarif", str(FIXTURES))
+    result = normlint("lint", "--format", "sarif", *NOT_FIXED, str(FIXTURES))
     assert result.returncode == 1
     doc = json.loads(result.stdout)
     jsonschema.validate(doc, SCHEMA)

@@ -6,7 +6,7 @@ import gc
 import re
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
 import libcst as cst
@@ -15,6 +15,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from normlint.config import Config
 from normlint.lint import constants
 from normlint.lint.context import FileContext
+from normlint.lint.fixes import Fix, Offsets, resolve
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
 from normlint.lint.rules import ALL_RULES, Hit, Rule
 
@@ -30,6 +31,7 @@ class Finding:
     # line of the .ipynb file, for annotations on the real file
     cell: int | None = None
     cell_line: int | None = None
+    fix: Fix | None = field(default=None, compare=False)  # the rewrite that removes it, when known
 
     @property
     def text(self) -> str:
@@ -146,6 +148,7 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
     if not hits:
         return errors
     locate = _Locator(source, module)
+    offsets: Offsets | None = None
     findings = set(errors)
     for code, hit in hits:
         line, col = locate(hit.node)
@@ -153,7 +156,11 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
         if hit.related is not None and "{line}" in message:
             related = locate(hit.related)[0]
             message = message.replace("line {line}", describe_line(related)).replace("{line}", str(related))
-        findings.add(Finding(path, line, col + 1, code, f"{code} {message}"))  # the code, spelled once
+        fix = None
+        if hit.fix is not None:
+            fix = resolve(hit.fix, locate.positions(), offsets or Offsets(source))
+            offsets = offsets or Offsets(source)
+        findings.add(Finding(path, line, col + 1, code, f"{code} {message}", fix=fix))  # the code, spelled once
     return sorted(findings)
 
 
@@ -203,15 +210,17 @@ class _Locator:
         if first != -1 and self.source.find(text, first + 1) == -1:
             line = self.source.count("\n", 0, first) + 1
             return line, first - (self.source.rfind("\n", 0, first) + 1)
+        start = self.positions()[node].start
+        return start.line, start.column
+
+    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
         if self._positions is None:
             wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
             try:
                 self._positions = wrapper.resolve(PositionProvider)
             except RecursionError:  # a deeply nested file: once more on a deep stack
                 self._positions = deep_call(wrapper.resolve, PositionProvider)
-        assert self._positions is not None
-        start = self._positions[node].start
-        return start.line, start.column
+        return self._positions
 
 
 # the same pattern flake8 uses

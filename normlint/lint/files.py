@@ -117,6 +117,21 @@ def read_source(path: str, cap: int = READ_CAP) -> str:
     return decode_source(data)
 
 
+def write_source(path: str, text: str) -> None:
+    """Write ``text`` over ``path`` in the encoding the file had (a UTF-8 BOM kept), atomically, keeping
+    its permissions; newlines are written as they are in ``text`` (the file's own)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+        mode = os.fstat(fh.fileno()).st_mode
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(head).readline)
+    data = text.encode(encoding)
+    tmp = f"{path}.normlint-fix.tmp"
+    with open(tmp, "wb") as out:
+        out.write(data)
+    os.chmod(tmp, stat.S_IMODE(mode))
+    os.replace(tmp, path)
+
+
 def lint_file(path: str, config: Config) -> list[Finding]:
     limit = config.options.get(MAX_FILE_SIZE_OPTION.key, MAX_FILE_SIZE)
     try:
@@ -153,7 +168,11 @@ def lint_notebook(raw: str, path: str, config: Config) -> list[Finding]:
     out = []
     for f in found:
         place = nb.place(f.line)
-        out.append(replace(f, line=place.file_line, cell=place.cell, cell_line=place.line))
+        fix = f.fix
+        if fix is not None:  # edits reported in the coordinates of the cell
+            fix = replace(fix, edits=tuple(replace(e, start_line=nb.place(e.start_line).line,
+                                                   end_line=nb.place(e.end_line).line) for e in fix.edits))
+        out.append(replace(f, line=place.file_line, cell=place.cell, cell_line=place.line, fix=fix))
     for place, col, msg in nb.broken:
         out.append(Finding(path, place.file_line, col, "NL000", f"NL000 cannot parse ({PYTHON}): {msg} (this cell "
                            f"was not linted)", place.cell, place.line))

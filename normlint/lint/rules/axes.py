@@ -12,6 +12,7 @@ from normlint.lint.legacy import is_keras1
 from normlint.lint.graph import LayerObj, Tensor
 from normlint.lint.keras_api import BATCHNORM, CONV
 from normlint.lint.rules import patterns
+from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit, call_insert, written_literal
 from normlint.lint.rules.base import Hit, Rule
 from normlint.lint.rules.ordering import batchnorm_applications
 
@@ -71,6 +72,27 @@ def _axis_arg(call: cst.Call, kind: str, ctx: FileContext) -> cst.BaseExpression
     return positional[position] if position < len(positional) else None
 
 
+def _axis_fix(call: cst.Call, kind: str, ctx: FileContext, value: str, message: str,
+              insert: bool = False) -> FixSpec | None:
+    """Replace the axis written in the call (a constant's name is left alone: it may serve elsewhere);
+    ``insert``: add axis= when the call gives none."""
+    expr = _axis_arg(call, kind, ctx)
+    if expr is not None:
+        if not any(a.value is expr for a in call.args) or not written_literal(expr):
+            return None
+        return FixSpec(message, UNSAFE, (NodeEdit(expr, value),))
+    if not insert or any(a.star == "**" for a in call.args):
+        return None
+    return FixSpec(message, UNSAFE, (call_insert(call, "axis", value, ctx.code(call.func)),))
+
+
+_AXIS_FIX_DOC = """
+Replaces the axis written in the call with {value}. **Unsafe**: the layer then normalizes other numbers
+and its weights change shape (saved weights no longer load). An axis held in a name is not rewritten
+(the name may serve elsewhere).
+"""
+
+
 class BatchNormOnBatchAxis(Rule):
     code = "NL201"
     name = "batchnorm-on-batch-axis"
@@ -93,6 +115,7 @@ x = layers.BatchNormalization(axis=0)(activation_maps, training=True)
 x = layers.BatchNormalization(axis=-1)(activation_maps, training=True)
 """
     references = ("https://keras.io/api/layers/normalization_layers/batch_normalization/",)
+    fix_doc = _AXIS_FIX_DOC.format(value="`-1` (the channels_last channel axis; use 1 for channels_first)")
     VALID = ("y = BatchNormalization(axis=-1)(x)\n", "y = BatchNormalization(axis=3)(x)\n")
     INVALID = ("y = BatchNormalization(axis=0)(x)\n", "y = BatchNormalization(axis=[0, 3])(x)\n")
     required = (patterns.BN_TEXT, "axis")
@@ -106,6 +129,7 @@ x = layers.BatchNormalization(axis=-1)(activation_maps, training=True)
                     call,
                     f"{kind}(axis={axis!r}) keeps the batch axis: normalize over the channel axis "
                     f"(axis=-1 for channels_last, axis=1 for channels_first)",
+                    fix=_axis_fix(call, kind, ctx, "-1", "use the channel axis -1 (channels_last)"),
                 )
 
 
@@ -134,6 +158,7 @@ x = layers.LayerNormalization(axis=-1)(x)
         "https://keras.io/api/layers/normalization_layers/layer_normalization/",
         "https://keras.io/api/layers/preprocessing_layers/numerical/normalization/",
     )
+    fix_doc = _AXIS_FIX_DOC.format(value="`-1` (the feature axis)")
     VALID = ("y = LayerNormalization(axis=-1)(x)\n", "n = Normalization(axis=None)\n")
     INVALID = ("y = LayerNormalization(axis=0)(x)\n", "y = GroupNormalization(groups=4, axis=[0, -1])(x)\n")
     required = ("Normalization", "axis")
@@ -145,7 +170,8 @@ x = layers.LayerNormalization(axis=-1)(x)
         for call, kind in normalization_calls(ctx, self.KINDS):
             axis = literal(_axis_arg(call, kind, ctx))
             if is_literal(axis) and _contains_zero(axis):
-                yield Hit(call, f"{kind}(axis={axis!r}) includes the batch axis 0: use the feature axis (-1)")
+                yield Hit(call, f"{kind}(axis={axis!r}) includes the batch axis 0: use the feature axis (-1)",
+                          fix=_axis_fix(call, kind, ctx, "-1", "use the feature axis -1"))
 
 
 def _nearest_conv(tensor: Tensor, limit: int = 30) -> LayerObj | None:
@@ -215,6 +241,11 @@ x = layers.BatchNormalization(axis=1)(x)
         "https://keras.io/api/layers/normalization_layers/batch_normalization/",
         "https://keras.io/api/layers/convolution_layers/convolution2d/",
     )
+    fix_doc = """
+Sets the BatchNormalization's `axis` to the channel axis of the convolution's format (`1` for
+channels_first, `-1` for channels_last), adding `axis=` when the call has none. **Unsafe**: the layer
+then normalizes other numbers and its weights change shape. An axis held in a name is not rewritten.
+"""
     VALID = ("x = Conv2D(8, 3, data_format='channels_first')(x)\nx = BatchNormalization(axis=1)(x)\n",)
     INVALID = ("x = Conv2D(8, 3, data_format='channels_first')(x)\nx = BatchNormalization()(x)\n",)
     required = (patterns.BN_TEXT,)
@@ -252,9 +283,12 @@ x = layers.BatchNormalization(axis=1)(x)
                 continue  # axis 0 is NL201's
             flagged.add(id(bn.layer))
             want = 1 if fmt == "channels_first" else -1
+            node = bn.layer.node
             yield Hit(
-                bn.layer.node,
+                node,
                 f"BatchNormalization(axis={axis}) after a {fmt} {conv.kind} (line {{line}}) "
                 f"does not normalize per channel: use axis={want}",
                 related=conv.node,
+                fix=_axis_fix(node, "BatchNormalization", ctx, str(want), f"use axis={want}", insert=True)
+                if isinstance(node, cst.Call) else None,
             )

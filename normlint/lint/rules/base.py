@@ -10,6 +10,7 @@ from typing import Any, Callable, ClassVar, Iterator
 import libcst as cst
 
 from normlint.lint.context import FileContext
+from normlint.lint.fixes import FixSpec
 from normlint.lint.options import Option
 
 
@@ -25,6 +26,7 @@ class Hit:
     node: cst.CSTNode
     message: str
     related: cst.CSTNode | None = None
+    fix: FixSpec | None = None  # the rewrite that removes the finding, when the rule knows one
 
 
 class Rule:
@@ -51,6 +53,8 @@ class Rule:
     example: ClassVar[str]
     use_instead: ClassVar[str]
     references: ClassVar[tuple[str, ...]] = ()
+    # what --fix does for this rule, and whether it is safe (None: no fix)
+    fix_doc: ClassVar[str | None] = None
     # Fixit style: code that must stay silent / must be flagged (tested)
     VALID: ClassVar[tuple[str, ...]] = ()
     INVALID: ClassVar[tuple[str, ...]] = ()
@@ -113,5 +117,6 @@ class Rule:
             f"## Example\n```python\n{cls.example.strip()}\n```\n\n"
             f"## Use instead\n```python\n{cls.use_instead.strip()}\n```\n\n"
             + (f"{opts}\n" if opts else "")
+            + (f"## Fix\n{cls.fix_doc.strip()}\n\n" if cls.fix_doc else "")
             + f"## References\n{refs}\n"
         )

@@ -11,6 +11,7 @@ from normlint.lint.context import FileContext, literal
 from normlint.lint.graph import Images, LayerObj, Tensor
 from normlint.lint.keras_api import CATEGORICAL_LOSSES, DENSE, SCALING
 from normlint.lint.rules import patterns
+from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit
 from normlint.lint.rules.base import Hit, Rule
 
 FAMILY = "Model inputs and outputs"
@@ -123,6 +124,14 @@ def _sigmoid_head(ctx: FileContext, output: Tensor | None) -> tuple[LayerObj, in
     return None
 
 
+def _softmax_fix(layer: LayerObj) -> FixSpec | None:
+    expr = layer.arg("activation", 1 if layer.kind in DENSE else 0)
+    if not isinstance(layer.node, cst.Call) or expr is None or not any(a.value is expr for a in layer.node.args):
+        return None
+    quote = expr.quote if isinstance(expr, cst.SimpleString) else '"'
+    return FixSpec("use activation='softmax'", UNSAFE, (NodeEdit(expr, f"{quote}softmax{quote}"),))
+
+
 class SigmoidWithCategoricalLoss(Rule):
     code = "NL702"
     name = "sigmoid-with-categorical-loss"
@@ -150,6 +159,10 @@ model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
         "https://keras.io/api/losses/probabilistic_losses/#sparsecategoricalcrossentropy-class",
         "Goodfellow, Bengio, Courville: Deep Learning, section 6.2.2.3 (softmax units).",
     )
+    fix_doc = """
+Replaces the output layer's `"sigmoid"` with `"softmax"` (in the Dense's `activation`, or the final
+`Activation`). **Unsafe**: the model's outputs change (to the probabilities the loss expects).
+"""
     VALID = (
         "m = Sequential([Dense(10, activation='softmax')])\nm.compile(loss='sparse_categorical_crossentropy')\n",
         "m = Sequential([Dense(1, activation='sigmoid')])\nm.compile(loss='binary_crossentropy')\n",
@@ -177,4 +190,5 @@ model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
                     f"output {layer.kind} with sigmoid over {units} classes is trained with {loss} "
                     f"(line {{line}}): use activation='softmax'",
                     related=mc.node,
+                    fix=_softmax_fix(layer),
                 )

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import libcst as cst
+
 from normlint.lint.context import FileContext, is_literal, literal
 from normlint.lint.graph import Application, LayerObj
 from normlint.lint.keras_api import BATCHNORM, CONV, DENSE, DROPOUT
 from normlint.lint.rules import patterns
+from normlint.lint.fixes import SAFE, UNSAFE, FixSpec, call_insert
+from normlint.lint.legacy import is_keras1
 from normlint.lint.rules.base import Hit, Rule
+from normlint.lint.rules.reorder import move_after_fix
 
 FAMILY = "Layer order"
 
@@ -98,6 +103,13 @@ model = keras.Sequential([
     layers.Dropout(0.3),
 ])
 """
+    fix_doc = """
+Moves the Dropout right after the BatchNormalization where the reorder is local: within one
+`Sequential([...])` list, among consecutive `model.add(...)` (or `layers.append(...)`) statements on one
+receiver, or in a functional chain on one name (`x = Dropout(0.5)(x)` ... `x = BatchNormalization()(x)`).
+Other forms (branches, merges, renames between them) get no fix. **Unsafe**: the network then computes
+something else (the point of the fix).
+"""
     references = (
         "Li, Chen, Hu, Yang: Understanding the Disharmony between Dropout and Batch Normalization by "
         "Variance Shift, CVPR 2019. https://arxiv.org/abs/1801.05134",
@@ -120,6 +132,7 @@ model = keras.Sequential([
                     f"{dropout.layer.kind} feeds the BatchNormalization on line {{line}} (variance shift): "
                     f"move {dropout.layer.kind} after the last BatchNormalization",
                     related=bn.layer.node,
+                    fix=move_after_fix(ctx, dropout.site, bn.site),
                 )
 
 
@@ -208,6 +221,12 @@ x = layers.BatchNormalization()(x)
 x = layers.Conv2D(64, 3, use_bias=False)(x)
 x = layers.BatchNormalization()(x)
 """
+    fix_doc = """
+Adds `use_bias=False` to the Conv/Dense call (`bias=False` in a Keras 1 call). **Safe**: the bias is
+cancelled exactly by the BatchNormalization's mean subtraction, so the model computes the same
+function. **Unsafe** when the file calls `load_weights(...)`: saved weights hold the bias variables,
+and loading them into a layer without a bias fails or, by name, skips them.
+"""
     references = (
         "Ioffe & Szegedy, Batch Normalization, 2015, section 3.2. https://arxiv.org/abs/1502.03167",
         "https://keras.io/api/layers/normalization_layers/batch_normalization/",
@@ -236,9 +255,22 @@ x = layers.BatchNormalization()(x)
             if is_literal(literal(layer.arg("use_bias"))) is False and layer.arg("use_bias") is not None:
                 continue  # use_bias given as a variable: cannot tell
             flagged.add(id(layer))
+            site = layer.call_site or layer.node
             yield Hit(
-                layer.call_site or layer.node,
+                site,
                 f"{layer.kind} has a bias that the BatchNormalization on line {{line}} cancels: "
                 f"pass use_bias=False",
                 related=bn.layer.node,
+                fix=self._fix(ctx, site),
             )
+
+    @staticmethod
+    def _fix(ctx: FileContext, site: cst.CSTNode) -> FixSpec | None:
+        if not isinstance(site, cst.Call) or any(a.star == "**" for a in site.args):
+            return None  # **cfg might hold use_bias already
+        keyword = "bias" if is_keras1(site) else "use_bias"  # Keras 1 spelled it bias=
+        # the bias is cancelled exactly, so the numbers stay the same; but a file that loads saved
+        # weights expects the bias variables to be there
+        applicability = UNSAFE if "load_weights" in ctx.source else SAFE
+        return FixSpec(f"pass {keyword}=False", applicability,
+                       (call_insert(site, keyword, "False", ctx.code(site.func)),))

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+import libcst as cst
+
 from normlint.lint.context import FileContext
 from normlint.lint.graph import Application
 from normlint.lint.keras_api import LAYER_CLASSES, MODEL_CLASSES, STAT_NORMS
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
+from normlint.lint.rules.hoist import hoist_fix
 
 FAMILY = "Subclassed layers and models"
 
@@ -72,6 +75,14 @@ class Net(keras.Model):
     references = (
         "https://keras.io/guides/making_new_layers_and_models_via_subclassing/",
     )
+    fix_doc = """
+Hoists the layers that `call()` constructs into `__init__` (written, with `super().__init__(**kwargs)`,
+when the class has none) as attributes named after the layer (`self.conv2d`, `self.conv2d_1`...), and
+applies those attributes in `call()`; one fix per class. A construction stays when its arguments read a
+name that `call()` binds (its inputs or a local), or when it sits in a loop or comprehension (one layer
+would replace several). **Unsafe**: the model then has one set of weights that training updates, which
+changes what it computes (the point of the fix) and the weights a checkpoint holds.
+"""
     VALID = (
         "class M(keras.Model):\n    def __init__(self):\n        super().__init__()\n        self.d = layers.Dense(1)\n"
         "    def call(self, x):\n        return self.d(tf.nn.relu(x))\n",
@@ -86,17 +97,23 @@ class Net(keras.Model):
         return super().may_match(source) and any(_constructs_layer(body) for body in _call_bodies(source))
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
+        by_class: dict[int, tuple[cst.ClassDef, list[tuple[cst.Call, str]]]] = {}
         for site in ctx.calls:
             if site.method != "call" or site.cls is None or ctx.names.keras_base(site.cls) is None:
                 continue
             kind = ctx.names.layer_class(site.node.func)
             if kind is None or kind == "Input":
                 continue
-            yield Hit(
-                site.node,
-                f"{kind} is built inside {site.cls.name.value}.call(): a new layer, with new weights, on "
-                f"every call; build it in __init__() or build() and apply it in call()",
-            )
+            by_class.setdefault(id(site.cls), (site.cls, []))[1].append((site.node, kind))
+        for cls, sites in by_class.values():
+            fix = hoist_fix(ctx, cls, [call for call, _ in sites])
+            for call, kind in sites:
+                yield Hit(
+                    call,
+                    f"{kind} is built inside {cls.name.value}.call(): a new layer, with new weights, on "
+                    f"every call; build it in __init__() or build() and apply it in call()",
+                    fix=fix if fix is not None and any(e.node is call for e in fix.edits) else None,
+                )
 
 
 def _exclusive(a: Application, b: Application) -> bool:

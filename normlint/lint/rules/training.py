@@ -14,6 +14,7 @@ from normlint.lint.keras_api import APPLICATIONS, BATCHNORM, DROPOUT
 from normlint.lint.rules.axes import layer_positionals, normalization_calls
 from normlint.lint.rules import patterns
 from normlint.lint.options import Option
+from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit, written_literal
 from normlint.lint.rules.base import Hit, Rule
 
 FAMILY = "Training mode and statistics"
@@ -156,6 +157,11 @@ layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
         "https://keras.io/api/layers/normalization_layers/batch_normalization/",
         "https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html",
     )
+    fix_doc = """
+Replaces the momentum written in the call with `1 - m` (0 becomes Keras's default 0.99). **Unsafe**:
+the moving statistics then average over many more batches, which changes what inference computes (the
+point of the fix). A momentum held in a name or a config dict is not rewritten.
+"""
     VALID = ("BatchNormalization(momentum=0.99)\n", "BatchNormalization(momentum=m)\n")
     INVALID = ("BatchNormalization(momentum=0.1)\n",)
     required = (patterns.BN_TEXT, "momentum")
@@ -177,7 +183,12 @@ layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
                 message = (f"{kind}(momentum={value:g}) uses PyTorch's convention; Keras keeps {value:g} of the "
                            f"old moving statistics per step: use momentum={1 - value:g}")
             # a value from a constant dict (``**cfg``) sits elsewhere in the file: point at the layer
-            yield Hit(expr if expr is not None and any(a.value is expr for a in call.args) else call, message)
+            in_call = expr is not None and any(a.value is expr for a in call.args)
+            fix = None
+            if in_call and written_literal(expr):  # type: ignore[arg-type]  # a constant's name may serve elsewhere
+                new = "0.99" if value == 0 else f"{1 - value:g}"
+                fix = FixSpec(f"use momentum={new}", UNSAFE, (NodeEdit(expr, new),))  # type: ignore[arg-type]
+            yield Hit(expr if in_call else call, message, fix=fix)  # type: ignore[arg-type]
 
 
 class BatchNormSmallBatch(Rule):

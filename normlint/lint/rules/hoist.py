@@ -1,0 +1,118 @@
+"""The fix of NL401: hoist the layers a ``call()`` constructs into ``__init__`` as attributes.
+
+``x = layers.Conv2D(6, 5)(inputs)`` in ``call()`` becomes ``x = self.conv2d(inputs)``, and
+``self.conv2d = layers.Conv2D(6, 5)`` is appended to ``__init__`` (written when the class has none).
+One fix per class hoists every construction it can; a construction stays where it is when its arguments
+read a name that ``call()`` binds (its inputs, a local), when it sits in a loop or a comprehension (one
+hoisted layer would replace several), or inside another construction (that one moves as a whole).
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from normlint.lint.context import FileContext
+from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit
+from normlint.lint.index import children
+
+_LOOPS = (cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.Lambda, cst.FunctionDef)
+_SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def attr_name(kind: str) -> str:
+    """``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``, ``BatchNormalization`` -> ``batch_normalization``."""
+    return _SNAKE.sub("_", kind).lower().replace("2_d", "2d").replace("1_d", "1d").replace("3_d", "3d")
+
+
+def _bound_in(fn: cst.FunctionDef) -> set[str]:
+    names = {p.name.value for p in [*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params]}
+    if isinstance(fn.params.star_arg, cst.Param):
+        names.add(fn.params.star_arg.name.value)
+    if fn.params.star_kwarg is not None:
+        names.add(fn.params.star_kwarg.name.value)
+    stack: list[cst.CSTNode] = [fn.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr, cst.CompFor)):
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            for t in targets:
+                names |= {n.value for n in _names(t)}
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            names |= {n.value for n in _names(node.asname.name)}
+        stack.extend(children(node))
+    return names
+
+
+def _names(node: cst.CSTNode) -> list[cst.Name]:
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name):
+            out.append(n)
+        elif isinstance(n, cst.Attribute):
+            stack.append(n.value)  # self.units reads self; .units is not a name
+        else:
+            stack.extend(children(n))
+    return out
+
+
+def _constructions(fn: cst.FunctionDef, wanted: set[int]) -> list[cst.Call]:
+    """The outermost constructions of ``wanted`` in fn's body that are not inside a loop/comprehension."""
+    found: list[cst.Call] = []
+    stack: list[tuple[cst.CSTNode, bool]] = [(s, False) for s in reversed(fn.body.body)] \
+        if isinstance(fn.body, cst.IndentedBlock) else []
+    while stack:
+        node, looped = stack.pop()
+        if id(node) in wanted:
+            if not looped:
+                found.append(node)  # type: ignore[arg-type]
+            continue  # what it holds moves with it (or stays with it)
+        inner = looped or isinstance(node, _LOOPS)
+        stack.extend((k, inner) for k in reversed(children(node)))
+    return found
+
+
+def _indent(ctx: FileContext, *blocks: cst.BaseSuite) -> str:
+    return "".join((b.indent if isinstance(b, cst.IndentedBlock) and b.indent is not None
+                    else ctx.module.default_indent) for b in blocks)
+
+
+def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call]) -> FixSpec | None:
+    """The class-wide fix for the constructions flagged in ``cls.call()``."""
+    if not isinstance(cls.body, cst.IndentedBlock):
+        return None
+    methods = {s.name.value: s for s in cls.body.body if isinstance(s, cst.FunctionDef)}
+    call_fn = methods.get("call")
+    if call_fn is None or not isinstance(call_fn.body, cst.IndentedBlock):
+        return None
+    local = _bound_in(call_fn) - {"self"}
+    movable = [c for c in _constructions(call_fn, {id(c) for c in flagged})
+               if not any(n.value in local for n in _names(c))]
+    if not movable:
+        return None
+    taken = set(re.findall(r"self\.(\w+)", ctx.code(cls))) | set(methods)
+    edits: list[NodeEdit] = []
+    lines = []
+    body_indent = _indent(ctx, cls.body, call_fn.body)
+    for call in movable:
+        kind = ctx.names.layer_class(call.func) or "layer"
+        base = attr_name(kind)
+        name, n = base, 0
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        edits.append(NodeEdit(call, f"self.{name}"))
+        lines.append(f"{body_indent}self.{name} = {ctx.code(call)}\n")
+    init = methods.get("__init__")
+    if init is not None and isinstance(init.body, cst.IndentedBlock) and init.body.body:
+        edits.append(NodeEdit(init.body.body[-1], "".join(lines), "insert_after_lines"))
+    else:
+        def_indent = _indent(ctx, cls.body)
+        edits.append(NodeEdit(call_fn, f"{def_indent}def __init__(self, **kwargs):\n"
+                              f"{body_indent}super().__init__(**kwargs)\n" + "".join(lines) + "\n",
+                              "insert_before_lines"))
+    what = ", ".join(f"self.{e.text[5:]}" for e in edits[:-1] if e.text.startswith("self."))
+    return FixSpec(f"build {what} in __init__() and apply them in call()", UNSAFE, tuple(edits))
