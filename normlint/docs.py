@@ -32,14 +32,22 @@ def _families():
         yield framework, family, list(rules)
 
 
+def _fix_kind(rule) -> str:
+    """'safe' / 'unsafe' (`--unsafe-fixes`) / '' for the rules table, read from the rule's fix page."""
+    if not rule.fix_doc:
+        return ""
+    return "safe" if "**Safe**" in rule.fix_doc else "unsafe"
+
+
 def rules_table(link_prefix: str) -> str:
     """The rules grouped by framework and family, one table each, linking to the pages."""
     out = []
     for framework, family, rules in _families():
         out.append(f"**{family}** ({framework})\n")
-        out.append("| code | name | what is flagged |\n|---|---|---|")
+        out.append("| code | name | what is flagged | fix |\n|---|---|---|---|")
         out.extend(f"| [{r.code}]({link_prefix}{r.code}.md) | `{r.name}` | {r.summary}"
-                   f"{'' if r.default else ' **Opt-in**: `--extend-select ' + r.code + '`.'} |" for r in rules)
+                   f"{'' if r.default else ' **Opt-in**: `--extend-select ' + r.code + '`.'} | {_fix_kind(r)} |"
+                   for r in rules)
         out.append("")
     out.append(f"[{nl000.CODE}]({link_prefix}{nl000.CODE}.md) `{nl000.NAME}`: {nl000.SUMMARY}")
     return "\n".join(out) + "\n"

@@ -167,7 +167,7 @@ def test_notebooks_are_fixed_cell_by_cell(tmp_path: Path):
     doc = json.loads(result.text)
     cells = ["".join(c["source"]) for c in doc["cells"] if c["cell_type"] == "code"]
     assert 'layers.Conv2D(32, 3, padding="same", use_bias=False),' in cells[3]
-    assert "layers.BatchNormalization(momentum=BN_MOMENTUM)" in cells[3]  # a constant's name is left alone
+    assert "layers.BatchNormalization(momentum=BN_MOMENTUM)" in cells[3] and "BN_MOMENTUM = 0.9" in cells[3]
     assert cells[3].index("layers.BatchNormalization(),") < cells[3].index("layers.Dropout(0.3)")
     assert cells[0].startswith("%matplotlib inline\n!pip install -q tensorflow")  # magics untouched
     assert cells[1] == "%%bash\nnvidia-smi\nls -la | head"

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FIXTURES, ROOT, normlint
+from tests.helpers import FIXED_SUFFIX, FIXTURES, ROOT, normlint
 
 pytestmark = pytest.mark.slow
 HIDE = str(ROOT / "tests" / "data" / "hide_packages")
 RUNTIME = FIXTURES / "runtime"
 # adapt_datasets.py builds tf.data pipelines itself: it is a TensorFlow program, not a backend-agnostic one
-PORTABLE = sorted(p for p in RUNTIME.glob("*.py") if p.name != "adapt_datasets.py")
+PORTABLE = sorted(p for p in RUNTIME.glob("*.py") if p.name != "adapt_datasets.py" and not p.name.endswith(FIXED_SUFFIX))
 
 BACKENDS = [
     pytest.param("jax", marks=pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")),

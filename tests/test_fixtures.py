@@ -50,8 +50,8 @@ def test_flake8_and_cli_agree_on_columns():
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
 def test_every_rule_has_positive_and_negative_fixtures(rule):
-    positives = list((FIXTURES / "rules").glob(f"{rule.code}_positive*.py"))
-    negatives = list((FIXTURES / "rules").glob(f"{rule.code}_negative*.py"))
+    positives = [p for p in fixture_files() if p.parent.name == "rules" and p.name.startswith(f"{rule.code}_positive")]
+    negatives = [p for p in fixture_files() if p.parent.name == "rules" and p.name.startswith(f"{rule.code}_negative")]
     assert positives and negatives
     for p in positives:
         assert any(code == rule.code for (_, code) in expected_codes(p)), p

@@ -107,8 +107,10 @@ def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call]) -> F
         edits.append(NodeEdit(call, f"self.{name}"))
         lines.append(f"{body_indent}self.{name} = {ctx.code(call)}\n")
     init = methods.get("__init__")
-    if init is not None and isinstance(init.body, cst.IndentedBlock) and init.body.body:
-        edits.append(NodeEdit(init.body.body[-1], "".join(lines), "insert_after_lines"))
+    if init is not None and not (isinstance(init.body, cst.IndentedBlock) and init.body.body):
+        return None  # `def __init__(self): ...` on one line: nowhere to append without rewriting it
+    if init is not None:
+        edits.append(NodeEdit(init.body.body[-1], "".join(lines), "insert_after_lines"))  # type: ignore[union-attr]
     else:
         def_indent = _indent(ctx, cls.body)
         edits.append(NodeEdit(call_fn, f"{def_indent}def __init__(self, **kwargs):\n"

@@ -160,7 +160,8 @@ layers.BatchNormalization(momentum=0.9)  # PyTorch momentum=0.1
     fix_doc = """
 Replaces the momentum written in the call with `1 - m` (0 becomes Keras's default 0.99). **Unsafe**:
 the moving statistics then average over many more batches, which changes what inference computes (the
-point of the fix). A momentum held in a name or a config dict is not rewritten.
+point of the fix). A name that holds the momentum (`BN_MOMENTUM = 0.1`) is rewritten where it is assigned when it is
+assigned once and read only as `momentum=`; one in a config dict, or read elsewhere, is not rewritten.
 """
     VALID = ("BatchNormalization(momentum=0.99)\n", "BatchNormalization(momentum=m)\n")
     INVALID = ("BatchNormalization(momentum=0.1)\n",)
@@ -185,10 +186,25 @@ point of the fix). A momentum held in a name or a config dict is not rewritten.
             # a value from a constant dict (``**cfg``) sits elsewhere in the file: point at the layer
             in_call = expr is not None and any(a.value is expr for a in call.args)
             fix = None
-            if in_call and written_literal(expr):  # type: ignore[arg-type]  # a constant's name may serve elsewhere
-                new = "0.99" if value == 0 else f"{1 - value:g}"
+            new = "0.99" if value == 0 else f"{1 - value:g}"
+            if in_call and written_literal(expr):  # type: ignore[arg-type]
                 fix = FixSpec(f"use momentum={new}", UNSAFE, (NodeEdit(expr, new),))  # type: ignore[arg-type]
+            elif in_call and isinstance(expr, cst.Name):
+                fix = _constant_fix(ctx, expr.value, new)
             yield Hit(expr if in_call else call, message, fix=fix)  # type: ignore[arg-type]
+
+
+def _constant_fix(ctx: FileContext, name: str, new: str) -> FixSpec | None:
+    """Rewrite ``BN_MOMENTUM = 0.1`` itself when the name is assigned once, to a written number, and read
+    only as ``momentum=NAME``: then nothing else depends on it."""
+    values = ctx.index.assignments.get(name, [])
+    if len(values) != 1 or ctx.index.bind_counts[name] != 1 or not written_literal(values[0]):
+        return None
+    uses = len(re.findall(rf"\b{re.escape(name)}\b", ctx.source))
+    as_momentum = len(re.findall(rf"\bmomentum\s*=\s*{re.escape(name)}\b", ctx.source))
+    if uses != as_momentum + 1:  # the assignment, and momentum= readings only
+        return None
+    return FixSpec(f"set {name} = {new}", UNSAFE, (NodeEdit(values[0], new),))
 
 
 class BatchNormSmallBatch(Rule):
