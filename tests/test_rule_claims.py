@@ -109,3 +109,33 @@ def test_nl501_a_model_called_in_a_custom_train_step_without_training_runs_in_in
         assert scope["zeroed"] == [0.0]  # nothing dropped: the Dropout is off while training
     else:
         assert 0.3 < scope["zeroed"][0] < 0.7
+
+
+def test_nl703_efficientnet_rescales_its_own_input_and_the_families_preprocess_differently():
+    """EfficientNet holds its own Rescaling (its preprocess_input is the identity); ResNet50's caffe mode
+    and MobileNetV2's tf mode give different inputs for the same image."""
+    flagged = ("import keras\nfrom keras import layers\nbase = keras.applications.EfficientNetB0(weights=None)\n"
+               "m = keras.Sequential([layers.Rescaling(1 / 255), base])\n")
+    assert [f.code for f in lint_source(flagged, "m.py")] == ["NL703"]
+    base = keras.applications.EfficientNetB0(weights=None, include_top=False, input_shape=(32, 32, 3))
+    first = [type(layer).__name__ for layer in base.layers[:4]]
+    assert "Rescaling" in first and "Normalization" in first
+    image = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype("float32")
+    assert np.array_equal(keras.applications.efficientnet.preprocess_input(image), image)
+    tf_mode = np.asarray(keras.applications.mobilenet_v2.preprocess_input(image.copy()))
+    caffe = np.asarray(keras.applications.resnet50.preprocess_input(image.copy()))
+    assert tf_mode.min() >= -1.0 and tf_mode.max() <= 1.0
+    assert caffe.max() > 100 and not np.allclose(caffe, tf_mode)
+
+
+def test_nl704_normalization_divides_by_the_square_root_of_variance():
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    std_as_variance = f"from keras import layers\nn = layers.Normalization(mean={mean}, variance={std})\n"
+    squared = f"from keras import layers\nn = layers.Normalization(mean={mean}, variance={[s ** 2 for s in std]})\n"
+    assert [f.code for f in lint_source(std_as_variance, "n.py")] == ["NL704"]
+    assert lint_source(squared, "n.py") == []
+    x = np.random.default_rng(0).normal(mean, std, (20000, 3)).astype("float32")
+    wrong = np.asarray(keras.layers.Normalization(mean=mean, variance=std)(x))
+    right = np.asarray(keras.layers.Normalization(mean=mean, variance=[s ** 2 for s in std])(x))
+    assert np.allclose(right.std(axis=0), 1.0, atol=0.02)
+    assert np.allclose(wrong.std(axis=0), np.sqrt(std), atol=0.02)  # not standardized: about 0.48

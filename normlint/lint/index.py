@@ -82,6 +82,9 @@ class FileIndex:
     bind_counts: Counter = field(default_factory=Counter)
     aliases: dict[str, cst.BaseExpression] = field(default_factory=dict)
     assignments: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)  # name = value (Name targets)
+    # names bound by unpacking (``(x_train, y_train), _ = load_data()``) or augmented (``x /= 255``): the
+    # value they came from (the whole right-hand side / the augmented statement)
+    derived: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
     classes: dict[str, cst.ClassDef] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
     calls: list[CallSite] = field(default_factory=list)
@@ -94,6 +97,16 @@ class FileIndex:
                 self.bind(el.value)
         elif isinstance(target, cst.StarredElement):
             self.bind(target.value)
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for el in target.elements for n in _target_names(el.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
 
 
 def _import(index: FileIndex, node: cst.Import) -> None:
@@ -158,6 +171,9 @@ def build_index(module: cst.Module) -> FileIndex:
                 index.bind(target.target)
                 if type(target.target) is cst.Name:
                     index.assignments.setdefault(target.target.value, []).append(node.value)
+                elif type(target.target) in (cst.Tuple, cst.List):
+                    for name in _target_names(target.target):
+                        index.derived.setdefault(name, []).append(node.value)
             if len(node.targets) == 1:
                 target = node.targets[0].target
                 if type(target) is cst.Tuple and type(node.value) is cst.Call:
@@ -185,6 +201,8 @@ def build_index(module: cst.Module) -> FileIndex:
             index.bind(node.target)
             if t is cst.AnnAssign and node.value is not None and type(node.target) is cst.Name:
                 index.assignments.setdefault(node.target.value, []).append(node.value)
+            elif t is cst.AugAssign and type(node.target) is cst.Name:
+                index.derived.setdefault(node.target.value, []).append(node)
         elif t is cst.With:
             kids_withs = withs + tuple(i.item for i in node.items if type(i.item) is cst.Call)
             for item in node.items:

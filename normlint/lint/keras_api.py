@@ -101,3 +101,34 @@ CATEGORICAL_LOSSES = frozenset(
         "SparseCategoricalCrossentropy",
     }
 )
+
+# What each keras.applications module's preprocess_input does (read from Keras 3.15's sources):
+# "caffe" (BGR, ImageNet means subtracted, 0-255), "tf" (scaled to [-1, 1]), "torch" (0-1, ImageNet
+# mean/std), "none" (the model rescales its own input; preprocess_input is the identity).
+PREPROCESS_MODE = {
+    "resnet": "caffe", "resnet50": "caffe", "vgg16": "caffe", "vgg19": "caffe",
+    "resnet_v2": "tf", "mobilenet": "tf", "mobilenet_v2": "tf", "inception_v3": "tf", "inception_resnet_v2": "tf",
+    "xception": "tf", "nasnet": "tf",
+    "densenet": "torch",
+    "efficientnet": "none", "efficientnet_v2": "none", "convnext": "none", "mobilenet_v3": "none", "regnet": "none",
+}
+
+
+def application_mode(kind: str) -> str | None:
+    """The preprocessing a keras.applications model expects: "self" for one that rescales its own
+    input (EfficientNet, EfficientNetV2, ConvNeXt, MobileNetV3 with include_preprocessing=True)."""
+    if kind.startswith(("EfficientNet", "ConvNeXt", "MobileNetV3", "RegNet")):
+        return "self"
+    if kind.startswith("ResNet"):
+        return "tf" if kind.endswith("V2") else "caffe"
+    if kind.startswith("VGG"):
+        return "caffe"
+    if kind.startswith("DenseNet"):
+        return "torch"
+    if kind.startswith(("MobileNet", "Inception", "Xception", "NASNet")):
+        return "tf"
+    return None
+
+
+SCALERS = frozenset({"StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler", "Normalizer",
+                     "QuantileTransformer", "PowerTransformer"})

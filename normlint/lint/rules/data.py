@@ -9,7 +9,7 @@ import libcst as cst
 
 from normlint.lint.context import FileContext, literal
 from normlint.lint.graph import Images, LayerObj, Tensor
-from normlint.lint.keras_api import CATEGORICAL_LOSSES, DENSE, SCALING
+from normlint.lint.keras_api import CATEGORICAL_LOSSES, DENSE, SCALING, application_mode
 from normlint.lint.rules import patterns
 from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit
 from normlint.lint.rules.base import Hit, Rule
@@ -21,6 +21,10 @@ _SCALES_IN_CALL = re.compile(r"255|standardiz|normaliz|rescal", re.I)
 
 def _model_scales_input(ctx: FileContext, model: LayerObj) -> bool:
     if any(layer.kind in SCALING or layer.kind == "Lambda" for layer in model.all_layers()):
+        return True
+    # EfficientNet, EfficientNetV2, ConvNeXt, MobileNetV3 rescale 0-255 pixels themselves
+    if any(application_mode(layer.kind) == "self" and literal(layer.arg("include_preprocessing")) is not False
+           for layer in model.all_layers()):
         return True
     for layer in model.all_layers():
         if layer.user_class and _SCALES_IN_CALL.search(ctx.code(layer.node)):

@@ -1,0 +1,144 @@
+"""Which data of a file is scaled: the names its code binds to scaled values, followed by name.
+
+The input-normalization rules ask "was this array / dataset / generator scaled before it reached the
+model?". Data paths through NumPy, tf.data and scikit-learn are not layers, so this reads the file's
+assignments instead of the layer flow: a name is *scaled* when a value it is bound to (an assignment,
+an unpacking, ``x /= 255``) scales (``/ 255``, ``* (1/255)``, ``/ 127.5 - 1``, ``- mean``, ``/ std``, a
+``Rescaling``/``Normalization`` layer applied, ``preprocess_input``, ``scaler.transform``, a
+``.map(...)`` of a scaling function, an ``ImageDataGenerator(rescale=...)`` flow) or reads a scaled
+name. What the text does not show (a helper of another module) is unknown, and the rules stay silent.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from normlint.lint.context import FileContext, is_literal, literal
+from normlint.lint.names import dotted
+
+SCALING = re.compile(
+    r"/\s*\(?\s*255|\*\s*\(?\s*1\.?0*\s*/\s*255|/\s*127\.5|\brescale\s*=\s*(?!None\b|1\b)|Rescaling\s*\(|"
+    r"(?<![A-Za-z])Normalization\([^()]*\)\s*\(|\bnormaliz\w*\s*\(|\bstandardiz\w*\s*\(|preprocess_input|"
+    r"\.transform\s*\(|fit_transform\s*\(|\bscale\s*\(|-\s*\w*mean|/\s*\w*std|image\.convert_image_dtype|"
+    r"per_image_standardization|minmax_scale|robust_scale|preprocessing_function\s*=\s*(?!None\b)"
+)
+_COMMENT = re.compile(r"#[^\n]*")
+EVAL_WORDS = frozenset({"test", "tests", "val", "valid", "validation", "eval", "evaluation", "holdout", "dev"})
+TRAIN_WORDS = frozenset({"train", "training"})
+_WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def words(expr: cst.CSTNode) -> set[str]:
+    """Identifier words of an expression: x_test -> {x, test}; valDs -> {val, ds}; d['test'] -> {test}."""
+    out: set[str] = set()
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            for part in node.value.split("_"):
+                out |= {w.lower() for w in _WORD_SPLIT.findall(part) or [part]}
+        elif isinstance(node, cst.SimpleString):
+            out |= {w.lower() for w in re.findall(r"[A-Za-z]+", node.value)}
+        stack.extend(node.children)
+    return out
+
+
+def names_in(expr: cst.CSTNode) -> set[str]:
+    out: set[str] = set()
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            out.add(node.value)
+        elif isinstance(node, cst.Attribute):
+            stack.append(node.value)
+            continue
+        stack.extend(node.children)
+    return out
+
+
+class DataScaling:
+    """Scaled names of one file (computed once, on first use)."""
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self._memo: dict[str, bool] = {}
+
+    def _values(self, name: str) -> list[cst.CSTNode]:
+        index = self.ctx.index
+        return [*index.assignments.get(name, []), *index.derived.get(name, [])]
+
+    def name_scaled(self, name: str, _depth: int = 0) -> bool:
+        """A value the name is bound to scales, or reads a scaled name (asked on demand, remembered)."""
+        if name in self._memo:
+            return self._memo[name]
+        self._memo[name] = False  # a cycle (x = f(x)) adds nothing
+        result = False
+        if _depth < 8:
+            for value in self._values(name):
+                if self._scales(value) or any(self.name_scaled(n, _depth + 1) for n in names_in(value) - {name}):
+                    result = True
+                    break
+        self._memo[name] = result
+        return result
+
+    def _scales(self, value: cst.CSTNode) -> bool:
+        if isinstance(value, cst.Call) and self.ctx.code(value.func).endswith("ImageDataGenerator"):
+            return generator_scales(value)  # its keywords decide, not the words in them
+        return bool(SCALING.search(_COMMENT.sub("", self.ctx.code(value))))
+
+    def is_scaled(self, expr: cst.BaseExpression) -> bool:
+        return self._scales(expr) or any(self.name_scaled(n) for n in names_in(expr))
+
+    def bound_here(self, name: str) -> bool:
+        """The file binds the name to a value (not only as a parameter): its data path can be read."""
+        return bool(self._values(name))
+
+    def is_raw(self, expr: cst.BaseExpression) -> bool:
+        """A name (or a slice of one) that the file binds, never to a scaled value, passed unscaled."""
+        base = expr
+        while isinstance(base, cst.Subscript):
+            base = base.value
+        if not isinstance(base, cst.Name) or self.is_scaled(expr):
+            return False
+        return self.bound_here(base.value)
+
+
+GENERATOR_SCALING = ("rescale", "preprocessing_function", "samplewise_center", "samplewise_std_normalization",
+                     "featurewise_center", "featurewise_std_normalization", "zca_whitening")
+
+
+def generator_scales(call: cst.Call) -> bool:
+    """An ImageDataGenerator(...) that rescales, preprocesses or standardizes (a keyword set to something
+    other than None/False/1)."""
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value in GENERATOR_SCALING:
+            value = literal(a.value)
+            if not (is_literal(value) and value in (None, False, 1, 1.0, 0)):
+                return True
+    return False
+
+
+def scaling(ctx: FileContext) -> DataScaling:
+    found = ctx.memo.get("data_scaling")
+    if found is None:
+        found = ctx.memo["data_scaling"] = DataScaling(ctx)
+    return found
+
+
+def method_calls(ctx: FileContext, *names: str):
+    """(site, receiver text) of ``receiver.name(...)`` calls."""
+    for site in ctx.calls:
+        func = site.node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in names:
+            yield site, dotted(func.value) or ctx.code(func.value)
+
+
+def data_arg(call: cst.Call, keyword: str = "x") -> cst.BaseExpression | None:
+    """The first positional argument, or ``keyword=``."""
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == keyword:
+            return a.value
+    return next((a.value for a in call.args if a.keyword is None and not a.star), None)
