@@ -19,9 +19,9 @@ from normlint.lint.context import FileContext, is_literal, literal
 from normlint.lint.names import dotted
 
 SCALING = re.compile(
-    r"/\s*\(?\s*255|\*\s*\(?\s*1\.?0*\s*/\s*255|/\s*127\.5|\brescale\s*=\s*(?!None\b|1\b)|Rescaling\s*\(|"
+    r"/=?\s*\(?\s*255|\*=?\s*\(?\s*1\.?0*\s*/\s*255|/=?\s*127\.5|\brescale\s*=\s*(?!None\b|1\b)|Rescaling\s*\(|"
     r"(?<![A-Za-z])Normalization\([^()]*\)\s*\(|\bnormaliz\w*\s*\(|\bstandardiz\w*\s*\(|preprocess_input|"
-    r"\.transform\s*\(|fit_transform\s*\(|\bscale\s*\(|-\s*\w*mean|/\s*\w*std|image\.convert_image_dtype|"
+    r"\.transform\s*\(|fit_transform\s*\(|\bscale\s*\(|-=?\s*\w*mean|/=?\s*\w*std|image\.convert_image_dtype|"
     r"per_image_standardization|minmax_scale|robust_scale|preprocessing_function\s*=\s*(?!None\b)"
 )
 _COMMENT = re.compile(r"#[^\n]*")

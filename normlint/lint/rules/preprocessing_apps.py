@@ -11,6 +11,7 @@ from normlint.lint.context import FileContext, keyword, literal
 from normlint.lint.data_scaling import data_arg, names_in, scaling
 from normlint.lint.graph import LayerObj, ancestors
 from normlint.lint.keras_api import APPLICATIONS, PREPROCESS_MODE, application_mode
+from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 
 FAMILY = "Input preprocessing"
@@ -89,6 +90,14 @@ def _refs(expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
         stack.extend(node.children)
 
 
+_APP_CALL = re.compile(r"(?:EfficientNet|ConvNeXt|MobileNet|ResNet|VGG|DenseNet|Inception|Xception|NASNet|RegNet)\w*\s*\(")
+
+
+def _builds_application(source: str) -> bool:
+    """Some keras.applications model is constructed (not only defined, as in Keras's own sources)."""
+    return any(source[max(0, m.start() - 4): m.start()] != "def " for m in _APP_CALL.finditer(source))
+
+
 class ApplicationsPreprocessingMismatch(Rule):
     code = "NL703"
     name = "applications-preprocessing-mismatch"
@@ -141,8 +150,11 @@ model = keras.Sequential([base, layers.Dense(10, activation="softmax")])  # feed
         "base = keras.applications.MobileNetV2(weights=None)\nx = preprocess_input(images)\n",
     )
     required = ("applications",)
-    triggers = (lambda s: "preprocess_input" in s or (any(a in s for a in _SELF_SCALING_APPS) and any(
-        t in s for t in ("Rescaling", "255", "Normalization", "rescale", "standardiz", "normaliz", "transform"))),)
+    triggers = (
+        _builds_application,
+        lambda s: "preprocess_input" in s or (any(a in s for a in _SELF_SCALING_APPS) and any(
+            t in s for t in ("Rescaling", "255", "Normalization", "rescale", "standardiz", "normaliz", "transform"))),
+    )
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         apps = _application_calls(ctx)
@@ -216,7 +228,9 @@ def _std_source(ctx: FileContext, expr: cst.BaseExpression) -> str | None:
     text = ctx.code(expr)
     if re.search(r"\*\*\s*2|square|\bvar\b|variance|\.var\(|reduce_variance", text):
         return None  # squared, or a variance already
-    if _is_known_std(literal(expr)):
+    if _is_known_std(literal(expr)) or any(
+            len(std) > 1 and all(re.search(rf"(?<![\d.]){s}(?!\d)", text) for s in map(str, std)) for std in _KNOWN_STDS
+            if std != (0.5, 0.5, 0.5)):  # also inside np.array([...]), tf.constant([...])
         return f"{text} are the standard deviations that tutorials publish"
     if re.search(r"\.std\s*\(|np\.std\s*\(|reduce_std\s*\(", text):
         return f"{text} computes a standard deviation"
@@ -229,6 +243,10 @@ def _std_source(ctx: FileContext, expr: cst.BaseExpression) -> str | None:
                 if re.search(r"\.std\s*\(|np\.std\s*\(|reduce_std\s*\(", ctx.code(value)):
                     return f"{text} holds a standard deviation (line {{line}})"
     return None
+
+
+# a Normalization(...) call that passes variance= (or positionally: Normalization(axis, mean, variance))
+_NORMALIZATION_WITH_VARIANCE = patterns.NORM.call_with(r"variance\s*=|\A[^,]*,[^,]*,")
 
 
 class StdAsVariance(Rule):
@@ -263,7 +281,7 @@ norm = layers.Normalization(mean=[0.485, 0.456, 0.406], variance=[0.229**2, 0.22
     INVALID = ("n = Normalization(mean=[0.485, 0.456, 0.406], variance=[0.229, 0.224, 0.225])\n",
                "n = Normalization(mean=x.mean(0), variance=x.std(0))\n")
     required = ("Normalization", "variance")
-    triggers = (r"variance\s*=",)
+    triggers = (_NORMALIZATION_WITH_VARIANCE, r"std|sigma|deviation|0\.2[0-4]\d|0\.30|5[78]\.\d")
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         for site in ctx.calls:

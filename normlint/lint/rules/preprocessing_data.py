@@ -15,6 +15,10 @@ from normlint.lint.rules.base import Hit, Rule
 FAMILY = "Input preprocessing"
 
 _FLOWS = ("flow", "flow_from_directory", "flow_from_dataframe")
+# where data enters a training script: without one in the file, the data's path cannot be followed
+DATA_SOURCES = ("load_data", "np.load", "numpy.load", "read_csv", "read_parquet", "dataset_from_directory",
+                "train_test_split", "ImageDataGenerator", "load_img", "tfds.load", "flow_from", "imread", "from_tensor_slices")
+_FEATUREWISE = ("featurewise_center", "featurewise_std_normalization", "zca_whitening")
 
 
 def _generators(ctx: FileContext) -> dict[str, cst.Call]:
@@ -72,10 +76,10 @@ model.fit(train_gen.flow_from_directory("train"), validation_data=val_gen.flow_f
     INVALID = (
         "train_gen = ImageDataGenerator(rescale=1/255)\nval_gen = ImageDataGenerator()\n"
         "model.fit(train_gen.flow(x, y), validation_data=val_gen.flow(xv, yv))\n",
-        "(x_train, y_train), (x_val, y_val) = load()\nx_train = x_train / 255.0\n"
+        "(x_train, y_train), (x_val, y_val) = keras.datasets.cifar10.load_data()\nx_train = x_train / 255.0\n"
         "model.fit(x_train, y_train, validation_data=(x_val, y_val))\n",
     )
-    required = ("fit",)
+    required = ("fit", DATA_SOURCES)
     triggers = (lambda s: "ImageDataGenerator" in s or "validation_data" in s, lambda s: bool(SCALING.search(s)))
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
@@ -178,9 +182,15 @@ model.fit(datagen.flow(x_train, y_train, batch_size=32), epochs=10)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         order = {id(site.node): i for i, site in enumerate(ctx.calls)}
+        for site, _ in method_calls(ctx, *_FLOWS):  # ImageDataGenerator(featurewise_center=True).flow(...)
+            maker = site.node.func.value  # type: ignore[attr-defined]
+            if isinstance(maker, cst.Call) and ctx.code(maker.func).endswith("ImageDataGenerator"):
+                wanted = [k for k in _FEATUREWISE if literal(keyword(maker, k)) is True]
+                if wanted:
+                    yield Hit(maker, f"this ImageDataGenerator uses {', '.join(wanted)} but is never fit (it has no "
+                                     f"name to call .fit(x_train) on): it passes images through unnormalized")
         for name, call in _generators(ctx).items():
-            wanted = [k for k in ("featurewise_center", "featurewise_std_normalization", "zca_whitening")
-                      if literal(keyword(call, k)) is True]
+            wanted = [k for k in _FEATUREWISE if literal(keyword(call, k)) is True]
             if not wanted:
                 continue
             fits = [order[id(s.node)] for s, r in method_calls(ctx, "fit") if r == name]
@@ -303,9 +313,9 @@ model.evaluate(x_test, y_test)
         "Islam et al., A Comprehensive Study on Deep Learning Bug Characteristics, FSE 2019 "
         "(data-preprocessing bugs). https://arxiv.org/abs/1906.01388",
     )
-    VALID = ("(x, y), (xt, yt) = load()\nx = x / 255.0\nxt = xt / 255.0\nm.fit(x, y)\nm.evaluate(xt, yt)\n",)
-    INVALID = ("(x, y), (xt, yt) = load()\nx = x / 255.0\nm.fit(x, y)\nm.evaluate(xt, yt)\n",)
-    required = ("fit", ("evaluate", "predict"))
+    VALID = ("(x, y), (xt, yt) = mnist.load_data()\nx = x / 255.0\nxt = xt / 255.0\nm.fit(x, y)\nm.evaluate(xt, yt)\n",)
+    INVALID = ("(x, y), (xt, yt) = mnist.load_data()\nx = x / 255.0\nm.fit(x, y)\nm.evaluate(xt, yt)\n",)
+    required = ("fit", ("evaluate", "predict"), DATA_SOURCES)
     triggers = (r"\.(?:evaluate|predict)\s*\(", lambda s: bool(SCALING.search(s)))  # no scaling written: nothing to compare
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
