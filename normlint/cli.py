@@ -152,7 +152,14 @@ def _fix_or_diff(args: argparse.Namespace, config, stdin: bool) -> int:
                 sys.stdout.writelines(difflib.unified_diff(
                     text.splitlines(keepends=True), result.text.splitlines(keepends=True), path, path))
             elif not stdin:
-                write_source(path, result.text)
+                try:
+                    write_source(path, result.text)
+                except OSError as exc:  # read-only file or folder, full disk: said, the others still fixed
+                    errors.append(f"cannot write {path}: {exc.strerror or exc}")
+                    changed_files -= 1
+                    fixed -= len(result.applied)
+                    remaining.extend(lint_text(text, path, config))
+                    continue
         if stdin and not args.diff:
             sys.stdout.write(result.text)
         if not args.diff:

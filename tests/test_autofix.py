@@ -218,3 +218,25 @@ def test_the_fixed_article_lenet_trains_and_keeps_its_weights():
     assert all(not np.allclose(keras.ops.convert_to_numpy(w), before) for w, before in zip(model.weights, weights) if w.trainable)
     assert np.allclose(model(x[:8]), model(x[:8]))
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_a_file_that_cannot_be_written_is_an_error_not_a_traceback(tmp_path: Path):
+    import shutil
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    path = locked / "m.py"
+    path.write_text("import keras\nm = keras.Sequential([keras.layers.Dense(4), keras.layers.BatchNormalization()])\n")
+    cmd = [sys.executable, "-m", "normlint", "lint", "--fix", str(path)]
+    if os.geteuid() == 0:  # root writes anyway: drop the capabilities that let it, as the hardening tests do
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv")
+        cmd = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", *cmd]
+    os.chmod(locked, 0o555)  # the folder: no temporary file can be made beside the file
+    try:
+        result = run(cmd)
+    finally:
+        os.chmod(locked, 0o755)
+    assert result.returncode == 2, result.stderr
+    assert f"normlint: error: cannot write {path}" in result.stderr and "Traceback" not in result.stderr
+    assert "NL102" in result.stdout  # reported as remaining

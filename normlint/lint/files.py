@@ -126,10 +126,15 @@ def write_source(path: str, text: str) -> None:
     encoding, _ = tokenize.detect_encoding(io.BytesIO(head).readline)
     data = text.encode(encoding)
     tmp = f"{path}.normlint-fix.tmp"
-    with open(tmp, "wb") as out:
-        out.write(data)
-    os.chmod(tmp, stat.S_IMODE(mode))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, stat.S_IMODE(mode))
+        os.replace(tmp, path)
+    except OSError:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def lint_file(path: str, config: Config) -> list[Finding]:

@@ -6,8 +6,9 @@ from typing import Iterator
 
 import libcst as cst
 
-from normlint.lint.context import FileContext, keyword, literal
-from normlint.lint.data_scaling import (EVAL_WORDS, SCALING, TRAIN_WORDS, data_arg, generator_scales, method_calls, names_in,
+from normlint.lint.context import FileContext, is_literal, keyword, literal
+from normlint.lint.data_scaling import (EVAL_WORDS, GENERATOR_SCALING, SCALING, TRAIN_WORDS, data_arg, generator_scales,
+                                        method_calls, names_in,
                                         scaling, words)
 from normlint.lint.keras_api import SCALERS
 from normlint.lint.rules.base import Hit, Rule
@@ -44,7 +45,9 @@ class TrainEvalPreprocessingMismatch(Rule):
     what = """
 Flags the evaluation side of a training run whose training side is scaled:
 - an `ImageDataGenerator` with `rescale=`/`preprocessing_function=`/standardization for the training
-  flow, and another generator without any of them for the validation or test flow;
+  flow of a `fit()`, and another generator for its `validation_data` (or for `evaluate()`/`predict()`)
+  that scales nothing or scales differently (`preprocessing_function=preprocess_input` for training,
+  `rescale=1/255` for validation); augmentation is not compared;
 - `fit(x, validation_data=v)` where `x` is scaled (`/ 255`, a scaler's `transform`, a `.map()` of a
   normalizing function, a rescaling generator's flow) and `v` is data the file binds and never scales.
 """
@@ -100,38 +103,63 @@ model.fit(train_gen.flow_from_directory("train"), validation_data=val_gen.flow_f
         gens = _generators(ctx)
         if len(gens) < 2:
             return
-        roles: dict[str, set[str]] = {name: set() for name in gens}
-        evaluated = {id(a.value) for site, _ in method_calls(ctx, "fit", "fit_generator", "evaluate", "predict",
-                                                             "evaluate_generator", "predict_generator")
-                     for a in site.node.args if a.keyword is not None and a.keyword.value == "validation_data"}
-        evaluating = method_calls(ctx, "evaluate", "predict", "evaluate_generator", "predict_generator")
-        evaluated |= {id(data_arg(site.node)) for site, _ in evaluating}
-        trained = {id(data_arg(c)) for c, _ in _fit_calls(ctx)}
-        flow_names: dict[str, str] = {}
-        for site, receiver in method_calls(ctx, *_FLOWS):
-            if receiver not in gens:
+        pairs: list[tuple[str, str]] = []  # (training generator, evaluation generator)
+        trainers: set[str] = set()
+        for call, _ in _fit_calls(ctx):
+            train = _generator_of(ctx, data_arg(call), gens)
+            if train is None:
                 continue
-            node = site.node
-            target = site.assigned_to
-            said = words(target) if target is not None else set()
-            if isinstance(target, cst.Name):
-                flow_names[target.value] = receiver
-            if id(node) in evaluated or said & EVAL_WORDS:
-                roles[receiver].add("eval")
-            if id(node) in trained or said & TRAIN_WORDS:
-                roles[receiver].add("train")
-        for name, receiver in flow_names.items():  # flows passed by name
-            for ids, role in ((evaluated, "eval"), (trained, "train")):
-                if any(isinstance(n, cst.Name) and n.value == name for n in _nodes(ctx, ids)):
-                    roles[receiver].add(role)
-        scaled_train = [g for g, r in roles.items() if "train" in r and generator_scales(gens[g])]
-        if not scaled_train:
-            return
-        for g, r in roles.items():
-            if "eval" in r and "train" not in r and not generator_scales(gens[g]):
-                yield Hit(gens[g], f"the evaluation generator {g!r} does not scale its images, but the training "
-                                   f"generator {scaled_train[0]!r} (line {{line}}) does: give it the same "
-                                   f"rescale/preprocessing_function", related=gens[scaled_train[0]])
+            trainers.add(train)
+            val = _generator_of(ctx, keyword(call, "validation_data"), gens)
+            if val is not None and val != train:
+                pairs.append((train, val))
+        if len(trainers) == 1:  # evaluate()/predict() on a generator's flow: against the one training generator
+            (train,) = trainers
+            for site, _ in method_calls(ctx, "evaluate", "predict", "evaluate_generator", "predict_generator"):
+                other = _generator_of(ctx, data_arg(site.node), gens)
+                if other is not None and other != train:
+                    pairs.append((train, other))
+        seen: set[str] = set()
+        for train, other in pairs:
+            if other in seen or not generator_scales(gens[train]):
+                continue
+            seen.add(other)
+            if not generator_scales(gens[other]):
+                yield Hit(gens[other], f"the evaluation generator {other!r} does not scale its images, but the "
+                                       f"training generator {train!r} (line {{line}}) does: give it the same "
+                                       f"rescale/preprocessing_function", related=gens[train])
+            elif _signature(ctx, gens[other]) != _signature(ctx, gens[train]):
+                yield Hit(gens[other], f"the evaluation generator {other!r} scales its images differently from the "
+                                       f"training generator {train!r} (line {{line}}): give it the same "
+                                       f"rescale/preprocessing_function", related=gens[train])
+
+
+def _generator_of(ctx: FileContext, expr: cst.BaseExpression | None, gens: dict[str, cst.Call],
+                  depth: int = 0) -> str | None:
+    """The generator whose flow ``expr`` is (inline, or a name bound once to a flow)."""
+    if expr is None or depth > 3:
+        return None
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _FLOWS:
+        receiver = ctx.code(expr.func.value)
+        return receiver if receiver in gens else None
+    if isinstance(expr, cst.Name):
+        values = ctx.index.assignments.get(expr.value, [])
+        if len(values) == 1:
+            return _generator_of(ctx, values[0], gens, depth + 1)
+    return None
+
+
+def _signature(ctx: FileContext, call: cst.Call) -> dict[str, object]:
+    """What a generator does to every image (augmentation left out): its scaling keywords, by value."""
+    out: dict[str, object] = {}
+    for key in GENERATOR_SCALING:
+        expr = keyword(call, key)
+        value = literal(expr) if expr is not None else None
+        if isinstance(value, float):
+            value = round(value, 9)  # 1./255 and 1/255 are one rescale
+        if expr is not None and value not in (None, False, 0):
+            out[key] = value if is_literal(value) else ctx.code(expr)
+    return out
 
 
 def _from_generator(ctx: FileContext, expr: cst.BaseExpression) -> bool:
