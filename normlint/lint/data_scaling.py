@@ -25,13 +25,14 @@ SCALING = re.compile(
     r"per_image_standardization|minmax_scale|robust_scale|preprocessing_function\s*=\s*(?!None\b)"
 )
 _COMMENT = re.compile(r"#[^\n]*")
-EVAL_WORDS = frozenset({"test", "tests", "val", "valid", "validation", "eval", "evaluation", "holdout", "dev"})
+EVAL_WORDS = frozenset({"test", "tests", "val", "valid", "validation", "eval", "evaluation", "holdout"})
 TRAIN_WORDS = frozenset({"train", "training"})
 _WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
-def words(expr: cst.CSTNode) -> set[str]:
-    """Identifier words of an expression: x_test -> {x, test}; valDs -> {val, ds}; d['test'] -> {test}."""
+def words(expr: cst.BaseExpression) -> set[str]:
+    """Identifier words of a data expression: x_test -> x, test; valDs -> val, ds; d['test'] -> test
+    (names, attributes, the callee of a call, string keys of a subscript; not call arguments)."""
     out: set[str] = set()
     stack: list[cst.CSTNode] = [expr]
     while stack:
@@ -39,9 +40,17 @@ def words(expr: cst.CSTNode) -> set[str]:
         if isinstance(node, cst.Name):
             for part in node.value.split("_"):
                 out |= {w.lower() for w in _WORD_SPLIT.findall(part) or [part]}
-        elif isinstance(node, cst.SimpleString):
-            out |= {w.lower() for w in re.findall(r"[A-Za-z]+", node.value)}
-        stack.extend(node.children)
+        elif isinstance(node, cst.Attribute):
+            stack.append(node.value)
+            stack.append(node.attr)
+        elif isinstance(node, cst.Call):
+            stack.append(node.func)
+        elif isinstance(node, cst.Subscript):
+            stack.append(node.value)
+            for el in node.slice:
+                if isinstance(el.slice, cst.Index) and isinstance(el.slice.value, cst.SimpleString):
+                    value = el.slice.value.evaluated_value
+                    out.add((value.decode("latin-1") if isinstance(value, bytes) else value).lower())
     return out
 
 

@@ -151,6 +151,12 @@ def call_insert(call: cst.Call, keyword: str, value: str, func_code: str) -> Nod
     return NodeEdit(call.args[-1], f", {keyword}={value}", "insert_after")
 
 
+def indentation(module: cst.Module, blocks) -> str:
+    """The indentation of statements inside ``blocks`` (the IndentedBlocks from the module down)."""
+    return "".join((b.indent if b.indent is not None else module.default_indent)
+                   for b in blocks if isinstance(b, cst.IndentedBlock))
+
+
 def written_literal(expr: cst.BaseExpression) -> bool:
     """The value is written out in the call (``0.1``, ``-1``, ``[0, 3]``, ``1 - 0.9``), not read from a name,
     an attribute or a subscript: a fix may rewrite it without touching what the name serves elsewhere."""

@@ -90,13 +90,8 @@ class FileIndex:
     calls: list[CallSite] = field(default_factory=list)
 
     def bind(self, target: cst.CSTNode) -> None:
-        if isinstance(target, cst.Name):
-            self.bind_counts[target.value] += 1
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for el in target.elements:
-                self.bind(el.value)
-        elif isinstance(target, cst.StarredElement):
-            self.bind(target.value)
+        for name in _target_names(target):  # type: ignore[arg-type]
+            self.bind_counts[name] += 1
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
 import libcst as cst
 
 from normlint.lint.context import CallSite, FileContext
+from normlint.lint.data_scaling import EVAL_WORDS, TRAIN_WORDS
+from normlint.lint.data_scaling import words as data_words
 from normlint.lint.names import dotted
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 
 FAMILY = "Input normalization statistics"
-
-_EVAL_WORDS = frozenset({"test", "tests", "val", "valid", "validation", "eval", "evaluation", "holdout"})
-_TRAIN_WORDS = frozenset({"train", "training"})
-_WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
 def adapt_calls(ctx: FileContext) -> Iterator[CallSite]:
@@ -121,28 +118,6 @@ def _adapted(target: str, at: int, builds: list[int], adapts: list[tuple[int, st
     return any(pos > at and (end is None or pos < end) for pos in on_it)
 
 
-def _words(expr: cst.BaseExpression) -> Iterator[str]:
-    """Identifier words of a data expression: x_test -> x, test; valDs -> val, ds; d['test'] -> test."""
-    stack: list[cst.CSTNode] = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Name):
-            for part in node.value.split("_"):
-                for word in _WORD_SPLIT.findall(part) or [part]:
-                    yield word.lower()
-        elif isinstance(node, cst.Attribute):
-            stack.append(node.value)
-            stack.append(node.attr)
-        elif isinstance(node, cst.Call):
-            stack.append(node.func)
-        elif isinstance(node, cst.Subscript):
-            stack.append(node.value)
-            for el in node.slice:
-                if isinstance(el.slice, cst.Index) and isinstance(el.slice.value, cst.SimpleString):
-                    value = el.slice.value.evaluated_value
-                    yield (value.decode("latin-1") if isinstance(value, bytes) else value).lower()
-
-
 class AdaptOnEvaluationData(Rule):
     code = "NL302"
     name = "adapt-on-evaluation-data"
@@ -179,9 +154,9 @@ norm.adapt(x_train)
             data = next((a.value for a in site.node.args if a.keyword is None or a.keyword.value == "data"), None)
             if data is None:
                 continue
-            words = set(_words(data))
-            leaked = sorted(words & _EVAL_WORDS)
-            if leaked and not words & _TRAIN_WORDS:  # x_train_val_split[0]: a split that names both sides
+            words = data_words(data)
+            leaked = sorted(words & EVAL_WORDS)
+            if leaked and not words & TRAIN_WORDS:  # x_train_val_split[0]: a split that names both sides
                 yield Hit(
                     data,
                     f"adapt() on evaluation data ({leaked[0]!r} in {ctx.code(data)[:40]!r}) leaks its "

@@ -14,7 +14,8 @@ import re
 import libcst as cst
 
 from normlint.lint.context import FileContext
-from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit
+from normlint.lint.data_scaling import names_in
+from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit, indentation
 from normlint.lint.index import children
 
 _LOOPS = (cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.Lambda, cst.FunctionDef)
@@ -38,24 +39,11 @@ def _bound_in(fn: cst.FunctionDef) -> set[str]:
         if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.For, cst.NamedExpr, cst.CompFor)):
             targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
             for t in targets:
-                names |= {n.value for n in _names(t)}
+                names |= names_in(t)
         elif isinstance(node, cst.WithItem) and node.asname is not None:
-            names |= {n.value for n in _names(node.asname.name)}
+            names |= names_in(node.asname.name)
         stack.extend(children(node))
     return names
-
-
-def _names(node: cst.CSTNode) -> list[cst.Name]:
-    out, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, cst.Name):
-            out.append(n)
-        elif isinstance(n, cst.Attribute):
-            stack.append(n.value)  # self.units reads self; .units is not a name
-        else:
-            stack.extend(children(n))
-    return out
 
 
 def _constructions(fn: cst.FunctionDef, wanted: set[int]) -> list[cst.Call]:
@@ -74,11 +62,6 @@ def _constructions(fn: cst.FunctionDef, wanted: set[int]) -> list[cst.Call]:
     return found
 
 
-def _indent(ctx: FileContext, *blocks: cst.BaseSuite) -> str:
-    return "".join((b.indent if isinstance(b, cst.IndentedBlock) and b.indent is not None
-                    else ctx.module.default_indent) for b in blocks)
-
-
 def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call]) -> FixSpec | None:
     """The class-wide fix for the constructions flagged in ``cls.call()``."""
     if not isinstance(cls.body, cst.IndentedBlock):
@@ -89,13 +72,13 @@ def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call]) -> F
         return None
     local = _bound_in(call_fn) - {"self"}
     movable = [c for c in _constructions(call_fn, {id(c) for c in flagged})
-               if not any(n.value in local for n in _names(c))]
+               if not names_in(c) & local]
     if not movable:
         return None
     taken = set(re.findall(r"self\.(\w+)", ctx.code(cls))) | set(methods)
     edits: list[NodeEdit] = []
     lines = []
-    body_indent = _indent(ctx, cls.body, call_fn.body)
+    body_indent = indentation(ctx.module, (cls.body, call_fn.body))
     for call in movable:
         kind = ctx.names.layer_class(call.func) or "layer"
         base = attr_name(kind)
@@ -112,7 +95,7 @@ def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call]) -> F
     if init is not None:
         edits.append(NodeEdit(init.body.body[-1], "".join(lines), "insert_after_lines"))  # type: ignore[union-attr]
     else:
-        def_indent = _indent(ctx, cls.body)
+        def_indent = indentation(ctx.module, (cls.body,))
         edits.append(NodeEdit(call_fn, f"{def_indent}def __init__(self, **kwargs):\n"
                               f"{body_indent}super().__init__(**kwargs)\n" + "".join(lines) + "\n",
                               "insert_before_lines"))

@@ -19,7 +19,7 @@ from typing import Sequence
 import libcst as cst
 
 from normlint.lint.context import FileContext
-from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit
+from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit, indentation
 from normlint.lint.index import children
 from normlint.lint.keras_api import BATCHNORM
 
@@ -38,11 +38,6 @@ def path_to(root: cst.CSTNode, target: cst.CSTNode, limit: int = 200_000) -> lis
             return trail
         stack.extend((k, depth + 1) for k in reversed(children(node)))
     return None
-
-
-def _indent(ctx: FileContext, trail: list[cst.CSTNode]) -> str:
-    return "".join((n.indent if n.indent is not None else ctx.module.default_indent)
-                   for n in trail if isinstance(n, cst.IndentedBlock))
 
 
 def _is_batchnorm(ctx: FileContext, node: cst.CSTNode) -> bool:
@@ -138,7 +133,7 @@ def _statements_fix(ctx: FileContext, drop_trail: list[cst.CSTNode], bn_trail: l
     while run + 1 < len(body) and same(body[run + 1]):
         run += 1
     b_stmt = body[_last_batchnorm(ctx, body[: run + 1], j)]
-    indent = _indent(ctx, d_above)
+    indent = indentation(ctx.module, d_above)
     text = indent + ctx.code(d_stmt.with_changes(leading_lines=[]))
     return FixSpec("move the Dropout after the BatchNormalization", UNSAFE,
                    (NodeEdit(d_stmt, "", "delete_lines"), NodeEdit(b_stmt, text, "insert_after_lines")))
