@@ -4,10 +4,10 @@ The input-normalization rules ask "was this array / dataset / generator scaled b
 model?". Data paths through NumPy, tf.data and scikit-learn are not layers, so this reads the file's
 assignments instead of the layer flow: a name is *scaled* when a value it is bound to (an assignment,
 an unpacking, ``x /= 255``) scales (``/ 255``, ``* (1/255)``, ``/ 127.5 - 1``, ``- mean``, ``/ std``, a
-``Rescaling``/``Normalization`` layer applied, ``preprocess_input``, ``scaler.transform``, a
-``.map(...)`` of a scaling function, an ``ImageDataGenerator(rescale=...)`` flow) or reads a scaled
-name. What the text does not show (a helper of another module) is unknown, and the rules stay silent.
-"""
+``Rescaling``/``Normalization`` layer applied, ``preprocess_input``, ``scaler.transform``, a function of
+the file that scales, called or handed to ``.map(...)``, an ``ImageDataGenerator(rescale=...)`` flow) or
+reads a scaled name. What the text does not show (a helper of another module) is unknown, and the rules
+stay silent."""
 
 from __future__ import annotations
 
@@ -74,6 +74,7 @@ class DataScaling:
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
         self._memo: dict[str, bool] = {}
+        self._functions: set[str] | None = None
 
     def _values(self, name: str) -> list[cst.CSTNode]:
         index = self.ctx.index
@@ -96,7 +97,18 @@ class DataScaling:
     def _scales(self, value: cst.CSTNode) -> bool:
         if isinstance(value, cst.Call) and self.ctx.code(value.func).endswith("ImageDataGenerator"):
             return generator_scales(value)  # its keywords decide, not the words in them
-        return bool(SCALING.search(_COMMENT.sub("", self.ctx.code(value))))
+        if SCALING.search(_COMMENT.sub("", self.ctx.code(value))):
+            return True
+        # a function of the file that scales: x = preprocess(x), ds.map(normalize_img)
+        return bool(names_in(value) & self._scaling_functions)
+
+    @property
+    def _scaling_functions(self) -> set[str]:
+        if self._functions is None:
+            self._functions = {name for name, fn in self.ctx.index.functions.items()
+                               if self.ctx.index.bind_counts[name] == 1
+                               and SCALING.search(_COMMENT.sub("", self.ctx.code(fn.body)))}
+        return self._functions
 
     def is_scaled(self, expr: cst.BaseExpression) -> bool:
         return self._scales(expr) or any(self.name_scaled(n) for n in names_in(expr))
