@@ -135,8 +135,7 @@ def overlaps(a: Edit, b: Edit) -> bool:
     """Two edits that touch the same text (two inserts at one point count: their order would matter)."""
     if a.start == a.end and b.start == b.end:
         return a.start == b.start
-    return a.start < b.end and b.start < a.end or (a.start == a.end and b.start < a.start < b.end) \
-        or (b.start == b.end and a.start < b.start < a.end)
+    return a.start < b.end and b.start < a.end
 
 
 def call_insert(call: cst.Call, keyword: str, value: str, func_code: str) -> NodeEdit:
@@ -169,14 +168,3 @@ def written_literal(expr: cst.BaseExpression) -> bool:
             return False
         stack.extend(node.children)
     return True
-
-
-def argument(call: cst.Call, keyword: str, position: int | None = None) -> cst.Arg | None:
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value == keyword:
-            return a
-    if position is not None:
-        positional = [a for a in call.args if a.keyword is None and not a.star]
-        if position < len(positional):
-            return positional[position]
-    return None
