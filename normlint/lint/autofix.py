@@ -19,7 +19,7 @@ from typing import Callable
 from normlint.config import Config
 from normlint.lint.engine import Finding, apply_noqa, lint_source
 from normlint.lint.fixes import SAFE, Edit, Fix, Offsets, apply, overlaps
-from normlint.lint.notebook import Notebook, NotebookError, read_notebook
+from normlint.lint.notebook import Notebook, NotebookError, code_cells, read_notebook, source_key, source_pieces
 
 MAX_ROUNDS = 10
 
@@ -124,12 +124,12 @@ def fix_notebook(raw: str, path: str, config: Config, unsafe: bool = False) -> F
     except (NotebookError, ValueError, RecursionError):
         return FixResult(raw)
     result = FixResult(raw)
-    code_cells = _code_cells(doc)
+    cells = code_cells(doc) or []
     for _ in range(MAX_ROUNDS):
         findings = apply_noqa(lint_source(nb.source, path, config), nb.source.splitlines()) if nb.source else []
         chosen = _choose([f for f in findings if _one_cell(f, nb)], unsafe, set())
         per_cell: dict[int, list[Edit]] = {}
-        texts = {n: "".join(_source_list(c)) for n, c in enumerate(code_cells, 1)}
+        texts = {n: "".join(source_pieces(c)) for n, c in enumerate(cells, 1)}
         applied = []
         for f in chosen:
             assert f.fix is not None
@@ -144,7 +144,7 @@ def fix_notebook(raw: str, path: str, config: Config, unsafe: bool = False) -> F
         for cell, edits in per_cell.items():
             new = apply(texts[cell], sorted(set(edits)))
             if new != texts[cell] and _compiles_cell(new):
-                _set_source(code_cells[cell - 1], new)
+                _set_source(cells[cell - 1], new)
                 changed = True
         if not changed:
             break
@@ -155,21 +155,8 @@ def fix_notebook(raw: str, path: str, config: Config, unsafe: bool = False) -> F
     return result
 
 
-def _code_cells(doc: dict) -> list[dict]:
-    cells = doc.get("cells")
-    if cells is None and isinstance(doc.get("worksheets"), list):
-        cells = [c for ws in doc["worksheets"] if isinstance(ws, dict) for c in ws.get("cells") or []]
-    return [c for c in cells or [] if isinstance(c, dict) and c.get("cell_type") == "code"]
-
-
-def _source_list(cell: dict) -> list[str]:
-    key = "source" if "source" in cell or "input" not in cell else "input"
-    src = cell.get(key, "")
-    return [s for s in src if isinstance(s, str)] if isinstance(src, list) else [src] if isinstance(src, str) else []
-
-
 def _set_source(cell: dict, text: str) -> None:
-    key = "source" if "source" in cell or "input" not in cell else "input"
+    key = source_key(cell)
     cell[key] = text.splitlines(keepends=True) if isinstance(cell.get(key), list) else text
 
 

@@ -95,7 +95,7 @@ class DataScaling:
         return result
 
     def _scales(self, value: cst.CSTNode) -> bool:
-        if isinstance(value, cst.Call) and self.ctx.code(value.func).endswith("ImageDataGenerator"):
+        if isinstance(value, cst.Call) and is_image_data_generator(self.ctx, value.func):
             return generator_scales(value)  # its keywords decide, not the words in them
         if SCALING.search(_COMMENT.sub("", self.ctx.code(value))):
             return True
@@ -129,6 +129,11 @@ class DataScaling:
 
 GENERATOR_SCALING = ("rescale", "preprocessing_function", "samplewise_center", "samplewise_std_normalization",
                      "featurewise_center", "featurewise_std_normalization", "zca_whitening")
+
+
+def is_image_data_generator(ctx: FileContext, func: cst.BaseExpression) -> bool:
+    """``func`` names Keras 2's ImageDataGenerator (under any import spelling or alias)."""
+    return (ctx.names.canonical(func) or ctx.code(func)).endswith("ImageDataGenerator")
 
 
 def generator_scales(call: cst.Call) -> bool:

@@ -59,10 +59,28 @@ class Notebook:
         return self.places[-1] if self.places else Place(1, 1, 1)
 
 
+def code_cells(doc: object) -> list[dict] | None:
+    """The code cells of a parsed notebook (nbformat 4, or 3's worksheets); None without a cells list."""
+    cells = doc.get("cells") if isinstance(doc, dict) else None
+    if cells is None and isinstance(doc, dict) and isinstance(doc.get("worksheets"), list):  # nbformat 3
+        cells = [c for ws in doc["worksheets"] if isinstance(ws, dict) for c in ws.get("cells") or []]
+    if not isinstance(cells, list):
+        return None
+    return [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
+
+
+def source_key(cell: dict) -> str:
+    return "source" if "source" in cell or "input" not in cell else "input"  # nbformat 3 called it "input"
+
+
+def source_pieces(cell: dict) -> list[str]:
+    """A cell's source as stored: a list of strings (odd items dropped), or one string."""
+    src = cell.get(source_key(cell), "")
+    return [s for s in src if isinstance(s, str)] if isinstance(src, list) else [src] if isinstance(src, str) else []
+
+
 def _cell_lines(cell: dict) -> list[str]:
-    src = cell.get("source", cell.get("input", ""))  # nbformat 3 called it "input"
-    text = "".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else src if isinstance(src, str) else ""
-    return text.splitlines()
+    return "".join(source_pieces(cell)).splitlines()
 
 
 def _neutralise(lines: list[str]) -> list[str] | None:
@@ -95,11 +113,12 @@ def _neutralise(lines: list[str]) -> list[str] | None:
     return out
 
 
-def _syntax_problem(text: str) -> tuple[int, int, str] | None:
+def _syntax_problem(text: str, flags: int = _FLAGS) -> tuple[int, int, str] | None:
+    """Where and why ``text`` does not compile (IPython's top-level await allowed by default), or None."""
     try:
         with warnings.catch_warnings():  # the user's invalid escapes are not ours to print
             warnings.simplefilter("ignore")
-            compile(text, "<cell>", "exec", flags=_FLAGS, dont_inherit=True)
+            compile(text, "<cell>", "exec", flags=flags, dont_inherit=True)
     except SyntaxError as exc:
         return exc.lineno or 1, max(exc.offset or 1, 1), exc.msg
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
@@ -108,15 +127,8 @@ def _syntax_problem(text: str) -> tuple[int, int, str] | None:
 
 
 def _plain_syntax_problem(lines: list[str]) -> tuple[int, int, str] | None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile("\n".join(lines) + "\n", "<cell>", "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        return exc.lineno or 1, max(exc.offset or 1, 1), exc.msg
-    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        return 1, 1, type(exc).__name__
-    return None
+    """The same, as plain Python compiles it (no top-level await)."""
+    return _syntax_problem("\n".join(lines) + "\n", flags=0)
 
 
 def _json_positions(raw: str, cells: list[list[str]], raw_cells: list[dict]) -> list[list[int]]:
@@ -124,8 +136,7 @@ def _json_positions(raw: str, cells: list[list[str]], raw_cells: list[dict]) -> 
     result: list[list[int]] = []
     offset = 0
     for lines, cell in zip(cells, raw_cells):
-        src = cell.get("source", cell.get("input", ""))
-        pieces = [p for p in src if isinstance(p, str)] if isinstance(src, list) else [src] if isinstance(src, str) else []
+        pieces = source_pieces(cell)
         found: list[int] = []
         start = raw.find('"source"', offset)
         if start != -1:
@@ -152,17 +163,14 @@ def read_notebook(raw: str) -> Notebook:
         doc = json.loads(raw)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise NotebookError(f"not a notebook: invalid JSON ({exc})") from None
-    cells = doc.get("cells") if isinstance(doc, dict) else None
-    if cells is None and isinstance(doc, dict) and isinstance(doc.get("worksheets"), list):  # nbformat 3
-        cells = [c for ws in doc["worksheets"] if isinstance(ws, dict) for c in ws.get("cells") or []]
-    if not isinstance(cells, list):
+    code = code_cells(doc)
+    if code is None:
         raise NotebookError("not a notebook: no 'cells' list")
     meta = doc.get("metadata")
     info = meta.get("language_info") if isinstance(meta, dict) else None
     language = info.get("name", "python") if isinstance(info, dict) else "python"
     if isinstance(language, str) and language.lower() not in ("python", "python3", "ipython", ""):
         return Notebook("")  # an R or Julia notebook: nothing here is Python
-    code = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
     texts = [_cell_lines(c) for c in code]
     file_lines = _json_positions(raw, texts, code)
     nb = Notebook("")

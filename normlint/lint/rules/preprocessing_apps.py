@@ -8,7 +8,7 @@ from typing import Iterator
 import libcst as cst
 
 from normlint.lint.context import FileContext, keyword, literal
-from normlint.lint.data_scaling import data_arg, names_in, scaling
+from normlint.lint.data_scaling import data_arg, is_image_data_generator, names_in, scaling
 from normlint.lint.graph import LayerObj, ancestors
 from normlint.lint.keras_api import APPLICATIONS, PREPROCESS_MODE, application_mode
 from normlint.lint.rules import patterns
@@ -65,7 +65,7 @@ def _preprocess_uses(ctx: FileContext) -> list[tuple[cst.CSTNode, str, str]]:
             continue
         kind = ctx.names.layer_class(call.func)
         is_map = isinstance(call.func, cst.Attribute) and call.func.attr.value == "map"
-        is_generator = (ctx.names.canonical(call.func) or ctx.code(call.func)).endswith("ImageDataGenerator")
+        is_generator = is_image_data_generator(ctx, call.func)
         for a in call.args:
             for node in _refs(a.value):
                 if id(node) in callees:

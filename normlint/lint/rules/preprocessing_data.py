@@ -8,7 +8,7 @@ import libcst as cst
 
 from normlint.lint.context import FileContext, is_literal, keyword, literal
 from normlint.lint.data_scaling import (EVAL_WORDS, GENERATOR_SCALING, SCALING, TRAIN_WORDS, data_arg, generator_scales,
-                                        method_calls, names_in,
+                                        is_image_data_generator, method_calls, names_in,
                                         scaling, words)
 from normlint.lint.keras_api import SCALERS
 from normlint.lint.rules.base import Hit, Rule
@@ -26,8 +26,7 @@ def _generators(ctx: FileContext) -> dict[str, cst.Call]:
     """name -> its ImageDataGenerator(...) construction (names bound once)."""
     out = {}
     for site in ctx.calls:
-        func = ctx.names.canonical(site.node.func) or ctx.code(site.node.func)
-        if func.endswith("ImageDataGenerator") and isinstance(site.assigned_to, cst.Name):
+        if is_image_data_generator(ctx, site.node.func) and isinstance(site.assigned_to, cst.Name):
             out[site.assigned_to.value] = site.node
     return out
 
@@ -212,7 +211,7 @@ model.fit(datagen.flow(x_train, y_train, batch_size=32), epochs=10)
         order = {id(site.node): i for i, site in enumerate(ctx.calls)}
         for site, _ in method_calls(ctx, *_FLOWS):  # ImageDataGenerator(featurewise_center=True).flow(...)
             maker = site.node.func.value  # type: ignore[attr-defined]
-            if isinstance(maker, cst.Call) and ctx.code(maker.func).endswith("ImageDataGenerator"):
+            if isinstance(maker, cst.Call) and is_image_data_generator(ctx, maker.func):
                 wanted = [k for k in _FEATUREWISE if literal(keyword(maker, k)) is True]
                 if wanted:
                     yield Hit(maker, f"this ImageDataGenerator uses {', '.join(wanted)} but is never fit (it has no "
