@@ -30,7 +30,12 @@ def _round(files: list[str], work: Work, jobs: int, chunk: int) -> tuple[dict[st
     failed: list[str] = []
     chunks = [files[i:i + chunk] for i in range(0, len(files), chunk)]
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [(c, pool.submit(_chunk_work, c, work)) for c in chunks]
+        futures = []
+        for c in chunks:
+            try:
+                futures.append((c, pool.submit(_chunk_work, c, work)))
+            except BrokenProcessPool:  # a worker died while the work was still being handed out
+                failed.extend(c)
         for paths, future in futures:
             try:
                 for path, result in zip(paths, future.result()):
