@@ -22,12 +22,15 @@ def rule_pages() -> dict[str, str]:
 
 
 def _families():
-    """(framework, family, rules) in code order of each family's first rule."""
+    """(framework, family, rules): grouped by framework (rules that hold for both first), then by
+    family, each in code order of its first rule."""
     key = lambda r: (r.framework, r.family_name())  # noqa: E731
-    order = {}
+    order: dict[tuple[str, str], str] = {}
+    first: dict[str, str] = {}
     for r in ALL_RULES:
         order.setdefault(key(r), r.code)
-    grouped = sorted(ALL_RULES, key=lambda r: (order[key(r)], r.code))
+        first.setdefault(r.framework, r.code)
+    grouped = sorted(ALL_RULES, key=lambda r: (first[r.framework], order[key(r)], r.code))
     for (framework, family), rules in groupby(grouped, key=key):
         yield framework, family, list(rules)
 
@@ -42,8 +45,12 @@ def _fix_kind(rule) -> str:
 def rules_table(link_prefix: str) -> str:
     """The rules grouped by framework and family, one table each, linking to the pages."""
     out = []
+    shown = None
     for framework, family, rules in _families():
-        out.append(f"**{family}** ({framework})\n")
+        if framework != shown:
+            out.append(f"#### {framework.replace(', ', ' and ')}\n")
+            shown = framework
+        out.append(f"**{family}**\n")
         out.append("| code | name | what is flagged | fix |\n|---|---|---|---|")
         out.extend(f"| [{r.code}]({link_prefix}{r.code}.md) | `{r.name}` | {r.summary}"
                    f"{'' if r.default else ' **Opt-in**: `--extend-select ' + r.code + '`.'} | {_fix_kind(r)} |"

@@ -30,7 +30,7 @@ def test_json_is_stable_and_complete(text_lines):
         assert set(f) == {"path", "line", "column", "cell", "file_line", "code", "name", "severity", "message",
                           "help_url", "fix"}
         assert f["cell"] is None and f["file_line"] == f["line"]  # a .py file: no cell, one line numbering
-        assert f["severity"] == ("warning" if f["code"] in ("NL102", "NL602") else "error")
+        assert f["severity"] == ("warning" if f["code"] in ("NL102", "NL602", "NL806") else "error")
         assert not f["message"].startswith("NL")
         assert f["help_url"] is None  # no docs-url set: no link rather than a dead one
     rebuilt = [f"{f['path']}:{f['line']}:{f['column']}: {f['code']} {f['message']}" for f in doc["findings"]]
@@ -46,7 +46,7 @@ def test_github_annotations(text_lines, tmp_path):
     for line in lines:
         m = pattern.match(line)
         assert m, line
-        assert m.group(1) == ("warning" if m.group(5) in ("NL102", "NL602") else "error"), line
+        assert m.group(1) == ("warning" if m.group(5) in ("NL102", "NL602", "NL806") else "error"), line
     # commas, colons and newlines in data are escaped as the workflow-command syntax requires
     weird = tmp_path / "a,b:c.py"
     weird.write_text("from keras.layers import BatchNormalization\nBatchNormalization(axis=0)\n")

@@ -38,6 +38,10 @@ def test_invalid_examples_are_flagged(rule):
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
 def test_rule_page_example_is_flagged_and_fix_is_not(rule):
     header = "from keras import layers\nimport keras\nimport tensorflow as tf\n"
+    if rule.framework == "PyTorch":
+        header = ("import torch\nimport torch.nn as nn\nfrom torchvision import transforms\n"
+                  "from torch.optim.swa_utils import AveragedModel\n"
+                  "from torch.nn.parallel import DistributedDataParallel as DDP\n")
     assert rule.code in codes(header + rule.example.strip() + "\n")
     assert rule.code not in codes(header + rule.use_instead.strip() + "\n")
 

@@ -33,7 +33,7 @@ def test_scaffolded_rule_is_discovered_with_nothing_else_edited(tmp_path: Path):
     docs = run([sys.executable, "-m", "normlint.docs", str(root)], cwd=root, env={"PYTHONPATH": str(root)})
     assert docs.returncode == 0, docs.stderr
     assert (root / "docs" / "rules" / "NL799.md").read_text().startswith("# NL799 demo-rule")
-    assert "**Demo family** (Keras)" in (root / "README.md").read_text()
+    assert "#### Keras\n" in (root / "README.md").read_text() and "**Demo family**" in (root / "README.md").read_text()
     again = run([sys.executable, "-m", "normlint.scaffold", "NL799", "other-rule", "--family", "x", "--summary", "y",
                  "--root", str(root)], cwd=root)
     assert again.returncode != 0 and "already defined" in again.stderr

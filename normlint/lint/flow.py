@@ -46,6 +46,7 @@ from normlint.lint.graph import (
 )
 from normlint.lint.legacy import modernize
 from normlint.lint.names import Names
+from normlint.lint import torch_api
 
 IMAGE_DATASETS = frozenset({"cifar10", "cifar100", "mnist", "fashion_mnist"})
 _PRESERVING_METHODS = frozenset({"astype", "reshape", "copy", "squeeze", "transpose"})
@@ -53,6 +54,9 @@ _PRESERVING_FUNCS = frozenset(
     {"numpy.array", "numpy.asarray", "numpy.float32", "numpy.copy", "numpy.reshape", "numpy.expand_dims",
      "tf.cast", "tf.convert_to_tensor", "tf.constant", "tf.reshape", "tf.expand_dims"}
 )
+# torch.nn.Module methods that return the module itself: ``model = Net().to(device)`` is still the Net
+_TORCH_SELF_METHODS = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval",
+                                 "requires_grad_", "apply", "type", "to_empty", "share_memory"})
 _MAX_INLINE_DEPTH = 4
 _MAX_INSTANCE_WALKS = 16  # classes walked again with the layers their constructor was given
 
@@ -87,7 +91,8 @@ class Interpreter:
 
     # -------------------------------------------------------------- classes
     def is_keras_class(self, node: cst.ClassDef) -> bool:
-        return self.names.keras_base(node) is not None
+        """A layer or model class: Keras's (a Layer/Model subclass) or PyTorch's (an nn.Module subclass)."""
+        return self.names.keras_base(node) is not None or self.names.torch_base(node) is not None
 
     def _class_kind(self, node: cst.ClassDef) -> str:
         """What the rules call a class of the file: the concrete Keras layer it extends
@@ -97,14 +102,22 @@ class Interpreter:
         base = self.names.keras_base(node)
         if base is not None and base not in SUBCLASS_BASES and base not in MODEL_CLASSES:
             return base
-        return f"{name} (a class of the file)" if name in LAYER_CLASSES or name in MODEL_CLASSES else name
+        torch_base = self.names.torch_base(node) if base is None else None
+        if torch_base is not None and torch_base not in torch_api.SUBCLASS_BASES:
+            return torch_base  # class FrozenBN(nn.BatchNorm2d) is a BatchNorm2d
+        if name in LAYER_CLASSES or name in MODEL_CLASSES or name in torch_api.MODULE_CLASSES:
+            return f"{name} (a class of the file)"
+        return name
 
     def class_summary(self, node: cst.ClassDef) -> LayerObj:
         name = node.name.value
         if name in self.flow.classes:
             return self.flow.classes[name]
+        keras = self.names.keras_base(node)
+        torch = None if keras is not None else self.names.torch_base(node)
         obj = LayerObj(kind=self._class_kind(node), node=node, user_class=name,
-                       is_model=self.names.keras_base(node) in MODEL_CLASSES)
+                       is_model=keras in MODEL_CLASSES or torch in torch_api.SUBCLASS_BASES,
+                       framework="keras" if keras is not None else "torch")
         self.flow.classes[name] = obj
         self._walk_methods(node, obj, [], {})
         return obj
@@ -117,23 +130,24 @@ class Interpreter:
             self._walked_plain.add(id(node))
         name = node.name.value
         methods = self._methods(node)
-        order = ["__init__", "build", "call"] + [m for m in methods if m not in ("__init__", "build", "call")]
+        order = ["__init__", "build", "call", "forward"] + [m for m in methods if m not in _FIRST_METHODS]
         tape_depth, self._tape_depth = self._tape_depth, 0
         try:
             for mname in order:
                 fn = methods.get(mname)
                 if fn is None:
                     continue
-                self._call_of.append(name if mname == "call" and isinstance(obj, LayerObj) else None)
+                forward = mname == "call" or (mname == "forward" and isinstance(obj, LayerObj) and obj.framework == "torch")
+                self._call_of.append(name if forward and isinstance(obj, LayerObj) else None)
                 first_app = len(self.flow.applications)
                 ref = FuncRef(fn, None if _is_static(fn) else obj)
                 try:
                     out = self.call_function(ref, args if mname == "__init__" else [],
                                              kwargs if mname == "__init__" else {}, standalone=True,
-                                             tensor_first=mname == "call")
+                                             tensor_first=forward)
                 finally:
                     self._call_of.pop()
-                if mname == "call" and isinstance(obj, LayerObj):
+                if forward and isinstance(obj, LayerObj):
                     if isinstance(out, Tensor):
                         obj.output = out
                     # layers built or applied inside call() belong to the model too
@@ -163,7 +177,7 @@ class Interpreter:
         args, kwargs = kwargs_of(call)
         obj = LayerObj(kind=summary.kind, node=node, kwargs=kwargs, args=args, user_class=summary.user_class,
                        is_model=summary.is_model, attrs=summary.attrs, members=summary.members,
-                       output=summary.output, call_site=call)
+                       output=summary.output, call_site=call, framework=summary.framework)
         if rewalk:
             self._instance_walks += 1
             obj.attrs, obj.members = {}, []
@@ -207,9 +221,9 @@ class Interpreter:
             elif standalone and (tensor_first and i == 0):
                 env[p.name.value] = Tensor()
             else:
-                env[p.name.value] = UNKNOWN
+                env[p.name.value] = self._default(p)
         for p in fn.params.kwonly_params:
-            env[p.name.value] = kwargs.get(p.name.value, UNKNOWN)
+            env[p.name.value] = kwargs[p.name.value] if p.name.value in kwargs else self._default(p)
         self._inline_stack.append(id(fn))
         result: Value = UNKNOWN
         try:
@@ -219,6 +233,12 @@ class Interpreter:
         finally:
             self._inline_stack.pop()
         return result
+
+    def _default(self, param: cst.Param) -> Value:
+        """A parameter left out: its default when that names something (``norm_layer=nn.BatchNorm2d``)."""
+        if isinstance(param.default, (cst.Name, cst.Attribute)):
+            return self.eval(param.default, {})
+        return UNKNOWN
 
     # ----------------------------------------------------------- statements
     def exec_block(self, body, env: dict[str, Value]) -> None:
@@ -478,7 +498,12 @@ class Interpreter:
         """``Conv = partial(layers.Conv2D, padding="same"); Conv(64)``: a Conv2D with both calls' arguments."""
         kind = self.names.layer_class(part.func)
         if kind is None:
-            return self._opaque(values)
+            torch_kind = self.names.torch_module(part.func)
+            if torch_kind is None:
+                return self._opaque(values)
+            args, kwargs = kwargs_of(call)
+            return LayerObj(kind=torch_kind, node=call, kwargs={**part.kwargs, **kwargs}, args=part.args + args,
+                            framework="torch")
         args, kwargs = kwargs_of(call)
         args, kwargs = modernize(call, kind, part.args + args, {**part.kwargs, **kwargs})
         return LayerObj(kind=kind, node=call, kwargs=kwargs, args=args, is_model=kind in MODEL_CLASSES)
@@ -510,6 +535,10 @@ class Interpreter:
                     obj.output = outs[-1]
                     obj.members = list(_upstream_layers(outs))
             return obj
+        if canon.startswith(("torch", "collections.")):
+            found = self._call_torch(canon, call, pos, kw, values)
+            if found is not None:
+                return found
         if canon.startswith("keras.applications.") and canon.rsplit(".", 1)[1] in APPLICATIONS:
             app = canon.rsplit(".", 1)[1]
             args, kwargs = kwargs_of(call)
@@ -533,6 +562,68 @@ class Interpreter:
             if pos and isinstance(pos[0], Images):
                 return pos[0]
         return self._opaque(values)
+
+    # --------------------------------------------------------------- PyTorch
+    def _call_torch(self, canon: str, call: cst.Call, pos, kw, values) -> Value | None:
+        """torch.nn modules (Sequential of positional modules, ``*layers`` and OrderedDicts; ModuleList
+        as the list it holds), torch.nn.functional batch_norm/dropout applied where called, torchvision
+        transforms and Compose pipelines, torchvision models, DataParallel/DDP wrappers."""
+        kind = _torch_kind(canon)  # by the name's meaning: ``norm_layer(planes)`` after ``norm_layer = nn.BatchNorm2d``
+        if kind == "ModuleList":
+            held = pos[0] if pos else kw.get("modules", UNKNOWN)
+            return Seq(list(held.items), held.all_sites()) if isinstance(held, Seq) else Seq([], [])
+        if kind is not None:
+            args, kwargs = kwargs_of(call)
+            obj = LayerObj(kind=kind, node=call, kwargs=kwargs, args=args, framework="torch",
+                           is_model=kind in torch_api.SUBCLASS_BASES)
+            if kind == "Sequential":
+                obj.tail = Tensor()
+                for item, site in self._star_items(call, values):
+                    self._sequential_add(obj, item, site)
+            return obj
+        functional = torch_api.FUNCTIONAL.get(canon[len("torch.nn.functional."):]) \
+            if canon.startswith("torch.nn.functional.") else None
+        if functional is not None:
+            args, kwargs = kwargs_of(call)
+            layer = LayerObj(kind=functional, node=call, kwargs=kwargs, args=args[1:], framework="torch")
+            return self._apply(layer, call, [values[0] if values else kw.get("input", UNKNOWN)])
+        transform = torch_api.transform_name(canon)
+        if transform is not None:
+            args, kwargs = kwargs_of(call)
+            obj = LayerObj(kind=transform, node=call, kwargs=kwargs, args=args, framework="torchvision")
+            if transform in ("Compose", "RandomApply", "RandomOrder") and pos and isinstance(pos[0], Seq):
+                obj.members = [v for v in pos[0].items if isinstance(v, LayerObj)]
+                obj.attrs["sites"] = Seq(list(pos[0].items), pos[0].all_sites())
+                if transform == "Compose":
+                    self.flow.pipelines.append(obj)
+            return obj
+        if canon.startswith(torch_api.TORCHVISION_MODELS_PREFIX) and canon.rsplit(".", 1)[1][:1].islower():
+            args, kwargs = kwargs_of(call)
+            name = canon.rsplit(".", 1)[1]
+            if name.startswith("get_") and name != "get_model":
+                return None
+            return LayerObj(kind=name, node=call, kwargs=kwargs, args=args, is_model=True, framework="torch",
+                            contents=frozenset({"BatchNorm2d", "Dropout"}))
+        if self.names.is_ddp(call.func) and pos and isinstance(pos[0], LayerObj):
+            return pos[0]  # the wrapper runs the module it wraps
+        if canon == "collections.OrderedDict" and pos and isinstance(pos[0], Seq):
+            pairs = [v for v in pos[0].items if isinstance(v, Seq) and len(v.items) == 2]
+            return Seq([p.items[1] for p in pairs], [p.site(1) for p in pairs])
+        return None
+
+    @staticmethod
+    def _star_items(call: cst.Call, values: list[Value]):
+        """(value, the expression that wrote it) of each positional argument, ``*layers`` spread, an
+        OrderedDict's modules in order."""
+        for a, v in zip(call.args, values):
+            if a.keyword is not None or a.star == "**":
+                continue
+            if a.star == "*" or (isinstance(v, Seq) and not a.star):
+                if isinstance(v, Seq):
+                    for i, item in enumerate(v.items):
+                        yield item, v.site(i) or a.value
+                continue
+            yield v, a.value
 
     def _sequential_add(self, seq: LayerObj, layer: Value, site: cst.CSTNode) -> None:
         if not isinstance(layer, LayerObj):
@@ -566,6 +657,15 @@ class Interpreter:
         self.flow.method_calls.append(
             MethodCall(receiver, bound.receiver_expr, name, call, values, list(call.args))
         )
+        if isinstance(receiver, LayerObj) and receiver.framework == "torch":
+            if receiver.kind == "Sequential" and name in ("append", "add_module", "extend") and pos:
+                item = pos[-1]
+                for value, site in ([(v, item.site(i) or call) for i, v in enumerate(item.items)]
+                                    if name == "extend" and isinstance(item, Seq) else [(item, call.args[-1].value)]):
+                    self._sequential_add(receiver, value, site)
+                return receiver
+            if name in _TORCH_SELF_METHODS:
+                return receiver
         if name == "add" and pos:
             if not isinstance(receiver, LayerObj) and isinstance(pos[0], LayerObj):
                 # model.add(...) on a receiver we did not see built: an implicit Sequential
@@ -600,6 +700,15 @@ class Interpreter:
             sites.insert(at, positional[1])
         del seq.items[_MAX_SEQ:], sites[_MAX_SEQ:]  # a list extended by itself in a loop doubles each pass
         seq.sites = sites
+
+
+def _torch_kind(canon: str) -> str | None:
+    if canon.startswith("torch.nn.") and canon.count(".") == 2 and canon[9:] in torch_api.MODULE_CLASSES:
+        return canon[9:]
+    return None
+
+
+_FIRST_METHODS = frozenset({"__init__", "build", "call", "forward"})
 
 
 def _is_static(fn: cst.FunctionDef) -> bool:

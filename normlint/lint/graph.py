@@ -52,6 +52,7 @@ class LayerObj(Value):
     output: Tensor | None = None
     tail: Tensor | None = None  # Sequential: output of the last layer added so far
     call_site: cst.Call | None = None  # an instance of a class of the file: where it was constructed
+    framework: str = "keras"  # "keras", "torch" (torch.nn modules and functional calls), "torchvision"
 
     def arg(self, name: str, position: int | None = None) -> cst.BaseExpression | None:
         if name in self.kwargs:
@@ -71,6 +72,10 @@ class LayerObj(Value):
         for v in self.attrs.values():
             if isinstance(v, LayerObj):
                 yield from v.all_layers(seen)
+            elif isinstance(v, Seq):  # nn.ModuleList, a list of blocks
+                for item in v.items:
+                    if isinstance(item, LayerObj):
+                        yield from item.all_layers(seen)
 
     def holds(self, kinds: frozenset[str]) -> bool:
         return bool(self.held(kinds))
@@ -208,6 +213,7 @@ class Flow:
     tape_calls: list[TapeCall] = field(default_factory=list)
     trainable_sets: list[TrainableSet] = field(default_factory=list)
     classes: dict[str, LayerObj] = field(default_factory=dict)
+    pipelines: list[LayerObj] = field(default_factory=list)  # torchvision Compose([...]) objects
 
 
 def kwargs_of(call: cst.Call) -> tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]:

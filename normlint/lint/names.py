@@ -16,6 +16,7 @@ import libcst as cst
 
 from normlint.lint.index import FileIndex, dotted
 from normlint.lint.keras_api import ALIASES, LAYER_CLASSES, MODEL_CLASSES
+from normlint.lint import torch_api
 
 __all__ = ["Names", "canonicalize", "dotted"]
 
@@ -42,13 +43,32 @@ _PREFIX_REWRITES = (
 )
 _SIMPLE_REWRITES = {"tensorflow.keras": "keras", "tensorflow": "tf", "tf_keras": "keras"}
 # Heads that a pasted snippet uses without importing them.
-_UNBOUND_HEADS = {"tf": "tensorflow", "keras": "keras", "layers": "keras.layers", "np": "numpy"}
+_UNBOUND_HEADS = {"tf": "tensorflow", "keras": "keras", "layers": "keras.layers", "np": "numpy", "nn": "torch.nn",
+                  "torch": "torch", "F": "torch.nn.functional", "transforms": "torchvision.transforms"}
+# where PyTorch defines what it exports elsewhere: read as the exported name
+_TORCH_PREFIXES = (("torch.nn.modules.", "torch.nn."), ("torchvision.transforms.transforms.", "torchvision.transforms."),
+                   ("torchvision.transforms.v2._", "torchvision.transforms.v2."),
+                   ("torch.nn.parallel.distributed.", "torch.nn.parallel."),
+                   ("torch.nn.parallel.data_parallel.", "torch.nn.parallel."),
+                   ("torch.optim.swa_utils.", "torch.optim.swa_utils."))
+_DDP = frozenset({"torch.nn.parallel.DistributedDataParallel", "torch.nn.DataParallel",
+                  "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallelCPU"})
+
+
+def _canonical_torch(qual: str) -> str:
+    for old, new in _TORCH_PREFIXES:
+        if qual.startswith(old):
+            last = qual.rsplit(".", 1)[1]
+            return new + last if old != new else qual
+    return qual
 
 
 def canonicalize(qual: str) -> str:
     """Rewrite one of the many spellings of a Keras/TF symbol to the one the rules use."""
     if qual in _SIMPLE_REWRITES:
         return _SIMPLE_REWRITES[qual]
+    if qual.startswith("torch"):
+        return _canonical_torch(qual)
     if qual.startswith("keras.src."):
         last = qual.rsplit(".", 1)[-1]
         if last in LAYER_CLASSES:
@@ -150,6 +170,8 @@ class Names:
                     return "keras.layers." + head
                 if head in MODEL_CLASSES:
                     return "keras." + head
+                if head in torch_api.MODULE_CLASSES:  # BatchNorm2d() in a snippet: PyTorch's
+                    return "torch.nn." + head
                 return None
             if head not in _UNBOUND_HEADS:
                 return None
@@ -178,4 +200,37 @@ class Names:
             return "batch_normalization" if fn == "batch_norm" else fn
         if canon == "tf.nn.dropout":
             return "dropout"
+        return None
+
+    # ------------------------------------------------------------------ PyTorch
+    def torch_module(self, expr: cst.BaseExpression) -> str | None:
+        """'BatchNorm2d' when expr names a ``torch.nn`` module class (any import spelling), else None."""
+        canon = self.canonical(expr)
+        if canon is None or not canon.startswith("torch.nn."):
+            return None
+        last = canon[len("torch.nn."):]
+        return last if last in torch_api.MODULE_CLASSES else None
+
+    def torch_functional(self, expr: cst.BaseExpression) -> str | None:
+        """'batch_norm' / 'dropout' for ``torch.nn.functional.batch_norm`` / ``F.dropout``, else None."""
+        canon = self.canonical(expr)
+        if canon is None or not canon.startswith("torch.nn.functional."):
+            return None
+        return torch_api.FUNCTIONAL.get(canon.rsplit(".", 1)[1])
+
+    def is_ddp(self, expr: cst.BaseExpression) -> bool:
+        return self.canonical(expr) in _DDP
+
+    def torch_base(self, node: cst.ClassDef, _depth: int = 0) -> str | None:
+        """The ``torch.nn`` class a class of the file derives from ('Module', 'BatchNorm2d'...), or None."""
+        for base in node.bases:
+            found = self.torch_module(base.value)
+            if found is not None:
+                return found
+            if isinstance(base.value, cst.Name) and base.value.value in self.classes and _depth < 10:
+                parent = self.classes[base.value.value]
+                if parent is not node and base.value.value not in self.imports:
+                    found = self.torch_base(parent, _depth + 1)
+                    if found is not None:
+                        return found
         return None

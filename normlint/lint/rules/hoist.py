@@ -62,12 +62,13 @@ def _constructions(fn: cst.FunctionDef, wanted: set[int]) -> list[cst.Call]:
     return found
 
 
-def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call]) -> FixSpec | None:
-    """The class-wide fix for the constructions flagged in ``cls.call()``."""
+def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call], method: str = "call") -> FixSpec | None:
+    """The class-wide fix for the constructions flagged in ``cls.call()`` (a PyTorch module's
+    ``forward()`` when ``method`` says so)."""
     if not isinstance(cls.body, cst.IndentedBlock):
         return None
     methods = {s.name.value: s for s in cls.body.body if isinstance(s, cst.FunctionDef)}
-    call_fn = methods.get("call")
+    call_fn = methods.get(method)
     if call_fn is None or not isinstance(call_fn.body, cst.IndentedBlock):
         return None
     local = _bound_in(call_fn) - {"self"}
@@ -80,7 +81,8 @@ def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call]) -> F
     lines = []
     body_indent = indentation(ctx.module, (cls.body, call_fn.body))
     for call in movable:
-        kind = ctx.names.layer_class(call.func) or "layer"
+        kind = ctx.names.layer_class(call.func) or ctx.names.torch_module(call.func) or (
+            call.func.value if isinstance(call.func, cst.Name) else "layer")
         base = attr_name(kind)
         name, n = base, 0
         while name in taken:
@@ -96,8 +98,9 @@ def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call]) -> F
         edits.append(NodeEdit(init.body.body[-1], "".join(lines), "insert_after_lines"))  # type: ignore[union-attr]
     else:
         def_indent = indentation(ctx.module, (cls.body,))
-        edits.append(NodeEdit(call_fn, f"{def_indent}def __init__(self, **kwargs):\n"
-                              f"{body_indent}super().__init__(**kwargs)\n" + "".join(lines) + "\n",
+        params, args = ("self", "") if method == "forward" else ("self, **kwargs", "**kwargs")  # nn.Module takes none
+        edits.append(NodeEdit(call_fn, f"{def_indent}def __init__({params}):\n"
+                              f"{body_indent}super().__init__({args})\n" + "".join(lines) + "\n",
                               "insert_before_lines"))
     what = ", ".join(f"self.{e.text[5:]}" for e in edits[:-1] if e.text.startswith("self."))
-    return FixSpec(f"build {what} in __init__() and apply them in call()", UNSAFE, tuple(edits))
+    return FixSpec(f"build {what} in __init__() and apply them in {method}()", UNSAFE, tuple(edits))

@@ -8,7 +8,9 @@ import libcst as cst
 
 from normlint.lint.context import FileContext, is_literal, literal
 from normlint.lint.graph import Application, LayerObj
-from normlint.lint.keras_api import BATCHNORM, CONV, DENSE, DROPOUT
+from normlint.lint.keras_api import DENSE
+from normlint.lint.kinds import (batchnorm_word, is_batchnorm, is_biased_projection, is_dropout,
+                                 is_other_normalization, is_torch, is_weighted)
 from normlint.lint.rules import patterns
 from normlint.lint.fixes import SAFE, UNSAFE, FixSpec, call_insert
 from normlint.lint.legacy import is_keras1
@@ -20,18 +22,8 @@ FAMILY = "Layer order"
 
 def batchnorm_applications(ctx: FileContext) -> Iterator[Application]:
     for app in ctx.flow.applications:
-        if app.layer.kind in BATCHNORM:
+        if is_batchnorm(app.layer):
             yield app
-
-
-# Layers with weights between a Dropout and a BatchNormalization make NL103 of what would be NL101.
-WEIGHTED = CONV | DENSE | frozenset({
-    "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "TimeDistributed", "ConvLSTM1D", "ConvLSTM2D",
-    "ConvLSTM3D", "LocallyConnected1D", "LocallyConnected2D", "MultiHeadAttention", "GroupQueryAttention",
-    "Highway", "MaxoutDense", "CuDNNLSTM", "CuDNNGRU",
-})
-# Normalizations between them end the question: the later BatchNormalization sees normalized input.
-_BARRIERS = frozenset({"LayerNormalization", "GroupNormalization", "UnitNormalization", "RMSNormalization"})
 
 
 def dropouts_reaching_batchnorm(ctx: FileContext) -> list[tuple[Application, Application, bool]]:
@@ -52,14 +44,14 @@ def dropouts_reaching_batchnorm(ctx: FileContext) -> list[tuple[Application, App
             app = tensor.producer
             if app is not None:
                 layer = app.layer
-                if layer.kind in BATCHNORM or layer.kind in _BARRIERS:
+                if is_batchnorm(layer) or is_other_normalization(layer):
                     continue  # an earlier normalization: what is above it is its question
-                if layer.kind in DROPOUT:
+                if is_dropout(layer):
                     # by the node that builds it: a helper called three times builds three objects there
                     known = best.get(id(layer.node))
                     if known is None or (known[2] and not weighted):
                         best[id(layer.node)] = (app, bn, weighted)
-                elif layer.kind in WEIGHTED or layer.user_class or layer.is_model:
+                elif is_weighted(layer) or layer.user_class or layer.is_model:
                     weighted = True
             stack.extend((p, weighted) for p in tensor.parents)
     result = list(best.values())
@@ -69,8 +61,9 @@ def dropouts_reaching_batchnorm(ctx: FileContext) -> list[tuple[Application, App
 
 class DropoutBeforeBatchNorm(Rule):
     code = "NL101"
+    framework = "Keras, PyTorch"
     name = "dropout-before-batchnorm"
-    summary = "Dropout output reaches a BatchNormalization with no weighted layer between them."
+    summary = "Dropout output reaches a BatchNormalization (nn.BatchNorm*) with no weighted layer between them."
     what = """
 Flags a `Dropout`, `SpatialDropout1D/2D/3D` or `AlphaDropout` (or TF1 `tf.layers.dropout`) whose output
 reaches a `BatchNormalization` with no weighted layer (Conv, Dense, RNN, Embedding, attention) between
@@ -78,6 +71,11 @@ them: directly, or through activations, pooling, `Flatten`, `Reshape`, padding o
 `Sequential` list, `model.add(...)` calls, a functional chain, a helper function, or the `call()` of a
 subclassed model. Reported once per Dropout. Dropout -> Conv/Dense -> BatchNormalization, where the
 literature is divided, is the opt-in NL103.
+
+PyTorch the same way: `nn.Dropout`, `nn.Dropout1d/2d/3d`, `nn.AlphaDropout` or `F.dropout*` reaching an
+`nn.BatchNorm1d/2d/3d`, `nn.SyncBatchNorm` or `F.batch_norm`, through `nn.Sequential(...)` (positional
+modules, `*layers` lists built with `+`, `append` and comprehensions, an `OrderedDict`),
+`nn.ModuleList`, and the order of the calls in an `nn.Module`'s `forward()`.
 """
     why = """
 Dropout scales the surviving activations by `1/(1-rate)` during training and does nothing at inference.
@@ -105,9 +103,10 @@ model = keras.Sequential([
 """
     fix_doc = """
 Moves the Dropout right after the BatchNormalization where the reorder is local: within one
-`Sequential([...])` list, among consecutive `model.add(...)` (or `layers.append(...)`) statements on one
+`Sequential([...])` list (or the arguments of one `nn.Sequential(...)`), among consecutive `model.add(...)` (or `layers.append(...)`) statements on one
 receiver, or in a functional chain on one name (`x = Dropout(0.5)(x)` ... `x = BatchNormalization()(x)`).
-Other forms (branches, merges, renames between them) get no fix. **Unsafe**: the network then computes
+Other forms (branches, merges, renames between them, lists built in a loop or a comprehension, where
+the moved Dropout would still feed the next pass) get no fix. **Unsafe**: the network then computes
 something else (the point of the fix).
 """
     references = (
@@ -129,8 +128,8 @@ something else (the point of the fix).
             if not weighted:
                 yield Hit(
                     dropout.layer.node,
-                    f"{dropout.layer.kind} feeds the BatchNormalization on line {{line}} (variance shift): "
-                    f"move {dropout.layer.kind} after the last BatchNormalization",
+                    f"{dropout.layer.kind} feeds the {batchnorm_word(bn.layer)} on line {{line}} (variance shift): "
+                    f"move {dropout.layer.kind} after the last {batchnorm_word(bn.layer)}",
                     related=bn.layer.node,
                     fix=move_after_fix(ctx, dropout.site, bn.site),
                 )
@@ -139,8 +138,9 @@ something else (the point of the fix).
 class DropoutThroughWeightsBeforeBatchNorm(Rule):
     code = "NL103"
     default = False  # opt-in: WideResNet and DenseNet blocks do this on purpose
+    framework = "Keras, PyTorch"
     name = "dropout-through-weights-before-batchnorm"
-    summary = "Dropout reaches a BatchNormalization only through a Conv/Dense layer."
+    summary = "Dropout reaches a BatchNormalization (nn.BatchNorm*) only through a Conv/Dense/Linear layer."
     what = """
 Flags a Dropout whose output reaches a `BatchNormalization` only through a weighted layer
 (Conv/Dense/RNN/Embedding/attention, or a layer or model of the file): Dropout -> Conv -> BN, as in
@@ -184,10 +184,21 @@ x = layers.Dropout(0.3)(x)
             if weighted:
                 yield Hit(
                     dropout.layer.node,
-                    f"{dropout.layer.kind} reaches the BatchNormalization on line {{line}} through a weighted "
+                    f"{dropout.layer.kind} reaches the {batchnorm_word(bn.layer)} on line {{line}} through a weighted "
                     f"layer (variance shift, weaker): consider moving {dropout.layer.kind} after it",
                     related=bn.layer.node,
                 )
+
+
+def _torch_bias_position(kind: str) -> int | None:
+    """Where ``bias`` sits among the positional parameters of a PyTorch Conv/Linear."""
+    if kind in ("Linear",):
+        return 2
+    if kind == "LazyLinear":
+        return 1
+    if kind.startswith("LazyConv"):
+        return 6
+    return 7  # Conv1d/2d/3d(in, out, kernel, stride, padding, dilation, groups, bias); ConvTranspose alike
 
 
 def _activation_is_linear(layer: LayerObj) -> bool:
@@ -201,11 +212,14 @@ def _activation_is_linear(layer: LayerObj) -> bool:
 class BiasBeforeBatchNorm(Rule):
     code = "NL102"
     severity = "warning"  # the bias is wasted parameters and compute, not a wrong result
+    framework = "Keras, PyTorch"
     name = "bias-before-batchnorm"
-    summary = "Conv/Dense keeps its bias although a centering BatchNormalization follows directly."
+    summary = "Conv/Dense (Conv*/Linear) keeps its bias although a BatchNorm follows directly."
     what = """
 Flags a `Conv*`/`Dense` layer with `use_bias` left at its default `True` (and no activation of its
-own) whose output goes straight into a `BatchNormalization` with `center=True`.
+own) whose output goes straight into a `BatchNormalization` with `center=True`; and a PyTorch
+`nn.Conv1d/2d/3d`, `nn.ConvTranspose*` or `nn.Linear` with `bias` left at `True` (by keyword or by
+position) whose output goes straight into an `nn.BatchNorm*` (in `nn.Sequential`, or in `forward()`).
 """
     why = """
 BatchNormalization subtracts the batch mean, which removes any constant the previous layer added, and
@@ -225,7 +239,9 @@ x = layers.BatchNormalization()(x)
 Adds `use_bias=False` to the Conv/Dense call (`bias=False` in a Keras 1 call). **Safe**: the bias is
 cancelled exactly by the BatchNormalization's mean subtraction, so the model computes the same
 function. **Unsafe** when the file calls `load_weights(...)`: saved weights hold the bias variables,
-and loading them into a layer without a bias fails or, by name, skips them.
+and loading them into a layer without a bias fails or, by name, skips them. PyTorch: adds `bias=False`;
+**unsafe** when the file calls `load_state_dict` or `torch.load` (a checkpoint with the `.bias` keys no
+longer loads strictly).
 """
     references = (
         "Ioffe & Szegedy, Batch Normalization, 2015, section 3.2. https://arxiv.org/abs/1502.03167",
@@ -236,41 +252,47 @@ and loading them into a layer without a bias fails or, by name, skips them.
         "x = Conv2D(8, 3)(x)\nx = LayerNormalization()(x)\n",
     )
     INVALID = ("x = Conv2D(8, 3)(x)\nx = BatchNormalization()(x)\n",)
-    required = (patterns.BN_TEXT, ("Conv", "Dense", "conv", "dense"))
+    required = (patterns.BN_TEXT, ("Conv", "Dense", "conv", "dense", "Linear"))
     triggers = (patterns.BN_USE, patterns.CONV_WITH_BIAS)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         flagged: set[int] = set()
         for bn in batchnorm_applications(ctx):
-            if literal(bn.layer.arg("center", 3)) is False:
+            torch = is_torch(bn.layer)
+            if not torch and literal(bn.layer.arg("center", 3)) is False:
                 continue
+            if torch and bn.layer.kind == "batch_norm":
+                continue  # F.batch_norm(x, mean, var, weight, bias): what it subtracts is the caller's
             producer = bn.inputs[0].producer if bn.inputs else None
             if producer is None:
                 continue
             layer = producer.layer
-            if layer.kind not in CONV and layer.kind not in DENSE:
+            if not is_biased_projection(layer) or is_torch(layer) != torch or id(layer) in flagged:
                 continue
-            if id(layer) in flagged or literal(layer.arg("use_bias")) is False or not _activation_is_linear(layer):
+            keyword = "bias" if torch else "use_bias"
+            given = layer.arg(keyword, _torch_bias_position(layer.kind) if torch else None)
+            if literal(given) is False or (not torch and not _activation_is_linear(layer)):
                 continue
-            if is_literal(literal(layer.arg("use_bias"))) is False and layer.arg("use_bias") is not None:
-                continue  # use_bias given as a variable: cannot tell
+            if given is not None and not is_literal(literal(given)):
+                continue  # the bias switch given as a variable: cannot tell
             flagged.add(id(layer))
             site = layer.call_site or layer.node
             yield Hit(
                 site,
-                f"{layer.kind} has a bias that the BatchNormalization on line {{line}} cancels: "
-                f"pass use_bias=False",
+                f"{layer.kind} has a bias that the {batchnorm_word(bn.layer)} on line {{line}} cancels: "
+                f"pass {keyword}=False",
                 related=bn.layer.node,
-                fix=self._fix(ctx, site),
+                fix=self._fix(ctx, site, torch),
             )
 
     @staticmethod
-    def _fix(ctx: FileContext, site: cst.CSTNode) -> FixSpec | None:
+    def _fix(ctx: FileContext, site: cst.CSTNode, torch: bool = False) -> FixSpec | None:
         if not isinstance(site, cst.Call) or any(a.star == "**" for a in site.args):
             return None  # **cfg might hold use_bias already
-        keyword = "bias" if is_keras1(site) else "use_bias"  # Keras 1 spelled it bias=
+        keyword = "bias" if torch or is_keras1(site) else "use_bias"  # Keras 1 spelled it bias=
         # the bias is cancelled exactly, so the numbers stay the same; but a file that loads saved
         # weights expects the bias variables to be there
-        applicability = UNSAFE if "load_weights" in ctx.source else SAFE
+        loads = ("load_state_dict", "torch.load") if torch else ("load_weights",)
+        applicability = UNSAFE if any(word in ctx.source for word in loads) else SAFE
         return FixSpec(f"pass {keyword}=False", applicability,
                        (call_insert(site, keyword, "False", ctx.code(site.func)),))

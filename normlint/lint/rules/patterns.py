@@ -96,12 +96,14 @@ class Symbol:
 
 
 # TF1: tf.layers.batch_normalization, tf.compat.v1.layers..., tf.contrib.layers.batch_norm
-BN = Symbol(("BatchNormalization", ""), ("layers.batch_norm", r"(?:alization)?"))
+# PyTorch: nn.BatchNorm1d/2d/3d, SyncBatchNorm, LazyBatchNorm2d, F.batch_norm
+BN = Symbol(("BatchNorm", r"\w*"), ("layers.batch_norm", r"(?:alization)?"), (".batch_norm", ""))
 _TF1_BN_IMPORT = re.compile(r"from\s+[\w.]*layers\s+import\s[^\n]*\bbatch_norm")
-DROPOUT = Symbol(("Dropout", r"\w*"), ("layers.dropout", ""), ("nn.dropout", ""))
+DROPOUT = Symbol(("Dropout", r"\w*"), ("layers.dropout", ""), ("nn.dropout", ""), (".dropout", r"\w*"))
 _TF1_DROPOUT_IMPORT = re.compile(r"from\s+[\w.]*(?:layers|nn)\s+import\s[^\n]*\bdropout")
 CONV_DENSE = Symbol(
-    ("Conv", r"\w*"), ("Dense", ""), ("layers.conv", r"[123]d\w*"), ("layers.dense", ""), ("layers.separable_conv2d", "")
+    ("Conv", r"\w*"), ("Dense", ""), ("layers.conv", r"[123]d\w*"), ("layers.dense", ""), ("layers.separable_conv2d", ""),
+    ("Linear", ""), ("LazyLinear", ""),
 )
 NORM = Symbol(("Normalization", ""))  # also matches Layer/Group/Unit/RMS/BatchNormalization: a superset
 DENSE = Symbol(("Dense", ""))
@@ -131,7 +133,7 @@ def BN_OR_APPLICATION_USE(source: str) -> bool:  # noqa: N802
 
 
 def NORM_USE(source: str) -> bool:  # noqa: N802
-    return NORM.used(source)
+    return NORM.used(source) or BN.used(source)
 
 
 # A value may sit in a name (axis=CHANNEL_AXIS), an expression (momentum=1 - 0.9) or a constant dict
@@ -149,7 +151,7 @@ CATEGORICAL_LOSS = r"ategorical_?[Cc]rossentropy"
 # plain substrings for Rule.required
 BN_TEXT = ("BatchNorm", "batch_norm")
 BN_OR_APPLICATION_TEXT = BN_TEXT + (APPLICATIONS_TEXT,)
-NORM_TEXT = ("Normalization", "batch_norm")
+NORM_TEXT = ("Normalization", "batch_norm", "BatchNorm")
 
 # after `from tensorflow.compat.v1.layers import batch_normalization` the calls are bare
 _BN_CALLS = Symbol(("BatchNormalization", ""), ("batch_norm", r"(?:alization)?"))
@@ -167,7 +169,7 @@ BN_WITH_SMALL_MOMENTUM = _or_partial(_BN_CALLS.call_with(SMALL_MOMENTUM))
 # GroupNormalization(groups, axis): the axis may also be the second positional argument
 NORM_WITH_AXIS_ZERO = _or_partial(NORM.call_with(AXIS_ZERO + r"|\A\s*\w+\s*,\s*(?:0\b|[\[(]\s*0\b)"))
 # a Conv/Dense call that keeps its bias and has no activation of its own
-_CONV_WITH_BIAS = CONV_DENSE.call_without(r"use_bias\s*=|activation\s*=\s*(?!None\b|[\"']linear)")
+_CONV_WITH_BIAS = CONV_DENSE.call_without(r"use_bias\s*=|\bbias\s*=\s*False\b|activation\s*=\s*(?!None\b|[\"']linear)")
 _TF1_CONV_IMPORT = re.compile(r"from\s+[\w.]*layers\s+import\s[^\n]*\b(?:conv|dense|separable_conv)")
 
 

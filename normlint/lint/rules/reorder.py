@@ -2,8 +2,9 @@
 
 Three forms, the ones people write:
 
-- one list (``Sequential([..., Dropout(0.3), MaxPooling2D(), BatchNormalization(), ...])``): the Dropout
-  element moves right after the BatchNormalization element;
+- one list (``Sequential([..., Dropout(0.3), MaxPooling2D(), BatchNormalization(), ...])``), or the
+  arguments of one ``nn.Sequential(...)``: the Dropout element moves right after the BatchNormalization
+  element;
 - consecutive ``model.add(...)`` / ``layers.append(...)`` statements on one receiver: the Dropout's
   statement moves after the BatchNormalization's;
 - a functional chain on one name (``x = Dropout(0.5)(x)``, ``x = ReLU()(x)``, ``x = BN()(x)``): the
@@ -22,6 +23,7 @@ from normlint.lint.context import FileContext
 from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit, indentation
 from normlint.lint.index import children
 from normlint.lint.keras_api import BATCHNORM
+from normlint.lint import torch_api
 
 
 def path_to(root: cst.CSTNode, target: cst.CSTNode, limit: int = 200_000) -> list[cst.CSTNode] | None:
@@ -45,7 +47,8 @@ def _is_batchnorm(ctx: FileContext, node: cst.CSTNode) -> bool:
     stack = [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, cst.Call) and ctx.names.layer_class(n.func) in BATCHNORM:
+        if isinstance(n, cst.Call) and (ctx.names.layer_class(n.func) in BATCHNORM
+                                        or ctx.names.torch_module(n.func) in torch_api.BATCHNORM):
             return True
         stack.extend(children(n))
     return False
@@ -70,6 +73,21 @@ def _list_fix(ctx: FileContext, seq: cst.List | cst.Tuple, drop: cst.CSTNode, bn
     fixed = [el.with_changes(value=v) for el, v in zip(seq.elements, values)]
     return FixSpec("move the Dropout after the BatchNormalization", UNSAFE,
                    (NodeEdit(seq, ctx.code(seq.with_changes(elements=fixed))),))
+
+
+def _args_fix(ctx: FileContext, call: cst.Call, drop: cst.CSTNode, bn: cst.CSTNode) -> FixSpec | None:
+    """``nn.Sequential(conv, Dropout(0.3), BatchNorm2d(16), ReLU())``: the same move among arguments."""
+    if any(a.keyword is not None or a.star for a in call.args):
+        return None
+    values = [a.value for a in call.args]
+    i = next((k for k, v in enumerate(values) if v is drop), None)
+    j = next((k for k, v in enumerate(values) if v is bn), None)
+    if i is None or j is None or i >= j:
+        return None
+    j = _last_batchnorm(ctx, values, j)
+    values.insert(j, values.pop(i))
+    fixed = [a.with_changes(value=v) for a, v in zip(call.args, values)]
+    return FixSpec("move the Dropout after the BatchNorm", UNSAFE, (NodeEdit(call, ctx.code(call.with_changes(args=fixed))),))
 
 
 def _statement(trail: list[cst.CSTNode]) -> tuple[cst.SimpleStatementLine, list[cst.CSTNode]] | None:
@@ -144,7 +162,13 @@ def move_after_fix(ctx: FileContext, drop_site: cst.CSTNode, bn_site: cst.CSTNod
     bn_trail = path_to(ctx.module, bn_site)
     if drop_trail is None or bn_trail is None:
         return None
+    if any(isinstance(n, (cst.For, cst.While, cst.ListComp, cst.GeneratorExp)) for n in drop_trail):
+        return None  # moved within a loop, the Dropout would still feed the next pass's layers
     if len(drop_trail) >= 3 and isinstance(drop_trail[-2], cst.Element) and isinstance(drop_trail[-3], (cst.List, cst.Tuple)):
         seq = drop_trail[-3]  # the Dropout is an element of a list: the BatchNormalization must be one too
         return _list_fix(ctx, seq, drop_site, bn_site) if any(e.value is bn_site for e in seq.elements) else None
+    if len(drop_trail) >= 3 and isinstance(drop_trail[-2], cst.Arg) and isinstance(drop_trail[-3], cst.Call):
+        call = drop_trail[-3]  # nn.Sequential(..., Dropout(), BatchNorm2d(), ...)
+        if any(a.value is bn_site for a in call.args):  # type: ignore[attr-defined]
+            return _args_fix(ctx, call, drop_site, bn_site)  # type: ignore[arg-type]
     return _statements_fix(ctx, drop_trail, bn_trail)

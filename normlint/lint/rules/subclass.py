@@ -10,19 +10,24 @@ import libcst as cst
 from normlint.lint.context import FileContext
 from normlint.lint.graph import Application
 from normlint.lint.keras_api import LAYER_CLASSES, MODEL_CLASSES, STAT_NORMS
+from normlint.lint.kinds import is_batchnorm, is_torch
+from normlint.lint.torch_api import STATEFUL_MODULES
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 from normlint.lint.rules.hoist import hoist_fix
 
 FAMILY = "Subclassed layers and models"
 
-_CALL_DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+call\s*\(", re.M)
+_CALL_DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+(?:call|forward)\s*\(", re.M)
 _CAPITALIZED_CALL = re.compile(r"([A-Z]\w*)\s*\(")
-_CONSTRUCTORS = LAYER_CLASSES | MODEL_CLASSES
+_CONSTRUCTORS = LAYER_CLASSES | MODEL_CLASSES | STATEFUL_MODULES
 
 
-def _constructs_layer(body: str) -> bool:
-    return any(m.group(1) in _CONSTRUCTORS for m in _CAPITALIZED_CALL.finditer(body))
+def _constructs_layer(body: str, classes: set[str]) -> bool:
+    return any(m.group(1) in _CONSTRUCTORS or m.group(1) in classes for m in _CAPITALIZED_CALL.finditer(body))
+
+
+_CLASS_DEF = re.compile(r"^[ \t]*class\s+(\w+)", re.M)
 
 
 _BLOCK_END: dict[int, re.Pattern[str]] = {}
@@ -43,10 +48,15 @@ def _call_bodies(source: str) -> Iterator[str]:
 class LayerBuiltInCall(Rule):
     code = "NL401"
     name = "layer-built-in-call"
-    summary = "A Keras layer or model is constructed inside call() of a Layer/Model subclass."
+    summary = "A layer or module is constructed inside call() (Keras) or forward() (PyTorch)."
+    framework = "Keras, PyTorch"
     what = """
 Flags a Keras layer (or `Model`/`Sequential`) constructed inside the `call()` method of a class that
-subclasses `keras.layers.Layer`, `keras.Model` or any Keras layer.
+subclasses `keras.layers.Layer`, `keras.Model` or any Keras layer; and a PyTorch module that holds
+parameters, buffers or a train/eval behaviour (`nn.Conv2d`, `nn.Linear`, `nn.BatchNorm2d`, `nn.Dropout`,
+`nn.LSTM`, `nn.Sequential`..., or an `nn.Module` class of the file) constructed inside `forward()` of an
+`nn.Module` subclass. Stateless modules (`nn.ReLU()`, `nn.MaxPool2d(2)`, `nn.Flatten()`) built there
+are only wasteful and are not flagged.
 """
     why = """
 `call()` runs on every forward pass (and is traced again for every new input signature). A layer built
@@ -54,6 +64,10 @@ there gets fresh, untrained weights each time: nothing it learns survives the st
 tracked by the model (so they are not saved, and the optimizer may not see them), and a
 BatchNormalization built there never accumulates moving statistics. Build layers in `__init__()` (or in
 `build()` when they depend on the input shape) and only apply them in `call()`.
+
+PyTorch is the same: a module built in `forward()` is not registered on the model, so `model.parameters()`
+never hands its weights to the optimizer, `state_dict()` does not save them, `.to(device)` does not move
+them, and `model.eval()` does not reach it (an `nn.Dropout` built there drops at inference too).
 """
     example = """
 class Net(keras.Model):
@@ -87,33 +101,59 @@ changes what it computes (the point of the fix) and the weights a checkpoint hol
         "class M(keras.Model):\n    def __init__(self):\n        super().__init__()\n        self.d = layers.Dense(1)\n"
         "    def call(self, x):\n        return self.d(tf.nn.relu(x))\n",
         "class Dense:\n    pass\nclass NotKeras:\n    def call(self, x):\n        return Dense()\n",
+        "class M(nn.Module):\n    def forward(self, x):\n        return nn.ReLU()(F.batch_norm(x, None, None, training=self.training))\n",
     )
-    INVALID = ("class M(keras.Model):\n    def call(self, x):\n        return layers.Dense(1)(x)\n",)
-    required = ("def call",)
-    triggers = (r"def\s+call\s*\(",)
+    INVALID = ("class M(keras.Model):\n    def call(self, x):\n        return layers.Dense(1)(x)\n",
+               "class M(nn.Module):\n    def forward(self, x):\n        return nn.Linear(4, 2)(x)\n")
+    required = (("def call", "def forward"),)
+    triggers = (r"def\s+(?:call|forward)\s*\(",)
 
     @classmethod
     def may_match(cls, source: str) -> bool:
-        return super().may_match(source) and any(_constructs_layer(body) for body in _call_bodies(source))
+        if not super().may_match(source):
+            return False
+        classes = set(_CLASS_DEF.findall(source))
+        return any(_constructs_layer(body, classes) for body in _call_bodies(source))
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        by_class: dict[int, tuple[cst.ClassDef, list[tuple[cst.Call, str]]]] = {}
+        by_class: dict[int, tuple[cst.ClassDef, str, list[tuple[cst.Call, str]]]] = {}
         for site in ctx.calls:
-            if site.method != "call" or site.cls is None or ctx.names.keras_base(site.cls) is None:
+            if site.cls is None or site.method not in ("call", "forward"):
                 continue
-            kind = ctx.names.layer_class(site.node.func)
-            if kind is None or kind == "Input":
-                continue
-            by_class.setdefault(id(site.cls), (site.cls, []))[1].append((site.node, kind))
-        for cls, sites in by_class.values():
-            fix = hoist_fix(ctx, cls, [call for call, _ in sites])
+            kind = self._constructed(ctx, site)
+            if kind is not None:
+                by_class.setdefault(id(site.cls), (site.cls, site.method, []))[2].append((site.node, kind))
+        for cls, method, sites in by_class.values():
+            fix = hoist_fix(ctx, cls, [call for call, _ in sites], method)
+            what = "layer" if method == "call" else "module"
             for call, kind in sites:
                 yield Hit(
                     call,
-                    f"{kind} is built inside {cls.name.value}.call(): a new layer, with new weights, on "
-                    f"every call; build it in __init__() or build() and apply it in call()",
+                    f"{kind} is built inside {cls.name.value}.{method}(): a new {what}, with new weights, on "
+                    f"every call; build it in __init__(){' or build()' if method == 'call' else ''} and apply "
+                    f"it in {method}()",
                     fix=fix if fix is not None and any(e.node is call for e in fix.edits) else None,
                 )
+
+    @staticmethod
+    def _constructed(ctx: FileContext, site) -> str | None:
+        """The layer/module class a call in call()/forward() constructs, when that is a mistake there."""
+        if site.method == "call":
+            if ctx.names.keras_base(site.cls) is None:
+                return None
+            kind = ctx.names.layer_class(site.node.func)
+            return None if kind == "Input" else kind
+        if ctx.names.torch_base(site.cls) is None:
+            return None
+        kind = ctx.names.torch_module(site.node.func)
+        if kind is not None:
+            return kind if kind in STATEFUL_MODULES else None
+        func = site.node.func
+        if isinstance(func, cst.Name) and func.value in ctx.names.classes and func.value not in ctx.names.imports:
+            node = ctx.names.classes[func.value]
+            if node is not site.cls and ctx.names.torch_base(node) is not None:
+                return func.value  # a module class of the file
+        return None
 
 
 def _exclusive(a: Application, b: Application) -> bool:
@@ -124,12 +164,14 @@ def _exclusive(a: Application, b: Application) -> bool:
 
 class SharedNormalizationLayer(Rule):
     code = "NL402"
+    framework = "Keras, PyTorch"
     name = "shared-normalization-layer"
-    summary = "One BatchNormalization/Normalization instance is applied at two places in one call()."
+    summary = "One BatchNormalization/Normalization (nn.BatchNorm*) instance is applied at two places in call() (forward())."
     what = """
 Flags a `BatchNormalization` or `Normalization` instance (an attribute set in `__init__`/`build`) that
 `call()` applies at two different places, e.g. `self.bn(x1)` and `self.bn(x2)`. Calls in different
-branches of one `if` are not flagged; one call inside a loop is one place.
+branches of one `if` are not flagged; one call inside a loop is one place. PyTorch: an `nn.BatchNorm*`
+module set in `__init__` and applied at two places in `forward()`.
 """
     why = """
 A BatchNormalization layer keeps one set of moving statistics. Applied to two different tensors (two
@@ -171,8 +213,8 @@ class Net(keras.Model):
         "class M(keras.Model):\n    def __init__(self):\n        super().__init__()\n        self.bn = BatchNormalization()\n"
         "    def call(self, x):\n        return self.bn(x) + self.bn(x * 2)\n",
     )
-    required = ("def call", patterns.NORM_TEXT)
-    triggers = (r"def\s+call\s*\(", patterns.NORM_USE)
+    required = (("def call", "def forward"), patterns.NORM_TEXT)
+    triggers = (r"def\s+(?:call|forward)\s*\(", patterns.NORM_USE)
     _SELF_ATTR = re.compile(r"self\.(\w+)\s*=\s*[\w.]+\s*\(")
 
     @classmethod
@@ -188,7 +230,8 @@ class Net(keras.Model):
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         by_layer: dict[int, list[Application]] = {}
         for app in ctx.flow.applications:
-            if app.in_call_of is not None and app.layer.kind in STAT_NORMS:
+            if app.in_call_of is not None and (app.layer.kind in STAT_NORMS if not is_torch(app.layer)
+                                               else is_batchnorm(app.layer) and app.layer.kind != "batch_norm"):
                 sites = by_layer.setdefault(id(app.layer), [])
                 if all(s.site is not app.site for s in sites):
                     sites.append(app)
@@ -199,6 +242,7 @@ class Net(keras.Model):
                     yield Hit(
                         later.site,
                         f"the {later.layer.kind} already applied on line {{line}} is applied again in "
-                        f"{later.in_call_of}.call(): its statistics mix two inputs; use one layer per place",
+                        f"{later.in_call_of}.{'forward' if is_torch(later.layer) else 'call'}(): its statistics "
+                        f"mix two inputs; use one {'module' if is_torch(later.layer) else 'layer'} per place",
                         related=earlier.site,
                     )

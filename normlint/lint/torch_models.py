@@ -1,0 +1,125 @@
+"""What a PyTorch model receiver (``model``, ``self.net``) was built from, and whether it holds BatchNorm or
+Dropout: the question every train/eval rule asks before it speaks.
+
+Read from the file's assignments to that name (``model = Net().to(device)``, ``self.net =
+models.resnet18()``, ``model = DDP(model)``): a module class of the file is judged by its layers (as
+the flow interpreter summarised it), a ``torch.nn`` module by its kind (a ``Sequential`` by what it
+holds), a torchvision model holds both. A model built elsewhere (a parameter, ``torch.load``, an import)
+is unknown, and the rules treat unknown as holding: most models do.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from normlint.lint.context import FileContext
+from normlint.lint.index import children, dotted
+from normlint.lint.torch_api import BATCHNORM, DROPOUT, MODULE_CLASSES, TORCHVISION_MODELS_PREFIX
+
+_SELF_METHODS = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval",
+                           "requires_grad_", "type", "to_empty"})
+_WORDS = {"BatchNorm": BATCHNORM, "Dropout": DROPOUT}
+
+
+def _assignments(ctx: FileContext) -> dict[str, list[cst.BaseExpression]]:
+    """Last attribute (or name) -> the values assigned to it anywhere in the file."""
+    found = ctx.memo.get("torch_assignments")
+    if found is None:
+        found = {}
+        todo: list[cst.CSTNode] = [ctx.module]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, cst.Assign):
+                for t in node.targets:
+                    name = dotted(t.target)
+                    if name:
+                        found.setdefault(name.rsplit(".", 1)[-1], []).append(node.value)
+            todo.extend(children(node))
+        ctx.memo["torch_assignments"] = found
+    return found
+
+
+def model_holds(ctx: FileContext, key: str, kinds: str = "BatchNorm/Dropout", _depth: int = 0) -> bool | None:
+    """True when the model named ``key`` holds BatchNorm or Dropout (``kinds="BatchNorm"``: BatchNorm only),
+    False when every construction the file shows holds neither, None when the file does not say."""
+    wanted = frozenset().union(*(_WORDS[w] for w in kinds.split("/")))
+    verdicts = []
+    for value in _assignments(ctx).get(key.rsplit(".", 1)[-1], []):
+        verdicts.append(_value_holds(ctx, value, wanted, _depth))
+    if any(v is True for v in verdicts):
+        return True
+    if verdicts and all(v is False for v in verdicts):
+        return False
+    return None
+
+
+def _value_holds(ctx: FileContext, value: cst.BaseExpression, wanted: frozenset[str], depth: int) -> bool | None:
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _SELF_METHODS:
+        value = value.func.value  # Net().to(device)
+    if not isinstance(value, cst.Call):
+        if isinstance(value, (cst.Name, cst.Attribute)) and depth < 3:
+            name = dotted(value)
+            return model_holds(ctx, name, _kinds(wanted), depth + 1) if name else None
+        return None
+    func = value.func
+    if ctx.names.is_ddp(func) or (ctx.names.canonical(func) or "").endswith("AveragedModel"):
+        first = value.args[0].value if value.args else None
+        return _value_holds(ctx, first, wanted, depth + 1) if first is not None and depth < 3 else None
+    kind = ctx.names.torch_module(func)
+    if kind is not None:
+        if kind in wanted:
+            return True
+        if kind in ("Sequential", "ModuleList", "ModuleDict"):
+            text = ctx.code(value)
+            return any(word in text for word in _kinds(wanted).split("/")) or None
+        return False if kind in MODULE_CLASSES else None
+    canon = ctx.names.canonical(func) or ""
+    if canon.startswith(TORCHVISION_MODELS_PREFIX):
+        return True
+    if isinstance(func, cst.Name) and func.value in ctx.names.classes and func.value not in ctx.names.imports:
+        return _class_holds(ctx, func.value, wanted)
+    return None
+
+
+def _class_holds(ctx: FileContext, name: str, wanted: frozenset[str]) -> bool | None:
+    """A module class of the file: by the layers the interpreter found in it; else by its text (and
+    that of the classes and functions of the file it names); unknown when it builds parts from
+    outside the file."""
+    summary = ctx.flow.classes.get(name)
+    if summary is not None and {layer.kind for layer in summary.all_layers() if layer.framework == "torch"} & wanted:
+        return True
+    words = tuple(w.lower() for w in _kinds(wanted).split("/")) + ("batch_norm", "norm_layer")
+    seen: set[str] = set()
+    todo = [name]
+    outside = False
+    while todo:
+        current = todo.pop()
+        if current in seen or len(seen) > 20:
+            continue
+        seen.add(current)
+        node = ctx.names.classes.get(current) or ctx.names.functions.get(current)
+        if node is None:
+            continue
+        text = ctx.code(node)
+        if any(w in text.lower() for w in words):
+            return True
+        for call in _calls(node):
+            if isinstance(call.func, cst.Name) and call.func.value in ctx.names.imports:
+                if ctx.names.torch_module(call.func) is None and not ctx.names.imports[call.func.value].startswith("torch"):
+                    outside = True  # from .backbone import build_backbone
+            elif isinstance(call.func, cst.Name):
+                todo.append(call.func.value)
+    return None if outside else False
+
+
+def _calls(node: cst.CSTNode):
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, cst.Call):
+            yield n
+        todo.extend(children(n))
+
+
+def _kinds(wanted: frozenset[str]) -> str:
+    return "/".join(w for w, kinds in _WORDS.items() if kinds <= wanted)

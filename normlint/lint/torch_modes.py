@@ -1,0 +1,530 @@
+"""PyTorch module modes through a file, without running it: where ``model.eval()`` / ``model.train()``
+hold, and which forward passes run under ``torch.no_grad()`` / ``torch.inference_mode()``.
+
+The walker runs each entry of the file (the module body, then every function or method that nothing in
+the file calls) statement by statement, and inlines the functions and ``self.`` methods of the file that
+they call, with the caller's names for the callee's parameters (``validate(net)`` walks ``validate``
+with its ``model`` read as ``net``). A mode is kept per receiver text (``model``, ``self.model``); a
+mode set on ``model`` covers ``model.backbone`` until something sets the longer one. Loop bodies are
+walked twice, so what one iteration leaves behind (an ``eval()`` in validation) meets the next one's
+training step. ``if`` branches are walked one after the other: the last one's mode stays.
+
+It records, for the rules:
+
+- ``forwards``: each call of a model-like receiver, with its mode then, whether gradients were off,
+  and whether an evaluate/predict-named function of the file is on the way to it;
+- ``reverts``: training forwards that ran in the eval mode an earlier iteration of their loop left;
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from normlint.lint.index import children, dotted
+from normlint.lint.names import Names
+
+TRAIN, EVAL, UNKNOWN = "train", "eval", "unknown"
+_MAX_DEPTH = 5
+_MAX_EVENTS = 20_000
+# function names of an evaluation path (evaluate, validate, test, predict, inference...), by word
+_EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "valid", "validate", "validation", "val", "test",
+                         "testing", "predict", "prediction", "inference", "infer"})
+_WORD = re.compile(r"[a-z]+")
+# receivers read as models when nothing else says so
+_MODEL_NAME = re.compile(r"(?:^|_)(?:model|net|network|module|classifier|encoder|decoder|backbone|generator|"
+                         r"discriminator|teacher|student|ema|resnet|unet|vgg|cnn|mlp)s?(?:_|$|\d)|net$|^(?:G|D|net[GD])$",
+                         re.I)
+_MODEL_METHODS = frozenset({"eval", "train", "parameters", "named_parameters", "state_dict", "load_state_dict",
+                            "modules", "named_modules", "children", "zero_grad", "buffers"})
+_CHAIN = frozenset({"to", "cuda", "cpu", "float", "double", "half", "train", "eval", "requires_grad_"})
+_RANDOM = frozenset(f"torch.{f}" for f in ("randn", "rand", "zeros", "ones", "empty", "randint", "full"))
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+# methods of a module that do not run it
+_NOT_FORWARD = frozenset({
+    "parameters", "named_parameters", "buffers", "named_buffers", "children", "named_children", "modules",
+    "named_modules", "state_dict", "load_state_dict", "to", "cuda", "cpu", "float", "double", "half", "bfloat16",
+    "zero_grad", "apply", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
+    "register_buffer", "register_parameter", "requires_grad_", "add_module", "get_submodule", "get_parameter",
+    "save_pretrained", "update_parameters", "extra_repr", "type", "share_memory", "items", "keys", "values",
+    "append", "extend", "numel", "size", "detach", "item", "cpu", "numpy", "tolist", "copy_", "fill_", "zero_",
+    "data_ptr", "clone", "save", "load", "train", "eval", "step", "backward", "format", "join", "split",
+})
+_GRAD_OFF = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+                       "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"})
+
+
+def is_eval_name(name: str) -> bool:
+    """``evaluate``, ``validate_epoch``, ``run_test``, ``predict``... (never a pytest ``test_...``)."""
+    if name.startswith(("test_", "_test")):  # pytest tests and their helpers
+        return False
+    return any(w in _EVAL_WORDS for w in _WORD.findall(name.lower().replace("valid_", "valid ")))
+
+
+@dataclass(eq=False)
+class Forward:
+    node: cst.Call
+    key: str  # the receiver, in the names of the entry the walk started from
+    text: str  # the receiver as written at the call
+    mode: str
+    grad_off: bool
+    eval_path: str | None  # the evaluate/predict-named function of the file on the way, if any
+    in_module: bool  # inside an nn.Module's own method: the outer model's mode decides
+    in_training_loop: bool  # the innermost loop around it takes optimizer steps
+    setter: cst.CSTNode | None  # the eval()/train() call that set the mode it ran in
+
+
+@dataclass(eq=False)
+class Revert:
+    """A training forward in the eval mode that an earlier pass of its loop left."""
+
+    forward: cst.Call
+    key: str
+    left_by: cst.CSTNode  # the statement of the loop (or the eval() call) that left the model in eval mode
+    eval_call: cst.CSTNode  # the eval() call itself
+
+
+@dataclass
+class Modes:
+    forwards: list[Forward] = field(default_factory=list)
+    reverts: list[Revert] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Loop:
+    node: cst.CSTNode
+    depth: int  # how many inlined calls deep the function that holds it is
+    iteration: int = 0
+    steps: bool = False  # an optimizer step inside it
+
+
+@dataclass(eq=False)
+class _Setting:
+    mode: str
+    call: cst.CSTNode
+    sites: tuple[cst.CSTNode, ...]  # the calls that inlined the functions it sits in, outermost first
+    loops: tuple[tuple[int, int], ...]  # (id of each enclosing loop, its iteration) when it was set
+
+
+class _Walker:
+    def __init__(self, module: cst.Module, names: Names) -> None:
+        self.module = module
+        self.names = names
+        self.out = Modes()
+        self.functions: dict[str, cst.FunctionDef] = {}
+        self.methods: dict[int, dict[str, cst.FunctionDef]] = {}  # class id -> its methods
+        self.class_of: dict[int, cst.ClassDef] = {}  # method id -> its class
+        self.model_keys: set[str] = set()
+        self._collect()
+        self.modes: dict[str, _Setting] = {}
+        self.grad_off = 0
+        self.sites: list[cst.CSTNode] = []
+        self.stack: list[cst.FunctionDef] = []
+        self.loops: list[_Loop] = []
+        self.events = 0
+        self.aliases: dict[str, str] = {}
+        self.in_comprehension = False
+        self._locals: dict[int, dict[str, cst.BaseExpression]] = {}
+        self.seen_forwards: set[tuple[int, str, bool, str | None, bool]] = set()
+
+    # ------------------------------------------------------------ the file
+    def _collect(self) -> None:
+        called: set[str] = set()  # functions called by name
+        self_called: set[str] = set()  # methods called on self
+        todo: list[cst.CSTNode] = [self.module]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, cst.ClassDef):
+                methods = {s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)} \
+                    if isinstance(node.body, cst.IndentedBlock) else {}
+                self.methods[id(node)] = methods
+                for m in methods.values():
+                    self.class_of[id(m)] = node
+            elif isinstance(node, cst.Assign) and len(node.targets) == 1 and self._builds_model(node.value):
+                key = dotted(node.targets[0].target)
+                if key:
+                    self.model_keys.add(key)
+            elif isinstance(node, cst.Call):
+                func = node.func
+                if isinstance(func, cst.Name):
+                    called.add(func.value)
+                elif isinstance(func, cst.Attribute):
+                    if isinstance(func.value, cst.Name) and func.value.value == "self":
+                        self_called.add(func.attr.value)
+                    if func.attr.value in _MODEL_METHODS:
+                        key = dotted(func.value)
+                        if key:
+                            self.model_keys.add(key)
+            todo.extend(children(node))
+        for stmt in _top_level(self.module.body):
+            if isinstance(stmt, cst.FunctionDef):
+                self.functions.setdefault(stmt.name.value, stmt)
+        self.called = called
+        self.self_called = self_called
+
+    def _builds_model(self, value: cst.BaseExpression) -> bool:
+        """``Net()``, ``nn.Sequential(...)``, ``models.resnet18()``, ``AveragedModel(m)``, ``DDP(m)``, with
+        ``.to(device)`` and the like after them."""
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _CHAIN:
+            value = value.func.value
+        if not isinstance(value, cst.Call):
+            return False
+        func = value.func
+        if self.names.torch_module(func) is not None or self.names.is_ddp(func):
+            return True
+        canon = self.names.canonical(func) or ""
+        if canon.startswith("torchvision.models.") or canon.endswith("AveragedModel"):
+            return True
+        if isinstance(func, cst.Name) and func.value in self.names.classes and func.value not in self.names.imports:
+            return self.names.torch_base(self.names.classes[func.value]) is not None
+        return False
+
+    def run(self) -> Modes:
+        self.walk_block(self.module.body)
+        for stmt in _top_level(self.module.body):
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value not in self.called:
+                self.enter(stmt, {})
+            elif isinstance(stmt, cst.ClassDef):
+                for name, method in self.methods.get(id(stmt), {}).items():
+                    if name not in self.self_called and not name.startswith("__"):
+                        self.enter(method, {})
+        return self.out
+
+    def enter(self, fn: cst.FunctionDef, aliases: dict[str, str]) -> None:
+        """A root: nothing in the file calls it, so its receivers start in the mode a new module has."""
+        self.modes = {}
+        self.grad_off = 0
+        self.loops = []
+        self.call_function(fn, aliases)
+
+    # ------------------------------------------------------------ functions
+    def call_function(self, fn: cst.FunctionDef, aliases: dict[str, str]) -> None:
+        if fn in self.stack or len(self.stack) >= _MAX_DEPTH or self.events > _MAX_EVENTS:
+            return
+        off = 1 if any(self._grad_off(d.decorator) for d in fn.decorators) else 0
+        self.stack.append(fn)
+        self.grad_off += off
+        saved, self.aliases = getattr(self, "aliases", {}), aliases
+        try:
+            self.walk_block(fn.body.body if isinstance(fn.body, cst.IndentedBlock) else [fn.body])
+        finally:
+            self.aliases = saved
+            self.grad_off -= off
+            self.stack.pop()
+
+    def _grad_off(self, expr: cst.BaseExpression) -> bool:
+        """``torch.no_grad()``, ``torch.inference_mode()`` (not ``(False)``), ``torch.set_grad_enabled(False)``,
+        and the bare decorators ``@torch.no_grad``."""
+        call = expr if isinstance(expr, cst.Call) else None
+        canon = self.names.canonical(call.func if call else expr) or ""
+        if canon in _GRAD_OFF:
+            first = call.args[0].value if call and call.args else None
+            return not (isinstance(first, cst.Name) and first.value == "False")
+        if canon == "torch.set_grad_enabled" and call and call.args:
+            value = call.args[0].value
+            return isinstance(value, cst.Name) and value.value == "False"
+        return False
+
+    # ------------------------------------------------------------ statements
+    def walk_block(self, body) -> None:
+        for stmt in body:
+            self.walk_stmt(stmt)
+
+    def walk_stmt(self, stmt: cst.CSTNode) -> None:
+        self.events += 1
+        if self.events > _MAX_EVENTS:
+            return
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            return
+        if isinstance(stmt, cst.With):
+            off = 0
+            for item in stmt.items:
+                self.walk_expr(item.item)
+                off += self._grad_off(item.item)
+            self.grad_off += off
+            try:
+                self.walk_block(_body(stmt.body))
+            finally:
+                self.grad_off -= off
+            return
+        if isinstance(stmt, (cst.For, cst.While)):
+            self.walk_expr(stmt.iter if isinstance(stmt, cst.For) else stmt.test)
+            loop = _Loop(stmt, len(self.sites), steps=self._has_step(stmt))
+            self.loops.append(loop)
+            try:
+                for loop.iteration in range(2):
+                    self.walk_block(_body(stmt.body))
+            finally:
+                self.loops.pop()
+            if stmt.orelse is not None:
+                self.walk_block(_body(stmt.orelse.body))
+            return
+        if isinstance(stmt, cst.If):
+            node: cst.If | cst.Else | None = stmt
+            while node is not None:
+                if isinstance(node, cst.If):
+                    self.walk_expr(node.test)
+                self.walk_block(_body(node.body))
+                node = node.orelse if isinstance(node, cst.If) else None
+            return
+        if isinstance(stmt, cst.Try):
+            self.walk_block(_body(stmt.body))
+            for h in stmt.handlers:
+                self.walk_block(_body(h.body))
+            for part in (stmt.orelse, stmt.finalbody):
+                if part is not None:
+                    self.walk_block(_body(part.body))
+            return
+        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in stmt.body:
+                self.walk_expr(small)
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    self._copied(small.targets[0].target, small.value)
+            return
+        for kid in children(stmt):  # match statements and the like
+            if isinstance(kid, (cst.BaseSuite, cst.BaseStatement)):
+                self.walk_stmt(kid)
+
+    # ------------------------------------------------------------ expressions
+    def walk_expr(self, node: cst.CSTNode | None) -> None:
+        """Every call in ``node``, arguments before the call that takes them."""
+        if node is None:
+            return
+        order: list[tuple[cst.Call, bool]] = []
+        todo: list[tuple[cst.CSTNode, bool, bool]] = [(node, False, False)]
+        while todo:
+            n, done, comp = todo.pop()
+            if done:
+                order.append((n, comp))  # type: ignore[arg-type]
+                continue
+            if isinstance(n, (cst.Lambda, cst.FunctionDef)):
+                continue
+            if isinstance(n, cst.Call):
+                todo.append((n, True, comp))
+            inner = comp or isinstance(n, _COMPREHENSIONS)
+            todo.extend((k, False, inner) for k in reversed(children(n)))
+        for call, comp in order:
+            self.in_comprehension = comp
+            self.on_call(call)
+        self.in_comprehension = False
+
+    def key(self, expr: cst.BaseExpression) -> str | None:
+        while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _CHAIN:
+            expr = expr.func.value  # model.to(device).train(): the model
+        name = dotted(expr)
+        if name is None:
+            return None
+        head, dot, rest = name.partition(".")
+        if head in self.aliases:
+            return self.aliases[head] + dot + rest
+        return name
+
+    def on_call(self, call: cst.Call) -> None:
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            receiver = self.key(func.value)
+            if receiver is not None and method in ("eval", "train"):
+                self.set_mode(receiver, _mode_of(call, method), call)
+                return
+            if method == "step" and (receiver is None or "sched" not in receiver.lower()):
+                for loop in self.loops:
+                    loop.steps = True
+                return
+            if receiver == "self" and self.stack:
+                cls = self.class_of.get(id(self.stack[-1]))
+                target = self.methods.get(id(cls), {}).get(method) if cls is not None else None
+                if target is not None:
+                    self.inline(target, call, skip_self=True)
+                    return
+        if isinstance(func, cst.Name) and func.value in self.functions and func.value not in self.names.imports:
+            self.inline(self.functions[func.value], call)
+            return
+        if isinstance(func, cst.Name) and (func.value in self.names.classes or func.value[:1].isupper()):
+            return  # Net(...) constructs; a model's forward is a call of an instance
+        key = self.key(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        if key is None or self._probe(call):
+            return
+        if isinstance(func, cst.Attribute) and func.attr.value in _NOT_FORWARD:
+            return
+        if self.is_model(key):
+            self.forward(key, call)
+
+    def _probe(self, call: cst.Call) -> bool:
+        """``net(torch.randn(2, 3, 32, 32))``: a shape check on made-up input, not an evaluation."""
+        for a in call.args[:1]:
+            value = a.value
+            if isinstance(value, cst.Name) and self.stack:
+                value = self.local_values(self.stack[-1]).get(value.value, value)
+            if isinstance(value, cst.Call):
+                canon = self.names.canonical(value.func) or ""
+                if canon in _RANDOM:
+                    return True
+        return False
+
+    def local_values(self, fn: cst.FunctionDef) -> dict[str, cst.BaseExpression]:
+        found = self._locals.get(id(fn))
+        if found is None:
+            found = self._locals[id(fn)] = {}
+            todo: list[cst.CSTNode] = [fn.body]
+            while todo:
+                node = todo.pop()
+                if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+                    found[node.targets[0].target.value] = node.value
+                if not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                    todo.extend(children(node))
+        return found
+
+    def inline(self, fn: cst.FunctionDef, call: cst.Call, skip_self: bool = False) -> None:
+        params = [*fn.params.posonly_params, *fn.params.params]
+        if skip_self:
+            params = params[1:]
+        aliases: dict[str, str] = {"self": self.aliases.get("self", "self")} if skip_self else {}
+        by_name = {p.name.value: p for p in [*params, *fn.params.kwonly_params]}
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        for p, a in zip(params, positional):
+            key = self.key(a.value)
+            if key is not None:
+                aliases[p.name.value] = key
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value in by_name:
+                key = self.key(a.value)
+                if key is not None:
+                    aliases[a.keyword.value] = key
+        self.sites.append(call)
+        try:
+            self.call_function(fn, aliases)
+        finally:
+            self.sites.pop()
+
+    def _copied(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """``ema = copy.deepcopy(model)`` / ``swa = AveragedModel(model)``: the copy starts in the mode the
+        original is in then (both copy the module's ``training`` flags)."""
+        if not isinstance(value, cst.Call) or not value.args:
+            return
+        canon = self.names.canonical(value.func) or ""
+        if canon not in ("copy.deepcopy",) and not canon.endswith("AveragedModel"):
+            return
+        source, key = self.key(value.args[0].value), self.key(target)
+        if source is None or key is None:
+            return
+        setting = self.setting(source)
+        if setting is not None:
+            self.modes[key] = setting
+
+    def set_mode(self, key: str, mode: str, call: cst.Call) -> None:
+        for other in [k for k in self.modes if k.startswith(key + ".")]:
+            del self.modes[other]  # model.eval() covers model.backbone too
+        loops = tuple((id(loop.node), loop.iteration) for loop in self.loops)
+        self.modes[key] = _Setting(mode, call, tuple(self.sites), loops)
+
+    def setting(self, key: str) -> _Setting | None:
+        """The mode set on ``key`` or on the longest receiver it belongs to (``model`` for ``model.fc``);
+        a mode set on what ``key`` holds (``model.module.eval()`` for ``model``) counts too."""
+        parts = key.split(".")
+        for n in range(len(parts), 0, -1):
+            found = self.modes.get(".".join(parts[:n]))
+            if found is not None:
+                return found
+        inner = [s for k, s in self.modes.items() if k.startswith(key + ".") and k.rsplit(".", 1)[1] == "module"]
+        return inner[-1] if inner else None
+
+    def is_model(self, key: str) -> bool:
+        """``model``, ``self.net``, and what hangs off one (``model.features``, ``model.predict``)."""
+        parts = key.split(".")
+        for n in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:n])
+            if prefix == "self":
+                continue
+            if prefix in self.model_keys or _MODEL_NAME.search(parts[n - 1]):
+                return True
+        return False
+
+    def forward(self, key: str, call: cst.Call) -> None:
+        setting = self.setting(key)
+        mode = setting.mode if setting is not None else TRAIN
+        in_module = any(self._module_method(fn) for fn in self.stack)
+        eval_path = next((fn.name.value for fn in self.stack if is_eval_name(fn.name.value)), None)
+        # a comprehension is a loop of its own, without steps
+        training_loop = bool(self.loops) and self.loops[-1].steps and not self.in_comprehension
+        mark = (id(call), mode, self.grad_off > 0, eval_path, training_loop)
+        if mark not in self.seen_forwards:
+            self.seen_forwards.add(mark)
+            text = dotted(call.func.value if key != self.key(call.func) else call.func) or key  # type: ignore[attr-defined]
+            self.out.forwards.append(Forward(call, key, text, mode, self.grad_off > 0, eval_path, in_module,
+                                             training_loop, setting.call if setting else None))
+        if mode == EVAL and setting is not None and not self.grad_off and eval_path is None and not in_module:
+            self._revert(key, call, setting)
+
+    def _revert(self, key: str, call: cst.Call, setting: _Setting) -> None:
+        """A training forward in eval mode: left by an earlier pass of a loop that holds both?"""
+        for loop in self.loops:
+            set_in = dict(setting.loops).get(id(loop.node))
+            if set_in is not None and set_in < loop.iteration and loop.steps:
+                # where the loop's own function led to the eval(): that call, else the eval() itself
+                left_by = setting.sites[loop.depth] if loop.depth < len(setting.sites) else setting.call
+                self.out.reverts.append(Revert(call, key, left_by, setting.call))
+                return
+
+    def _has_step(self, loop: cst.CSTNode, depth: int = 0) -> bool:
+        """An optimizer step (or a backward pass) in the loop, or in a function of the file it calls."""
+        todo = [loop]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, cst.Call):
+                func = n.func
+                if isinstance(func, cst.Attribute) and func.attr.value in ("step", "backward"):
+                    return True
+                callee = None
+                if isinstance(func, cst.Name):
+                    callee = self.functions.get(func.value)
+                elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+                    cls = self.class_of.get(id(self.stack[-1])) if self.stack else None
+                    callee = self.methods.get(id(cls), {}).get(func.attr.value) if cls is not None else None
+                if callee is not None and depth < 2 and callee is not loop and self._has_step(callee, depth + 1):
+                    return True
+            todo.extend(children(n))
+        return False
+
+    def _module_method(self, fn: cst.FunctionDef) -> bool:
+        cls = self.class_of.get(id(fn))
+        if cls is None:
+            return False
+        if self.names.torch_base(cls) is not None or self.names.keras_base(cls) is not None:
+            return True
+        return any("Lightning" in (dotted(b.value) or "") for b in cls.bases)
+
+
+def _mode_of(call: cst.Call, method: str) -> str:
+    if method == "eval":
+        return EVAL
+    if not call.args:
+        return TRAIN
+    value = call.args[0].value
+    if isinstance(value, cst.Name) and value.value in ("True", "False"):
+        return TRAIN if value.value == "True" else EVAL
+    if isinstance(value, cst.Integer):
+        return TRAIN if value.value != "0" else EVAL
+    return UNKNOWN
+
+
+def _body(suite: cst.BaseSuite) -> list:
+    return list(suite.body) if isinstance(suite, cst.IndentedBlock) else [suite]
+
+
+def _top_level(body) -> list[cst.CSTNode]:
+    """Statements of the module body, including those under a top-level ``if``/``try``."""
+    out: list[cst.CSTNode] = []
+    for stmt in body:
+        out.append(stmt)
+        if isinstance(stmt, cst.If):
+            out.extend(_top_level(_body(stmt.body)))
+        elif isinstance(stmt, cst.Try):
+            out.extend(_top_level(_body(stmt.body)))
+    return out
+
+
+def analyze_modes(module: cst.Module, names: Names) -> Modes:
+    return _Walker(module, names).run()

@@ -1,0 +1,185 @@
+"""What the PyTorch rule pages claim, checked on real PyTorch: the same program is linted and run.
+
+Each case is a small training or evaluation program; normlint must flag the harmful variant and stay
+silent on the fixed one, and running both with torch must show the harm the rule's page describes.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from normlint.lint.engine import lint_source
+
+pytestmark = pytest.mark.slow  # imports torch
+
+torch = pytest.importorskip("torch", reason="torch's CPU wheel is not installed (.ci/run installs it where it can)")
+
+
+def _codes(source: str) -> list[str]:
+    return [f.code for f in lint_source(source, "program.py")]
+
+
+def _run(source: str) -> dict:
+    scope: dict = {}
+    torch.manual_seed(0)
+    exec(compile(source, "program.py", "exec"), scope)  # noqa: S102 - the test's own program
+    return scope
+
+
+MOMENTUM = """
+import torch
+import torch.nn as nn
+
+bn = nn.BatchNorm1d(4, momentum={momentum})
+batch = torch.randn(256, 4) + 5.0
+bn(batch)
+"""
+
+
+def test_nl803_pytorch_momentum_weighs_the_new_batch():
+    keras_style, torch_style = MOMENTUM.format(momentum=0.9), MOMENTUM.format(momentum=0.1)
+    assert _codes(keras_style) == ["NL803"] and _codes(torch_style) == []
+    for source, m in ((keras_style, 0.9), (torch_style, 0.1)):
+        scope = _run(source)
+        batch_mean = scope["batch"].mean(0)
+        # running = (1 - momentum) * running + momentum * batch, from running = 0
+        assert torch.allclose(scope["bn"].running_mean, m * batch_mean, atol=1e-5)
+    # with a Keras value ported literally, one batch already moved the statistics 90 % of the way
+    assert _run(keras_style)["bn"].running_mean.mean() > 4.0
+
+
+EVALUATE = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.BatchNorm1d(4), nn.Dropout(0.5))
+model.train()
+for _ in range(50):  # some training: running statistics of data around 0
+    model(torch.randn(32, 4))
+stats_before = model[1].running_mean.clone()
+
+
+def evaluate(model, x):
+    {eval_call}
+    with torch.no_grad():
+        return model(x)
+
+
+test_batch = torch.randn(8, 4) + 3.0
+first = evaluate(model, test_batch)
+second = evaluate(model, test_batch)
+"""
+
+
+def test_nl801_no_grad_does_not_switch_batchnorm_or_dropout_off():
+    harmful, fixed = EVALUATE.format(eval_call="pass"), EVALUATE.format(eval_call="model.eval()")
+    assert _codes(harmful) == ["NL801"] and _codes(fixed) == []
+    bad, good = _run(harmful), _run(fixed)
+    # without eval(): evaluation moved the running statistics, and Dropout made two runs disagree
+    assert not torch.allclose(bad["model"][1].running_mean, bad["stats_before"])
+    assert not torch.allclose(bad["first"], bad["second"])
+    # with eval(): the statistics stay, and the same input gives the same output
+    assert torch.allclose(good["model"][1].running_mean, good["stats_before"])
+    assert torch.allclose(good["first"], good["second"])
+
+
+TRAIN_LOOP = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.BatchNorm1d(4))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+data = [torch.randn(32, 4) + 2.0 for _ in range(5)]
+means = []
+
+
+def validate(model, batches):
+    model.eval()
+    with torch.no_grad():
+        return [model(x) for x in batches]
+
+
+{train_at_top}
+for epoch in range(3):
+    {train_in_loop}
+    for x in data:
+        optimizer.zero_grad()
+        model(x).pow(2).mean().backward()
+        optimizer.step()
+    means.append(model[1].running_mean.clone())
+    validate(model, data)
+"""
+
+
+def test_nl802_eval_left_in_place_stops_batchnorm_from_learning():
+    harmful = TRAIN_LOOP.format(train_at_top="model.train()", train_in_loop="pass")
+    fixed = TRAIN_LOOP.format(train_at_top="", train_in_loop="model.train()")
+    assert _codes(harmful) == ["NL802"] and _codes(fixed) == []
+    bad, good = _run(harmful)["means"], _run(fixed)["means"]
+    # after the first validation, training no longer updates the running statistics at all
+    assert torch.equal(bad[1], bad[2]) and torch.equal(bad[0], bad[1])
+    assert not torch.equal(good[1], good[2])
+
+
+SWA = """
+import torch
+import torch.nn as nn
+from torch.optim.swa_utils import AveragedModel, update_bn
+
+model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.BatchNorm1d(4, affine=False))
+loader = [torch.randn(64, 4) + 10.0 for _ in range(20)]
+optimizer = torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=1.0)  # the weights keep moving
+swa_model = AveragedModel(model)
+for x in loader:
+    optimizer.zero_grad()
+    model(x).pow(2).mean().backward()
+    optimizer.step()
+    swa_model.update_parameters(model)
+{update}
+swa_model.eval()
+with torch.no_grad():
+    out = swa_model(torch.cat(loader))
+"""
+
+
+def test_nl805_averaged_model_normalizes_with_statistics_of_other_weights():
+    harmful, fixed = SWA.format(update=""), SWA.format(update="update_bn(loader, swa_model)")
+    assert _codes(harmful) == ["NL805"] and _codes(fixed) == []
+    bad, good = _run(harmful), _run(fixed)
+    # AveragedModel averages the parameters; its BatchNorm buffers are copied from the latest model...
+    assert torch.equal(bad["swa_model"].module[1].running_mean, bad["model"][1].running_mean)
+    # ...whose weights are not the averaged ones: on the very training data the averaged model's
+    # "normalized" features are off-center and shrunk, where update_bn's statistics fit them
+    assert bad["out"].mean(0).abs().max() > 0.5 and bad["out"].std(0).min() < 0.9
+    assert good["out"].mean(0).abs().max() < 1e-3 and (good["out"].std(0) - 1).abs().max() < 0.01
+
+
+DDP_PROGRAM = """
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.BatchNorm1d(4))
+{body}
+"""
+
+
+def test_nl806_ddp_checks_syncbatchnorm_only_when_it_is_built(tmp_path):
+    dist = pytest.importorskip("torch.distributed")
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not built into this torch")
+    wrap_then_convert = "model = DDP(model)\nmodel = nn.SyncBatchNorm.convert_sync_batchnorm(model)"
+    convert_then_wrap = "model = nn.SyncBatchNorm.convert_sync_batchnorm(model)\nmodel = DDP(model)"
+    assert _codes(DDP_PROGRAM.format(body=wrap_then_convert)) == ["NL806"]
+    assert _codes(DDP_PROGRAM.format(body=convert_then_wrap)) == []
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        # DDP inspects the module it wraps: SyncBatchNorm on a CPU module is refused right there...
+        with pytest.raises(ValueError, match="SyncBatchNorm layers only work with GPU modules"):
+            _run(textwrap.dedent(DDP_PROGRAM.format(body=convert_then_wrap)))
+        # ...while a conversion after the wrap slips past that check, to fail (or not) later
+        scope = _run(textwrap.dedent(DDP_PROGRAM.format(body=wrap_then_convert)))
+        assert isinstance(scope["model"].module[1], torch.nn.SyncBatchNorm)
+    finally:
+        dist.destroy_process_group()
