@@ -429,6 +429,9 @@ class Interpreter:
         if isinstance(expr, cst.IfExp):
             self.eval(expr.body, env)
             return self.eval(expr.orelse, env)
+        if isinstance(expr, cst.Dict):  # {"train": transforms.Compose([...]), ...}: what it builds still counts
+            for el in expr.elements:
+                self.eval(el.value, env)
         return UNKNOWN
 
     def _sequence(self, expr: cst.List | cst.Tuple, env: dict[str, Value]) -> Seq:

@@ -401,7 +401,14 @@ class _Walker:
 
     def _copied(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         """``ema = copy.deepcopy(model)`` / ``swa = AveragedModel(model)``: the copy starts in the mode the
-        original is in then (both copy the module's ``training`` flags)."""
+        original is in then (both copy the module's ``training`` flags); ``X.from_pretrained(...)`` (Hugging
+        Face) starts in eval mode."""
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+                and value.func.attr.value == "from_pretrained":
+            key = self.key(target)
+            if key is not None:  # Hugging Face's from_pretrained() returns the model in eval mode
+                self.set_mode(key, EVAL, value)
+            return
         if not isinstance(value, cst.Call) or not value.args:
             return
         canon = self.names.canonical(value.func) or ""
