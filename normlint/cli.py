@@ -40,7 +40,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     from normlint.lint.options import OptionError, all_options
     from normlint.report import format_findings
 
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"-j/--jobs must be at least 1, got {args.jobs}")
     if not args.paths:
         print("normlint: no paths given, nothing to lint (use - for standard input)", file=sys.stderr)
@@ -74,6 +74,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     errors: list[str] = []
     if args.fix or args.diff:
         return _fix_or_diff(args, config, stdin)
+    fixes = args.format in ("json", "sarif")  # the reports that carry the edits; text only says "fixable"
     if stdin:
         name = args.stdin_filename or "<stdin>"
         data = sys.stdin.buffer.read(READ_CAP + 1)  # never read an endless stream to the end
@@ -84,7 +85,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
             raise UsageError(f"cannot decode standard input: {exc}") from None
         files = [name]
-        findings = sorted(lint_text(text, name, config))
+        findings = sorted(lint_text(text, name, config, fixes=fixes))
     else:
         if args.extend_exclude:
             config.extend_exclude += tuple(g.strip() for g in args.extend_exclude.split(",") if g.strip())
@@ -93,7 +94,13 @@ def cmd_lint(args: argparse.Namespace) -> int:
         for note in found.skipped:
             print(f"normlint: {note}", file=sys.stderr)
         files = found.files
-        findings = sorted(_lint_files(files, partial(lint_file, config=config), args.jobs))
+        jobs = args.jobs or _auto_jobs(len(files))
+        cache = None
+        if args.cache_dir:
+            from normlint.lint.cache import ResultCache
+
+            cache = ResultCache(args.cache_dir, config, fixes)
+        findings = sorted(_lint_files(files, partial(lint_file, config=config, fixes=fixes, cache=cache), jobs))
     for message in errors:
         print(f"normlint: error: {message}", file=sys.stderr)
     if not files and not errors:
@@ -179,6 +186,21 @@ def _fix_or_diff(args: argparse.Namespace, config, stdin: bool) -> int:
     return 2 if errors else 1 if remaining else 0
 
 
+# below this many files one process is faster than starting workers
+AUTO_JOBS_MIN_FILES = 24
+
+
+def _auto_jobs(files: int) -> int:
+    """The default -j: a worker per CPU this process may run on (at most 8) when there are enough files."""
+    if files < AUTO_JOBS_MIN_FILES:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus))
+
+
 def _lint_files(files: list[str], work, jobs: int) -> list:
     """Findings of every file, serially or in ``jobs`` processes; progress on a terminal's stderr."""
     show = sys.stderr.isatty() and len(files) >= 200
@@ -244,7 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("paths", nargs="*", help="files or folders (recursive: *.py, *.pyi and *.ipynb notebooks; "
                       "only regular files are read), or - for standard input")
-    lint.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1); a worker that dies is reported, never waited for")
+    lint.add_argument("-j", "--jobs", type=int, default=None,
+                      help=f"worker processes (default: one per CPU, at most 8, for {AUTO_JOBS_MIN_FILES} files or more; "
+                      "-j 1: none); a worker that dies is reported, never waited for")
+    lint.add_argument("--cache-dir", metavar="DIR",
+                      help="keep each file's findings in DIR, keyed by its text, path, the configuration and "
+                      "normlint's own code, and reuse them while none of those changed (off by default)")
     lint.add_argument("--select", help="comma-separated code prefixes to report, e.g. NL1,NL201 (unknown codes are an error)")
     lint.add_argument("--extend-select", help="comma-separated codes added to the selection; opt-in rules (NL103) "
                       "run only when named in full here or in --select")

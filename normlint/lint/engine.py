@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from normlint.config import Config
 from normlint.lint import constants
 from normlint.lint.context import FileContext
 from normlint.lint.fixes import Fix, Offsets, resolve
+from normlint.lint.index import children
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
 from normlint.lint.rules import ALL_RULES, Hit, Rule
 
@@ -56,12 +57,14 @@ PYTHON = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
 
 def lint_source(
     source: str, path: str = "<string>", config: Config | None = None, check_syntax: bool = False,
-    prefilter: bool = True, describe_line: Callable[[int], str] | None = None,
+    prefilter: bool = True, describe_line: Callable[[int], str] | None = None, fixes: bool = True,
 ) -> list[Finding]:
     """Findings for one file. ``check_syntax``: the running interpreter's grammar decides whether the
     file parses, whatever the prefilter says (the CLI wants it; flake8 reports E999 itself).
     ``prefilter=False`` parses every file (tests). ``describe_line`` words a related line in a
-    message ("line 12"; a notebook says "cell 3, line 4").
+    message ("line 12"; a notebook says "cell 3, line 4"). ``fixes=False``: a finding's fix says what it
+    does and whether it is safe, without its edits (placing them renders the statements they touch;
+    flake8 and the text report never show them).
 
     Never raises on any input: a file normlint cannot analyse is one NL000 finding that says why."""
     config = config or Config()
@@ -72,7 +75,7 @@ def lint_source(
         if size > limit:  # neither compiled nor parsed: both cost memory in proportion to the size
             return [Finding(path, 1, 1, "NL000", f"NL000 not analysed: {_size(size)} is over max-file-size "
                             f"{_size(limit)} (raise it with --max-file-size or [tool.normlint] max-file-size)")] if rules else []
-    if check_syntax:
+    if check_syntax:  # every file alike, prefilter or not: the interpreter's grammar decides NL000
         error = syntax_error(source, path)
         if error:
             return error
@@ -84,7 +87,7 @@ def lint_source(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _lint_parsed(source, path, config, rules, describe_line or _line_words)
+        return _lint_parsed(source, path, config, rules, describe_line or _line_words, fixes)
     except RecursionError:
         return [Finding(path, 1, 1, "NL000", "NL000 not analysed: the file nests too deeply (RecursionError)")]
     except MemoryError:
@@ -122,7 +125,7 @@ def _line_words(line: int) -> str:
 
 
 def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]],
-                 describe_line: Callable[[int], str]) -> list[Finding]:
+                 describe_line: Callable[[int], str], fixes: bool = True) -> list[Finding]:
     try:
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError, TypeError) as exc:
@@ -157,7 +160,9 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
             related = locate(hit.related)[0]
             message = message.replace("line {line}", describe_line(related)).replace("{line}", str(related))
         fix = None
-        if hit.fix is not None:
+        if hit.fix is not None and not fixes:
+            fix = Fix(hit.fix.message, hit.fix.applicability, ())
+        elif hit.fix is not None:
             fix = resolve(hit.fix, locate.positions(), offsets or Offsets(source))
             offsets = offsets or Offsets(source)
         findings.add(Finding(path, line, col + 1, code, f"{code} {message}", fix=fix))  # the code, spelled once
@@ -191,18 +196,104 @@ def deep_call(fn, *args, stack_mb: int = 512, limit: int = 200_000):
     return box["value"]
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _resolve_positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    try:
+        return wrapper.resolve(PositionProvider)
+    except RecursionError:  # a deeply nested file: once more on a deep stack
+        return deep_call(wrapper.resolve, PositionProvider)
+
+
+class Positions(Mapping[cst.CSTNode, CodeRange]):
+    """libcst's PositionProvider ranges of the nodes asked for, computed one top-level statement at a time.
+
+    The provider renders the module it is given to place every node in it, which costs more than the
+    parse. A top-level statement is written at column 0 and rendered verbatim, so its text occurs in
+    the source exactly as libcst renders it: the statement is placed by a text search, the provider runs
+    on a module holding that statement alone, and the lines are shifted. The whole module is rendered
+    only when a statement's text is not found once at the start of a line (a top-level line written
+    twice, a file with \\r\\n line ends)."""
+
+    def __init__(self, source: str, module: cst.Module) -> None:
+        self.source = source
+        self.module = module
+        self._full: Mapping[cst.CSTNode, CodeRange] | None = None
+        self._top_of: dict[int, int] = {}  # id of a node -> index of its top-level statement
+        self._walked = 0  # top-level statements whose nodes are in _top_of
+        self._sub: dict[int, tuple[Mapping[cst.CSTNode, CodeRange], cst.CSTNode, int] | None] = {}
+
+    def get(self, node: cst.CSTNode, default: CodeRange | None = None) -> CodeRange | None:  # type: ignore[override]
+        if self._full is None:
+            index = self._top_index(node)
+            if index is not None:
+                found = self._statement(index)
+                if found is not None:
+                    mapping, stripped, shift = found
+                    r = mapping.get(stripped if node is self.module.body[index] else node)
+                    if r is not None:
+                        return CodeRange(CodePosition(r.start.line + shift, r.start.column),
+                                         CodePosition(r.end.line + shift, r.end.column))
+        return self.full().get(node, default)
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        found = self.get(node)
+        if found is None:
+            raise KeyError(node)
+        return found
+
+    def __iter__(self):
+        return iter(self.full())
+
+    def __len__(self) -> int:
+        return len(self.full())
+
+    def full(self) -> Mapping[cst.CSTNode, CodeRange]:
+        if self._full is None:
+            self._full = _resolve_positions(self.module)
+        return self._full
+
+    def _top_index(self, node: cst.CSTNode) -> int | None:
+        key = id(node)
+        body = self.module.body
+        while key not in self._top_of and self._walked < len(body):
+            stack: list[cst.CSTNode] = [body[self._walked]]
+            while stack:
+                n = stack.pop()
+                self._top_of[id(n)] = self._walked
+                stack.extend(children(n))
+            self._walked += 1
+        return self._top_of.get(key)
+
+    def _statement(self, index: int) -> tuple[Mapping[cst.CSTNode, CodeRange], cst.CSTNode, int] | None:
+        if index not in self._sub:
+            self._sub[index] = None
+            top = self.module.body[index]
+            stripped = top.with_changes(leading_lines=[])
+            text = self.module.code_for_node(stripped)
+            starts = [m.start() for m in re.finditer(re.escape(text), self.source)
+                      if m.start() == 0 or self.source[m.start() - 1] in "\r\n"]
+            if len(starts) == 1 and text:
+                shift = len(_LINE_END.findall(self.source, 0, starts[0]))
+                alone = self.module.with_changes(header=[], body=[stripped], footer=[], has_trailing_newline=True)
+                self._sub[index] = (_resolve_positions(alone), stripped, shift)
+        return self._sub[index]
+
+
 class _Locator:
     """(line, 0-based column) of a node.
 
-    libcst's PositionProvider renders the whole module to place every node; findings are few, so a
-    node whose exact text occurs once in the source is placed by a text search (libcst round-trips the
-    source exactly, so that one occurrence is the node), and only the rest fall back to the provider.
+    Findings are few: a node whose exact text occurs once in the source is placed by a text search
+    (libcst round-trips the source exactly, so that one occurrence is the node); the rest, and the
+    nodes of fixes, by ``Positions``.
     """
 
     def __init__(self, source: str, module: cst.Module) -> None:
         self.source = source
         self.module = module
-        self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
+        self._positions: Positions | None = None
 
     def __call__(self, node: cst.CSTNode) -> tuple[int, int]:
         text = self.module.code_for_node(node).strip()
@@ -213,13 +304,9 @@ class _Locator:
         start = self.positions()[node].start
         return start.line, start.column
 
-    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+    def positions(self) -> Positions:
         if self._positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            try:
-                self._positions = wrapper.resolve(PositionProvider)
-            except RecursionError:  # a deeply nested file: once more on a deep stack
-                self._positions = deep_call(wrapper.resolve, PositionProvider)
+            self._positions = Positions(self.source, self.module)
         return self._positions
 
 

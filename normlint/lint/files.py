@@ -12,11 +12,15 @@ import stat
 import tokenize
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
+from typing import TYPE_CHECKING
 
 from normlint.config import Config
 from normlint.lint.engine import MAX_FILE_SIZE, PYTHON, Finding, _size, apply_noqa, lint_source
 from normlint.lint.notebook import SUFFIX as NOTEBOOK, NotebookError, read_notebook
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
+
+if TYPE_CHECKING:
+    from normlint.lint.cache import ResultCache
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", ".mypy_cache",
                        ".pytest_cache", "node_modules", "site-packages", ".eggs", ".ipynb_checkpoints"})
@@ -137,27 +141,34 @@ def write_source(path: str, text: str) -> None:
         raise
 
 
-def lint_file(path: str, config: Config) -> list[Finding]:
+def lint_file(path: str, config: Config, fixes: bool = True, cache: ResultCache | None = None) -> list[Finding]:
     limit = config.options.get(MAX_FILE_SIZE_OPTION.key, MAX_FILE_SIZE)
     try:
         source = read_source(path, max(READ_CAP, limit or 0))
     except (OSError, UnicodeDecodeError, SyntaxError, LookupError, ValueError) as exc:
         return [Finding(path, 1, 1, "NL000", f"NL000 cannot read: {type(exc).__name__}: {exc}")]
-    return lint_text(source, path, config)
+    if cache is None:
+        return lint_text(source, path, config, fixes)
+    key = cache.key(path, source)
+    found = cache.get(key)
+    if found is None:
+        found = lint_text(source, path, config, fixes)
+        cache.put(key, found)
+    return found
 
 
-def lint_text(source: str, path: str, config: Config) -> list[Finding]:
+def lint_text(source: str, path: str, config: Config, fixes: bool = True) -> list[Finding]:
     """Findings of one file's text, noqa applied (also for standard input); a ``.ipynb`` path is read
-    as a notebook."""
+    as a notebook. ``fixes=False``: the fixes' edits are not placed (see ``lint_source``)."""
     if path.endswith(NOTEBOOK):
-        return lint_notebook(source, path, config)
-    findings = lint_source(source, path, config, check_syntax=True)
+        return lint_notebook(source, path, config, fixes)
+    findings = lint_source(source, path, config, check_syntax=True, fixes=fixes)
     if findings:
         findings = apply_noqa(findings, source.splitlines())
     return findings
 
 
-def lint_notebook(raw: str, path: str, config: Config) -> list[Finding]:
+def lint_notebook(raw: str, path: str, config: Config, fixes: bool = True) -> list[Finding]:
     """Findings of a notebook's code cells, each placed in its cell and in the .ipynb file."""
     try:
         nb = read_notebook(raw)
@@ -168,7 +179,7 @@ def lint_notebook(raw: str, path: str, config: Config) -> list[Finding]:
         place = nb.place(line)
         return f"cell {place.cell}, line {place.line}"
 
-    found = lint_source(nb.source, path, config, describe_line=describe) if nb.source else []
+    found = lint_source(nb.source, path, config, describe_line=describe, fixes=fixes) if nb.source else []
     found = apply_noqa(found, nb.source.splitlines()) if found else []
     out = []
     for f in found:

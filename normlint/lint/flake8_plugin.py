@@ -74,8 +74,8 @@ class Plugin:
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         source = "".join(self.lines)
         if self.filename.endswith(NOTEBOOK):  # `flake8 nb.ipynb`: the JSON would read as one Python dict
-            for f in lint_notebook(source, self.filename, self.config()):
+            for f in lint_notebook(source, self.filename, self.config(), fixes=False):
                 yield f.line, 0, f"{f.code} cell {f.cell}, line {f.cell_line}: {f.text}", type(self)
             return
-        for f in lint_source(source, self.filename, self.config()):
+        for f in lint_source(source, self.filename, self.config(), fixes=False):
             yield f.line, f.col - 1, f.message, type(self)

@@ -231,11 +231,16 @@ def kwargs_of(call: cst.Call) -> tuple[list[cst.BaseExpression], dict[str, cst.B
 
 
 def _tensors(values) -> Iterator[Tensor]:
-    for v in values:
+    """The tensors among ``values`` and in the lists among them (a list may hold itself: ``xs.append(xs)``)."""
+    seen: set[int] = set()
+    stack = list(reversed(list(values)))
+    while stack:
+        v = stack.pop()
         if isinstance(v, Tensor):
             yield v
-        elif isinstance(v, Seq):
-            yield from _tensors(v.items)
+        elif isinstance(v, Seq) and id(v) not in seen:
+            seen.add(id(v))
+            stack.extend(reversed(v.items))
 
 
 def _upstream_layers(outputs: list[Tensor]) -> Iterator[LayerObj]:

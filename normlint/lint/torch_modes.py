@@ -30,7 +30,7 @@ TRAIN, EVAL, UNKNOWN = "train", "eval", "unknown"
 _MAX_DEPTH = 5
 _MAX_EVENTS = 20_000
 # function names of an evaluation path (evaluate, validate, test, predict, inference...), by word
-_EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "valid", "validate", "validation", "val", "test",
+_EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "validate", "validation", "val", "test",
                          "testing", "predict", "prediction", "inference", "infer"})
 _WORD = re.compile(r"[a-z]+")
 # receivers read as models when nothing else says so
@@ -60,7 +60,7 @@ def is_eval_name(name: str) -> bool:
     """``evaluate``, ``validate_epoch``, ``run_test``, ``predict``... (never a pytest ``test_...``)."""
     if name.startswith(("test_", "_test")):  # pytest tests and their helpers
         return False
-    return any(w in _EVAL_WORDS for w in _WORD.findall(name.lower().replace("valid_", "valid ")))
+    return any(w in _EVAL_WORDS for w in _WORD.findall(name.lower()))
 
 
 @dataclass(eq=False)

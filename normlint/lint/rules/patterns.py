@@ -97,14 +97,15 @@ class Symbol:
 
 # TF1: tf.layers.batch_normalization, tf.compat.v1.layers..., tf.contrib.layers.batch_norm
 # PyTorch: nn.BatchNorm1d/2d/3d, SyncBatchNorm, LazyBatchNorm2d, F.batch_norm
-BN = Symbol(("BatchNorm", r"\w*"), ("layers.batch_norm", r"(?:alization)?"), (".batch_norm", ""))
+BN = Symbol(("BatchNorm", r"(?:alization|[123]d)"), ("SyncBatchNorm", ""), ("layers.batch_norm", r"(?:alization)?"),
+            (".batch_norm", ""))
 _TF1_BN_IMPORT = re.compile(r"from\s+[\w.]*layers\s+import\s[^\n]*\bbatch_norm")
 DROPOUT = Symbol(("Dropout", r"\w*"), ("layers.dropout", ""), ("nn.dropout", ""), (".dropout", r"\w*"))
 _TF1_DROPOUT_IMPORT = re.compile(r"from\s+[\w.]*(?:layers|nn)\s+import\s[^\n]*\bdropout")
 CONV_DENSE = Symbol(
-    ("Conv", r"\w*"), ("Dense", ""), ("layers.conv", r"[123]d\w*"), ("layers.dense", ""), ("layers.separable_conv2d", ""),
-    ("Linear", ""), ("LazyLinear", ""),
+    ("Conv", r"\w*"), ("Dense", ""), ("layers.conv", r"[123]d\w*"), ("layers.dense", ""), ("layers.separable_conv2d", "")
 )
+TORCH_LINEAR = Symbol(("Linear", ""), ("LazyLinear", ""))
 NORM = Symbol(("Normalization", ""))  # also matches Layer/Group/Unit/RMS/BatchNormalization: a superset
 DENSE = Symbol(("Dense", ""))
 FIT = Symbol((".fit", ""))
@@ -134,6 +135,20 @@ def BN_OR_APPLICATION_USE(source: str) -> bool:  # noqa: N802
 
 def NORM_USE(source: str) -> bool:  # noqa: N802
     return NORM.used(source) or BN.used(source)
+
+
+# a PyTorch file: it imports torch, torchvision or Lightning (the mode rules speak only there)
+_TORCH_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(?:torch|torchvision|pytorch_lightning|lightning)\b"
+                           r"|import[ \t][^\n]*\b(?:torch|torchvision|pytorch_lightning|lightning)\b)", re.M)
+
+
+def TORCH_IMPORT(source: str) -> bool:  # noqa: N802
+    return "torch" in source and bool(_TORCH_IMPORT.search(source)) or "lightning" in source and bool(
+        _TORCH_IMPORT.search(source))
+
+
+# PyTorch's own BatchNorm spellings (Keras never writes these)
+TORCH_BN = r"BatchNorm[123]d|SyncBatchNorm\b|batch_norm\s*\("
 
 
 # A value may sit in a name (axis=CHANNEL_AXIS), an expression (momentum=1 - 0.9) or a constant dict
@@ -170,11 +185,12 @@ BN_WITH_SMALL_MOMENTUM = _or_partial(_BN_CALLS.call_with(SMALL_MOMENTUM))
 NORM_WITH_AXIS_ZERO = _or_partial(NORM.call_with(AXIS_ZERO + r"|\A\s*\w+\s*,\s*(?:0\b|[\[(]\s*0\b)"))
 # a Conv/Dense call that keeps its bias and has no activation of its own
 _CONV_WITH_BIAS = CONV_DENSE.call_without(r"use_bias\s*=|\bbias\s*=\s*False\b|activation\s*=\s*(?!None\b|[\"']linear)")
+_LINEAR_WITH_BIAS = TORCH_LINEAR.call_without(r"\bbias\s*=\s*False\b")
 _TF1_CONV_IMPORT = re.compile(r"from\s+[\w.]*layers\s+import\s[^\n]*\b(?:conv|dense|separable_conv)")
 
 
 def CONV_WITH_BIAS(source: str) -> bool:  # noqa: N802
-    return _CONV_WITH_BIAS(source) or bool(_TF1_CONV_IMPORT.search(source))
+    return _CONV_WITH_BIAS(source) or bool(_TF1_CONV_IMPORT.search(source)) or _LINEAR_WITH_BIAS(source)
 
 
 CONV_CHANNELS_FIRST = CONV_DENSE.call_with(

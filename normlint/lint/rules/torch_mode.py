@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import libcst as cst
 
 from normlint.lint.context import FileContext
 from normlint.lint.index import dotted
+from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 from normlint.lint.torch_models import model_holds
-from normlint.lint.torch_modes import EVAL, TRAIN, Modes, analyze_modes
+from normlint.lint.torch_modes import EVAL, TRAIN, Modes, analyze_modes, is_eval_name
 
 FAMILY = "Train and eval mode"
-_GRAD_OFF_TEXT = r"no_grad|inference_mode|set_grad_enabled|def\s+\w*(?:[Ee]val|[Vv]alid|[Tt]est|[Pp]redict|[Ii]nfer)"
+_GRAD_OFF = re.compile(r"no_grad|inference_mode|set_grad_enabled")
+_DEF = re.compile(r"def\s+(\w+)")
+
+
+def _grad_off_or_eval_function(source: str) -> bool:
+    """Gradients switched off somewhere, or a function named for evaluation (``evaluate``, ``test``...)."""
+    return bool(_GRAD_OFF.search(source)) or any(is_eval_name(m.group(1)) for m in _DEF.finditer(source))
 
 
 def modes(ctx: FileContext) -> Modes:
@@ -86,8 +94,8 @@ def evaluate(model, loader):
         "import torch\ndef evaluate(model, x):\n    model.train(False)\n    with torch.inference_mode():\n        return model(x)\n",
     )
     INVALID = ("import torch\ndef evaluate(model, x):\n    with torch.no_grad():\n        return model(x)\n",)
-    required = ("torch",)
-    triggers = (_GRAD_OFF_TEXT,)
+    required = (("torch", "lightning"),)
+    triggers = (patterns.TORCH_IMPORT, _grad_off_or_eval_function)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         if not uses_torch(ctx):
@@ -171,6 +179,7 @@ for epoch in range(epochs):
         "        opt.step()\n    model.eval()\n",
     )
     required = ((".eval(", "train(False", "train(mode=False", "train(0"), ("step(", "backward("))
+    triggers = (patterns.TORCH_IMPORT,)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         if not uses_torch(ctx):

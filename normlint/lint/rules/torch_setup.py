@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import libcst as cst
@@ -10,11 +11,13 @@ from normlint.lint.context import FileContext, keyword, literal
 from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit, written_literal
 from normlint.lint.graph import LayerObj
 from normlint.lint.index import children, dotted
+from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 from normlint.lint.rules.training import _constant_fix
 from normlint.lint.torch_api import BATCHNORM, MOMENTUM_POSITION
 
 FAMILY = "Normalization setup"
+_TORCH_BN = re.compile(patterns.TORCH_BN)
 
 
 def _momentum(call: cst.Call, kind: str, offset: int = 0) -> cst.BaseExpression | None:
@@ -67,8 +70,9 @@ is assigned once and read only as `momentum=`.
     INVALID = ("import torch.nn as nn\nnn.BatchNorm2d(64, momentum=0.9)\n",
                "import torch.nn as nn\nnn.BatchNorm1d(64, 1e-3, 0.99)\n")
     required = (("BatchNorm", "batch_norm"),)
-    # a momentum keyword, or a BatchNorm call with three positional arguments or more
-    triggers = (r"momentum|BatchNorm\w*\s*\([^()=]*,[^()=]*,",)
+    # a PyTorch BatchNorm spelling (or a torch import), and a momentum keyword or three positional arguments
+    triggers = (lambda s: patterns.TORCH_IMPORT(s) or bool(_TORCH_BN.search(s)),
+                r"momentum|BatchNorm\w*\s*\([^()=]*,[^()=]*,")
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         for site in ctx.calls:
@@ -155,6 +159,7 @@ transform = transforms.Compose([
     VALID = ("from torchvision import transforms as T\nt = T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.5,))])\n",)
     INVALID = ("from torchvision import transforms as T\nt = T.Compose([T.Normalize((0.5,), (0.5,)), T.ToTensor()])\n",)
     required = ("Normalize", "Compose")
+    triggers = (patterns.TORCH_IMPORT,)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         flagged: set[int] = set()

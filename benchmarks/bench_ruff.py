@@ -1,0 +1,70 @@
+"""`normlint lint` (default options) against `ruff check --select ALL --no-cache`, cold, paired rounds.
+
+Usage:  python benchmarks/bench_ruff.py [CORPUS_DIR] [--repeat N]
+Default corpus: the installed keras package's sources. Each round runs both tools once as fresh processes,
+in alternating order (ruff first in odd rounds), nothing cached between runs (normlint keeps no cache
+unless --cache is given; ruff's is off with --no-cache). Printed: each tool's best and median wall-clock,
+and the median of the per-round ratios normlint / ruff (target <= 1.00). Then, separately, the warm
+figure: `normlint lint --cache` run twice on the same files (the second run reads the cache), with ruff's
+own cache warm for comparison. Ruff must be installed (`pip install ruff`): it is a benchmark tool, not a
+dependency of normlint.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from corpus import corpus_and_repeat
+
+
+def _run(cmd: list[str], env: dict | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    corpus, repeat = corpus_and_repeat()
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        print("ruff is not installed (pip install ruff)", file=sys.stderr)
+        return 2
+    version = subprocess.run([ruff, "--version"], capture_output=True, text=True).stdout.strip()
+    normlint = [sys.executable, "-m", "normlint", "lint", corpus]
+    ruff_cmd = [ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", "--quiet", corpus]
+    times: dict[str, list[float]] = {"ruff": [], "normlint": []}
+    ratios = []
+    for i in range(repeat):
+        order = ["ruff", "normlint"] if i % 2 == 0 else ["normlint", "ruff"]
+        got = {name: _run(ruff_cmd if name == "ruff" else normlint) for name in order}
+        for name, t in got.items():
+            times[name].append(t)
+        ratios.append(got["normlint"] / got["ruff"])
+    files = sum(1 for root, _, names in os.walk(corpus) for n in names if n.endswith((".py", ".ipynb")))
+    print(f"corpus: {corpus} ({files} files), {repeat} paired rounds, {version}, {os.cpu_count()} CPUs")
+    print(f"  {'ruff check --select ALL --no-cache':38s} {min(times['ruff']):6.2f} s (median {statistics.median(times['ruff']):6.2f})")
+    print(f"  {'normlint lint':38s} {min(times['normlint']):6.2f} s (median {statistics.median(times['normlint']):6.2f})")
+    ratio = statistics.median(ratios)
+    print(f"normlint / ruff (cold): {ratio:.2f}x median of {repeat} paired rounds  (target <= 1.00x)  "
+          f"{'PASS' if ratio <= 1.0 else 'FAIL'}")
+    with tempfile.TemporaryDirectory() as cache:
+        warm_cmd = [*normlint[:4], "--cache-dir", cache, corpus]
+        _run(warm_cmd)  # fills the cache
+        warm = [_run(warm_cmd) for _ in range(repeat)]
+    with tempfile.TemporaryDirectory() as ruff_cache:
+        ruff_warm_cmd = [ruff, "check", "--select", "ALL", "--cache-dir", ruff_cache, "--exit-zero", "--quiet", corpus]
+        _run(ruff_warm_cmd)
+        ruff_warm = [_run(ruff_warm_cmd) for _ in range(repeat)]
+    print(f"warm (results cached): normlint lint --cache-dir {statistics.median(warm):.2f} s median, "
+          f"ruff with its cache {statistics.median(ruff_warm):.2f} s median")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
