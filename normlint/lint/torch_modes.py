@@ -31,7 +31,7 @@ _MAX_DEPTH = 5
 _MAX_EVENTS = 20_000
 # function names of an evaluation path (evaluate, validate, test, predict, inference...), by word
 _EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "validate", "validation", "val", "test",
-                         "testing", "predict", "prediction", "inference", "infer"})
+                         "testing", "predict", "prediction", "inference"})
 _WORD = re.compile(r"[a-z]+")
 # receivers read as models when nothing else says so
 _MODEL_NAME = re.compile(r"(?:^|_)(?:model|net|network|module|classifier|encoder|decoder|backbone|generator|"

@@ -19,9 +19,17 @@ _GRAD_OFF = re.compile(r"no_grad|inference_mode|set_grad_enabled")
 _DEF = re.compile(r"def\s+(\w+)")
 
 
+# a model-like call (``model(x)``, ``self.net(x)``) or a mode switch
+_MODEL_CALL = re.compile(r"\b\w*(?:[Mm]odel|[Nn]et|encoder|decoder|backbone|generator|discriminator|classifier|teacher|"
+                         r"student|cnn|CNN|mlp|MLP|ema|vgg)\d*\s*\(|\.(?:eval|train|forward)\s*\(|\bModule\b|"
+                         r"Sequential\s*\(|\bmodels\.\w+\s*\(|from_pretrained")
+
+
 def _grad_off_or_eval_function(source: str) -> bool:
-    """Gradients switched off somewhere, or a function named for evaluation (``evaluate``, ``test``...)."""
-    return bool(_GRAD_OFF.search(source)) or any(is_eval_name(m.group(1)) for m in _DEF.finditer(source))
+    """Gradients switched off somewhere, or a function named for evaluation (``evaluate``, ``test``...),
+    and something that looks like running a model."""
+    return (bool(_GRAD_OFF.search(source)) or any(is_eval_name(m.group(1)) for m in _DEF.finditer(source))) \
+        and bool(_MODEL_CALL.search(source))
 
 
 def modes(ctx: FileContext) -> Modes:
