@@ -196,6 +196,14 @@ def deep_call(fn, *args, stack_mb: int = 512, limit: int = 200_000):
     return box["value"]
 
 
+def _occurrences(text: str, part: str) -> list[int]:
+    found, at = [], text.find(part)
+    while at != -1 and part:
+        found.append(at)
+        at = text.find(part, at + 1)
+    return found
+
+
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
@@ -273,8 +281,7 @@ class Positions(Mapping[cst.CSTNode, CodeRange]):
             top = self.module.body[index]
             stripped = top.with_changes(leading_lines=[])
             text = self.module.code_for_node(stripped)
-            starts = [m.start() for m in re.finditer(re.escape(text), self.source)
-                      if m.start() == 0 or self.source[m.start() - 1] in "\r\n"]
+            starts = [at for at in _occurrences(self.source, text) if at == 0 or self.source[at - 1] in "\r\n"]
             if len(starts) == 1 and text:
                 shift = len(_LINE_END.findall(self.source, 0, starts[0]))
                 alone = self.module.with_changes(header=[], body=[stripped], footer=[], has_trailing_newline=True)

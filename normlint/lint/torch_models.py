@@ -42,7 +42,16 @@ def _assignments(ctx: FileContext) -> dict[str, list[cst.BaseExpression]]:
 def model_holds(ctx: FileContext, key: str, kinds: str = "BatchNorm/Dropout", _depth: int = 0) -> bool | None:
     """True when the model named ``key`` holds BatchNorm or Dropout (``kinds="BatchNorm"``: BatchNorm only),
     False when every construction the file shows holds neither, None when the file does not say."""
+    memo = ctx.memo.setdefault("torch_model_holds", {})
+    if (key, kinds) in memo:
+        return memo[(key, kinds)]
+    memo[(key, kinds)] = None  # a cycle (model = wrap(model)) reads as unknown
     wanted = frozenset().union(*(_WORDS[w] for w in kinds.split("/")))
+    memo[(key, kinds)] = found = _holds(ctx, key, wanted, _depth)
+    return found
+
+
+def _holds(ctx: FileContext, key: str, wanted: frozenset[str], _depth: int) -> bool | None:
     verdicts = []
     for value in _assignments(ctx).get(key.rsplit(".", 1)[-1], []):
         verdicts.append(_value_holds(ctx, value, wanted, _depth))
@@ -70,8 +79,7 @@ def _value_holds(ctx: FileContext, value: cst.BaseExpression, wanted: frozenset[
         if kind in wanted:
             return True
         if kind in ("Sequential", "ModuleList", "ModuleDict"):
-            text = ctx.code(value)
-            return any(word in text for word in _kinds(wanted).split("/")) or None
+            return _mentions(value, tuple(w.lower() for w in _kinds(wanted).split("/"))) or None
         return False if kind in MODULE_CLASSES else None
     canon = ctx.names.canonical(func) or ""
     if canon.startswith(TORCHVISION_MODELS_PREFIX):
@@ -100,8 +108,7 @@ def _class_holds(ctx: FileContext, name: str, wanted: frozenset[str]) -> bool | 
         node = ctx.names.classes.get(current) or ctx.names.functions.get(current)
         if node is None:
             continue
-        text = ctx.code(node)
-        if any(w in text.lower() for w in words):
+        if _mentions(node, words):
             return True
         for call in _calls(node):
             if isinstance(call.func, cst.Name) and call.func.value in ctx.names.imports:
@@ -110,6 +117,19 @@ def _class_holds(ctx: FileContext, name: str, wanted: frozenset[str]) -> bool | 
             elif isinstance(call.func, cst.Name):
                 todo.append(call.func.value)
     return None if outside else False
+
+
+def _mentions(node: cst.CSTNode, words: tuple[str, ...]) -> bool:
+    """Some name, attribute or string under ``node`` holds one of ``words`` (lowercase)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, cst.Name) and any(w in n.value.lower() for w in words):
+            return True
+        if isinstance(n, cst.SimpleString) and any(w in n.value.lower() for w in words):
+            return True
+        todo.extend(children(n))
+    return False
 
 
 def _calls(node: cst.CSTNode):

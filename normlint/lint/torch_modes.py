@@ -52,6 +52,9 @@ _NOT_FORWARD = frozenset({
     "append", "extend", "numel", "size", "detach", "item", "cpu", "numpy", "tolist", "copy_", "fill_", "zero_",
     "data_ptr", "clone", "save", "load", "train", "eval", "step", "backward", "format", "join", "split",
 })
+# calls that change a mode, switch gradients off or take a training step
+_MODE_CALLS = frozenset({"eval", "train", "step", "backward", "no_grad", "inference_mode", "set_grad_enabled",
+                         "from_pretrained", "deepcopy"})
 _GRAD_OFF = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
                        "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"})
 
@@ -164,6 +167,29 @@ class _Walker:
         self.called = called
         self.self_called = self_called
 
+    def _relevant(self, fn: cst.FunctionDef) -> bool:
+        """A root worth walking: it switches gradients or modes, steps an optimizer, is named for
+        evaluation, or calls a function of the file (which may). Test suites hold hundreds of roots
+        that do none of these."""
+        if is_eval_name(fn.name.value) or fn.decorators:
+            return True
+        cls = self.class_of.get(id(fn))
+        own = self.methods.get(id(cls), {}) if cls is not None else {}
+        todo: list[cst.CSTNode] = [fn.body]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, cst.With):
+                return True
+            if isinstance(n, cst.Call):
+                func = n.func
+                if isinstance(func, cst.Attribute) and (func.attr.value in _MODE_CALLS or (
+                        isinstance(func.value, cst.Name) and func.value.value == "self" and func.attr.value in own)):
+                    return True
+                if isinstance(func, cst.Name) and func.value in self.functions:
+                    return True
+            todo.extend(children(n))
+        return False
+
     def _builds_model(self, value: cst.BaseExpression) -> bool:
         """``Net()``, ``nn.Sequential(...)``, ``models.resnet18()``, ``AveragedModel(m)``, ``DDP(m)``, with
         ``.to(device)`` and the like after them."""
@@ -194,6 +220,8 @@ class _Walker:
 
     def enter(self, fn: cst.FunctionDef, aliases: dict[str, str]) -> None:
         """A root: nothing in the file calls it, so its receivers start in the mode a new module has."""
+        if not self._relevant(fn):
+            return
         self.modes = {}
         self.grad_off = 0
         self.loops = []

@@ -23,11 +23,18 @@ _CAPITALIZED_CALL = re.compile(r"([A-Z]\w*)\s*\(")
 _CONSTRUCTORS = LAYER_CLASSES | MODEL_CLASSES | STATEFUL_MODULES
 
 
-def _constructs_layer(body: str, classes: set[str]) -> bool:
-    return any(m.group(1) in _CONSTRUCTORS or m.group(1) in classes for m in _CAPITALIZED_CALL.finditer(body))
+def _constructs_layer(bodies, source: str) -> bool:
+    """A Keras layer, a stateful torch.nn module or a class of the file called in one of the bodies."""
+    called: set[str] = set()
+    for body in bodies:
+        for m in _CAPITALIZED_CALL.finditer(body):
+            if m.group(1) in _CONSTRUCTORS:
+                return True
+            called.add(m.group(1))
+    return bool(called) and any(m.group(1) in called for m in _CLASS_DEF.finditer(source))
 
 
-_CLASS_DEF = re.compile(r"^[ \t]*class\s+(\w+)", re.M)
+_CLASS_DEF = re.compile(r"class\s+(\w+)")
 
 
 _BLOCK_END: dict[int, re.Pattern[str]] = {}
@@ -112,8 +119,7 @@ changes what it computes (the point of the fix) and the weights a checkpoint hol
     def may_match(cls, source: str) -> bool:
         if not super().may_match(source):
             return False
-        classes = set(_CLASS_DEF.findall(source))
-        return any(_constructs_layer(body, classes) for body in _call_bodies(source))
+        return _constructs_layer(_call_bodies(source), source)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         by_class: dict[int, tuple[cst.ClassDef, str, list[tuple[cst.Call, str]]]] = {}
