@@ -227,6 +227,9 @@ class Names:
             found = self.torch_module(base.value)
             if found is not None:
                 return found
+            canon = self.canonical(base.value) or ""
+            if canon.endswith(".LightningModule") and canon.startswith(("pytorch_lightning", "lightning")):
+                return "Module"  # a LightningModule is an nn.Module
             if isinstance(base.value, cst.Name) and base.value.value in self.classes and _depth < 10:
                 parent = self.classes[base.value.value]
                 if parent is not node and base.value.value not in self.imports:

@@ -59,6 +59,11 @@ _GRAD_OFF = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.
                        "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"})
 
 
+def plain(key: str) -> str:
+    """A receiver key as the code writes it: a local's key carries its function (``1234:model``)."""
+    return key.split(":", 1)[1] if ":" in key else key
+
+
 def is_eval_name(name: str) -> bool:
     """``evaluate``, ``validate_epoch``, ``run_test``, ``predict``... (never a pytest ``test_...``)."""
     if name.startswith(("test_", "_test")):  # pytest tests and their helpers
@@ -128,6 +133,9 @@ class _Walker:
         self.loops: list[_Loop] = []
         self.events = 0
         self.aliases: dict[str, str] = {}
+        self.returned: _Setting | None = None
+        self.returned_model = self.inlined_model = False
+        self.inlined: tuple[cst.CSTNode | None, _Setting | None] = (None, None)
         self.in_comprehension = False
         self._locals: dict[int, dict[str, cst.BaseExpression]] = {}
         self.seen_forwards: set[tuple[int, str, bool, str | None, bool]] = set()
@@ -225,6 +233,10 @@ class _Walker:
         self.modes = {}
         self.grad_off = 0
         self.loops = []
+        cls = self.class_of.get(id(fn))
+        init = self.methods.get(id(cls), {}).get("__init__") if cls is not None else None
+        if init is not None and init is not fn:
+            self.call_function(init, {})  # a method runs on an object its __init__ set up (self.model.eval())
         self.call_function(fn, aliases)
 
     # ------------------------------------------------------------ functions
@@ -307,6 +319,12 @@ class _Walker:
             return
         if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in stmt.body:
+                if isinstance(small, cst.Return) and small.value is not None:
+                    self.walk_expr(small)
+                    key = self.key(small.value)
+                    self.returned = self.setting(key) if key is not None else None
+                    self.returned_model = key is not None and self.is_model(key)
+                    continue
                 self.walk_expr(small)
                 if isinstance(small, cst.Assign) and len(small.targets) == 1:
                     self._copied(small.targets[0].target, small.value)
@@ -347,6 +365,8 @@ class _Walker:
         head, dot, rest = name.partition(".")
         if head in self.aliases:
             return self.aliases[head] + dot + rest
+        if self.stack and head != "self" and head in self.local_values(self.stack[-1]):
+            return f"{id(self.stack[-1])}:{name}"  # a local of this function: not the caller's name
         return name
 
     def on_call(self, call: cst.Call) -> None:
@@ -422,15 +442,25 @@ class _Walker:
                 if key is not None:
                     aliases[a.keyword.value] = key
         self.sites.append(call)
+        self.returned, self.returned_model = None, False
         try:
             self.call_function(fn, aliases)
         finally:
             self.sites.pop()
+        self.inlined = (call, self.returned)  # the mode of what it returned (``return model`` after model.eval())
+        self.inlined_model = self.returned_model
 
     def _copied(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         """``ema = copy.deepcopy(model)`` / ``swa = AveragedModel(model)``: the copy starts in the mode the
         original is in then (both copy the module's ``training`` flags); ``X.from_pretrained(...)`` (Hugging
         Face) starts in eval mode."""
+        if self.inlined[0] is value:
+            key = self.key(target)
+            if key is not None and self.inlined_model:
+                self.model_keys.add(key)  # raw = load_raw(path): a model
+            if key is not None and self.inlined[1] is not None:
+                self.modes[key] = self.inlined[1]  # net = load_model(path): in the mode the function left it
+            return
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
                 and value.func.attr.value == "from_pretrained":
             key = self.key(target)
@@ -468,7 +498,7 @@ class _Walker:
 
     def is_model(self, key: str) -> bool:
         """``model``, ``self.net``, and what hangs off one (``model.features``, ``model.predict``)."""
-        parts = key.split(".")
+        parts = plain(key).split(".")
         for n in range(1, len(parts) + 1):
             prefix = ".".join(parts[:n])
             if prefix == "self":

@@ -12,7 +12,7 @@ from normlint.lint.index import dotted
 from normlint.lint.rules import patterns
 from normlint.lint.rules.base import Hit, Rule
 from normlint.lint.torch_models import model_holds
-from normlint.lint.torch_modes import EVAL, TRAIN, Modes, analyze_modes, is_eval_name
+from normlint.lint.torch_modes import EVAL, TRAIN, Modes, analyze_modes, is_eval_name, plain
 
 FAMILY = "Train and eval mode"
 _GRAD_OFF = re.compile(r"no_grad|inference_mode|set_grad_enabled")
@@ -46,7 +46,7 @@ def uses_torch(ctx: FileContext) -> bool:
 
 
 def _holds(ctx: FileContext, key: str) -> bool:
-    return model_holds(ctx, key) is not False  # unknown: most models hold one or the other
+    return model_holds(ctx, plain(key)) is not False  # unknown: most models hold one or the other
 
 
 class TorchInferenceWithoutEval(Rule):
@@ -199,7 +199,7 @@ for epoch in range(epochs):
             flagged.add(id(r.left_by))
             where = "here" if r.left_by is r.eval_call else "(its eval() on line {line})"
             func = r.eval_call.func if isinstance(r.eval_call, cst.Call) else None
-            name = (dotted(func.value) if isinstance(func, cst.Attribute) else None) or r.key
+            name = (dotted(func.value) if isinstance(func, cst.Attribute) else None) or plain(r.key)
             yield Hit(r.left_by,
                       f"this leaves {name} in eval mode {where}, and the next pass of the loop trains it without "
                       f"{name}.train(): BatchNorm stops updating its statistics and Dropout stays off; call "
