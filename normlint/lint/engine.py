@@ -232,6 +232,7 @@ class Positions(Mapping[cst.CSTNode, CodeRange]):
         self._top_of: dict[int, int] = {}  # id of a node -> index of its top-level statement
         self._walked = 0  # top-level statements whose nodes are in _top_of
         self._sub: dict[int, tuple[Mapping[cst.CSTNode, CodeRange], cst.CSTNode, int] | None] = {}
+        self._starts: dict[int, int | None] = {}
 
     def get(self, node: cst.CSTNode, default: CodeRange | None = None) -> CodeRange | None:  # type: ignore[override]
         if self._full is None:
@@ -275,6 +276,43 @@ class Positions(Mapping[cst.CSTNode, CodeRange]):
             self._walked += 1
         return self._top_of.get(key)
 
+    def find_in_statement(self, node: cst.CSTNode, text: str) -> int | None:
+        """The offset of ``text`` (``node``'s own) when it occurs once within the source of the top-level
+        statement that holds ``node``, found without rendering that statement (only its first lines)."""
+        index = self._top_index(node)
+        if index is None:
+            return None
+        start = self._start(index)
+        if start is None:
+            return None
+        end = self._start(index + 1) if index + 1 < len(self.module.body) else None
+        region = self.source[start: end if end is not None else len(self.source)]
+        at = region.find(text)
+        if at == -1 or region.find(text, at + 1) != -1:
+            return None
+        return start + at
+
+    def _start(self, index: int) -> int | None:
+        """Where top-level statement ``index`` starts: its first lines (decorators and header of a compound
+        statement, the whole of a simple one) found once at the start of a line."""
+        if index in self._starts:
+            return self._starts[index]
+        self._starts[index] = None
+        top = self.module.body[index].with_changes(leading_lines=[])
+        body = getattr(top, "body", None)
+        if isinstance(body, cst.IndentedBlock):
+            stub = self.module.code_for_node(top.with_changes(body=body.with_changes(
+                body=[cst.SimpleStatementLine([cst.Pass()])], footer=[])))
+            lines = stub.splitlines(keepends=True)
+            cut = next((i for i, line in enumerate(lines) if line.strip() == "pass"), None)
+            head = "".join(lines[:cut]) if cut else ""
+        else:
+            head = self.module.code_for_node(top) if isinstance(top, cst.SimpleStatementLine) else ""
+        starts = [at for at in _occurrences(self.source, head) if at == 0 or self.source[at - 1] in "\r\n"]
+        if head and len(starts) == 1:
+            self._starts[index] = starts[0]
+        return self._starts[index]
+
     def _statement(self, index: int) -> tuple[Mapping[cst.CSTNode, CodeRange], cst.CSTNode, int] | None:
         if index not in self._sub:
             self._sub[index] = None
@@ -305,7 +343,11 @@ class _Locator:
     def __call__(self, node: cst.CSTNode) -> tuple[int, int]:
         text = self.module.code_for_node(node).strip()
         first = self.source.find(text) if text else -1
-        if first != -1 and self.source.find(text, first + 1) == -1:
+        if first != -1 and self.source.find(text, first + 1) != -1:
+            first = self.positions().find_in_statement(node, text)
+        elif first == -1:
+            first = None
+        if first is not None:
             line = self.source.count("\n", 0, first) + 1
             return line, first - (self.source.rfind("\n", 0, first) + 1)
         start = self.positions()[node].start

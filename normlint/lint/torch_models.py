@@ -2,8 +2,8 @@
 Dropout: the question every train/eval rule asks before it speaks.
 
 Read from the file's assignments to that name (``model = Net().to(device)``, ``self.net =
-models.resnet18()``, ``model = DDP(model)``): a module class of the file is judged by its layers (as
-the flow interpreter summarised it), a ``torch.nn`` module by its kind (a ``Sequential`` by what it
+models.resnet18()``, ``model = DDP(model)``): a module class of the file is judged by the names it uses
+(and those of the classes and functions of the file it calls), a ``torch.nn`` module by its kind (a ``Sequential`` by what it
 holds), a torchvision model holds both. A model built elsewhere (a parameter, ``torch.load``, an import)
 is unknown, and the rules treat unknown as holding: most models do.
 """
@@ -90,12 +90,9 @@ def _value_holds(ctx: FileContext, value: cst.BaseExpression, wanted: frozenset[
 
 
 def _class_holds(ctx: FileContext, name: str, wanted: frozenset[str]) -> bool | None:
-    """A module class of the file: by the layers the interpreter found in it; else by its text (and
-    that of the classes and functions of the file it names); unknown when it builds parts from
-    outside the file."""
-    summary = ctx.flow.classes.get(name)
-    if summary is not None and {layer.kind for layer in summary.all_layers() if layer.framework == "torch"} & wanted:
-        return True
+    """A module class of the file, by the names it and the classes and functions of the file it calls
+    use (``nn.BatchNorm2d``, ``nn.Dropout``, ``F.dropout``, ``norm_layer``); unknown when it builds
+    parts from outside the file."""
     words = tuple(w.lower() for w in _kinds(wanted).split("/")) + ("batch_norm", "norm_layer")
     seen: set[str] = set()
     todo = [name]
