@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from itertools import groupby
+from typing import Iterator
 from pathlib import Path
 
 from normlint.lint import nl000
@@ -21,7 +22,7 @@ def rule_pages() -> dict[str, str]:
     return {f"{nl000.CODE}.md": nl000.PAGE} | {f"{r.code}.md": r.page() for r in ALL_RULES}
 
 
-def _families():
+def _families() -> Iterator[tuple[str, str, list]]:
     """(framework, family, rules): grouped by framework (rules that hold for both first), then by
     family, each in code order of its first rule."""
     key = lambda r: (r.framework, r.family_name())  # noqa: E731

@@ -342,7 +342,7 @@ class _Locator:
 
     def __call__(self, node: cst.CSTNode) -> tuple[int, int]:
         text = self.module.code_for_node(node).strip()
-        first = self.source.find(text) if text else -1
+        first: int | None = self.source.find(text) if text else -1
         if first != -1 and self.source.find(text, first + 1) != -1:
             first = self.positions().find_in_statement(node, text)
         elif first == -1:
