@@ -342,11 +342,10 @@ class _Locator:
 
     def __call__(self, node: cst.CSTNode) -> tuple[int, int]:
         text = self.module.code_for_node(node).strip()
-        first: int | None = self.source.find(text) if text else -1
-        if first != -1 and self.source.find(text, first + 1) != -1:
+        found = self.source.find(text) if text else -1
+        first: int | None = found if found != -1 else None
+        if found != -1 and self.source.find(text, found + 1) != -1:  # the text repeats: look in its statement
             first = self.positions().find_in_statement(node, text)
-        elif first == -1:
-            first = None
         if first is not None:
             line = self.source.count("\n", 0, first) + 1
             return line, first - (self.source.rfind("\n", 0, first) + 1)
