@@ -60,13 +60,17 @@ Flags a forward pass of a model (`model(x)`, `self.net(x)`, `model.forward(x)`) 
 decorator), or inside a function of the file named for evaluation (`evaluate`, `validate`, `test`,
 `predict`, `inference`...), while the model is still in training mode: no `model.eval()` (or
 `model.train(False)`) on the way there. The way there is followed through the functions and methods
-of the file that call each other (`validate(model)` after `model.eval()` is fine), and through loops
-(an `eval()` in one epoch and a `train()` at the top of the next are both seen).
+of the file that call each other (`validate(model)` after `model.eval()` is fine; `net =
+load_model(path)` keeps the mode the helper left its model in; a method starts from what its class's
+`__init__` set up), and through loops (an `eval()` in one epoch and a `train()` at the top of the next
+are both seen). A copy (`copy.deepcopy`, `AveragedModel`) starts in its original's mode, a Hugging Face
+`from_pretrained()` model in eval mode.
 
 Stays silent when the file shows the model holds neither BatchNorm nor Dropout, inside an
 `nn.Module`'s own methods (the outer model's mode decides), in Lightning modules (Lightning switches
-modes itself), and for a model that the same training loop trains (a GAN's generator run under
-`no_grad()` to feed its discriminator stays in training mode on purpose).
+modes itself), for a model that the same training loop trains (a GAN's generator run under
+`no_grad()` to feed its discriminator stays in training mode on purpose), for shape checks on made-up
+input (`net(torch.randn(1, 3, 32, 32))`) and in pytest's `test_*` functions.
 """
     why = """
 `torch.no_grad()` and `torch.inference_mode()` only stop gradient tracking; they do not change what
