@@ -54,9 +54,6 @@ _PRESERVING_FUNCS = frozenset(
     {"numpy.array", "numpy.asarray", "numpy.float32", "numpy.copy", "numpy.reshape", "numpy.expand_dims",
      "tf.cast", "tf.convert_to_tensor", "tf.constant", "tf.reshape", "tf.expand_dims"}
 )
-# torch.nn.Module methods that return the module itself: ``model = Net().to(device)`` is still the Net
-_TORCH_SELF_METHODS = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval",
-                                 "requires_grad_", "apply", "type", "to_empty", "share_memory"})
 _MAX_INLINE_DEPTH = 4
 _MAX_INSTANCE_WALKS = 16  # classes walked again with the layers their constructor was given
 
@@ -571,7 +568,7 @@ class Interpreter:
         """torch.nn modules (Sequential of positional modules, ``*layers`` and OrderedDicts; ModuleList
         as the list it holds), torch.nn.functional batch_norm/dropout applied where called, torchvision
         transforms and Compose pipelines, torchvision models, DataParallel/DDP wrappers."""
-        kind = _torch_kind(canon)  # by the name's meaning: ``norm_layer(planes)`` after ``norm_layer = nn.BatchNorm2d``
+        kind = torch_api.module_class(canon)  # by the name's meaning: ``norm_layer(planes)`` after ``norm_layer = nn.BatchNorm2d``
         if kind == "ModuleList":
             held = pos[0] if pos else kw.get("modules", UNKNOWN)
             return Seq(list(held.items), held.all_sites()) if isinstance(held, Seq) else Seq([], [])
@@ -584,8 +581,7 @@ class Interpreter:
                 for item, site in self._star_items(call, values):
                     self._sequential_add(obj, item, site)
             return obj
-        functional = torch_api.FUNCTIONAL.get(canon[len("torch.nn.functional."):]) \
-            if canon.startswith("torch.nn.functional.") else None
+        functional = torch_api.functional(canon)
         if functional is not None:
             args, kwargs = kwargs_of(call)
             layer = LayerObj(kind=functional, node=call, kwargs=kwargs, args=args[1:], framework="torch")
@@ -667,7 +663,7 @@ class Interpreter:
                                     if name == "extend" and isinstance(item, Seq) else [(item, call.args[-1].value)]):
                     self._sequential_add(receiver, value, site)
                 return receiver
-            if name in _TORCH_SELF_METHODS:
+            if name in torch_api.SELF_RETURNING:
                 return receiver
         if name == "add" and pos:
             if not isinstance(receiver, LayerObj) and isinstance(pos[0], LayerObj):
@@ -703,12 +699,6 @@ class Interpreter:
             sites.insert(at, positional[1])
         del seq.items[_MAX_SEQ:], sites[_MAX_SEQ:]  # a list extended by itself in a loop doubles each pass
         seq.sites = sites
-
-
-def _torch_kind(canon: str) -> str | None:
-    if canon.startswith("torch.nn.") and canon.count(".") == 2 and canon[9:] in torch_api.MODULE_CLASSES:
-        return canon[9:]
-    return None
 
 
 _FIRST_METHODS = frozenset({"__init__", "build", "call", "forward"})

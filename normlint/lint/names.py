@@ -205,18 +205,11 @@ class Names:
     # ------------------------------------------------------------------ PyTorch
     def torch_module(self, expr: cst.BaseExpression) -> str | None:
         """'BatchNorm2d' when expr names a ``torch.nn`` module class (any import spelling), else None."""
-        canon = self.canonical(expr)
-        if canon is None or not canon.startswith("torch.nn."):
-            return None
-        last = canon[len("torch.nn."):]
-        return last if last in torch_api.MODULE_CLASSES else None
+        return torch_api.module_class(self.canonical(expr))
 
     def torch_functional(self, expr: cst.BaseExpression) -> str | None:
         """'batch_norm' / 'dropout' for ``torch.nn.functional.batch_norm`` / ``F.dropout``, else None."""
-        canon = self.canonical(expr)
-        if canon is None or not canon.startswith("torch.nn.functional."):
-            return None
-        return torch_api.FUNCTIONAL.get(canon.rsplit(".", 1)[1])
+        return torch_api.functional(self.canonical(expr))
 
     def is_ddp(self, expr: cst.BaseExpression) -> bool:
         return self.canonical(expr) in _DDP

@@ -6,6 +6,8 @@ transforms, and are kept as plain data so that linting needs no PyTorch install.
 
 from __future__ import annotations
 
+import libcst as cst
+
 MODULE_CLASSES = frozenset(
     """
 AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d AdaptiveLogSoftmaxWithLoss AdaptiveMaxPool1d AdaptiveMaxPool2d
@@ -64,6 +66,32 @@ BARRIERS = frozenset({"LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2
 # torch.nn.functional calls read as layers applied where they are called
 FUNCTIONAL = {name: name for name in (
     "batch_norm", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")}
+
+# nn.Module methods that return the module itself: ``Net().to(device)`` is still the Net
+SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval",
+                            "requires_grad_", "apply", "type", "to_empty", "share_memory"})
+
+
+def module_class(canon: str | None) -> str | None:
+    """'BatchNorm2d' for ``torch.nn.BatchNorm2d`` (a canonical name), else None."""
+    if canon and canon.startswith("torch.nn.") and canon.count(".") == 2 and canon[9:] in MODULE_CLASSES:
+        return canon[9:]
+    return None
+
+
+def functional(canon: str | None) -> str | None:
+    """'batch_norm' / 'dropout' for ``torch.nn.functional.batch_norm`` / ``.dropout`` (canonical), else None."""
+    if canon and canon.startswith("torch.nn.functional."):
+        return FUNCTIONAL.get(canon[len("torch.nn.functional."):])
+    return None
+
+
+def unwrap(expr):
+    """``model`` for ``model.to(device).train()``: the module a chain of self-returning calls is called on."""
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in SELF_RETURNING:
+        expr = expr.func.value
+    return expr
+
 
 # torchvision.models constructors: every classification model holds BatchNorm or Dropout (most both)
 TORCHVISION_MODELS_PREFIX = "torchvision.models."

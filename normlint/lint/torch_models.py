@@ -14,10 +14,8 @@ import libcst as cst
 
 from normlint.lint.context import FileContext
 from normlint.lint.index import children, dotted
-from normlint.lint.torch_api import BATCHNORM, DROPOUT, MODULE_CLASSES, TORCHVISION_MODELS_PREFIX
+from normlint.lint.torch_api import BATCHNORM, DROPOUT, MODULE_CLASSES, TORCHVISION_MODELS_PREFIX, unwrap
 
-_SELF_METHODS = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval",
-                           "requires_grad_", "type", "to_empty"})
 _WORDS = {"BatchNorm": BATCHNORM, "Dropout": DROPOUT}
 
 
@@ -63,8 +61,7 @@ def _holds(ctx: FileContext, key: str, wanted: frozenset[str], _depth: int) -> b
 
 
 def _value_holds(ctx: FileContext, value: cst.BaseExpression, wanted: frozenset[str], depth: int) -> bool | None:
-    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _SELF_METHODS:
-        value = value.func.value  # Net().to(device)
+    value = unwrap(value)  # Net().to(device)
     if not isinstance(value, cst.Call):
         if isinstance(value, (cst.Name, cst.Attribute)) and depth < 3:
             name = dotted(value)

@@ -25,6 +25,7 @@ import libcst as cst
 
 from normlint.lint.index import children, dotted
 from normlint.lint.names import Names
+from normlint.lint.torch_api import unwrap
 
 TRAIN, EVAL, UNKNOWN = "train", "eval", "unknown"
 _MAX_DEPTH = 5
@@ -39,7 +40,6 @@ _MODEL_NAME = re.compile(r"(?:^|_)(?:model|net|network|module|classifier|encoder
                          re.I)
 _MODEL_METHODS = frozenset({"eval", "train", "parameters", "named_parameters", "state_dict", "load_state_dict",
                             "modules", "named_modules", "children", "zero_grad", "buffers"})
-_CHAIN = frozenset({"to", "cuda", "cpu", "float", "double", "half", "train", "eval", "requires_grad_"})
 _RANDOM = frozenset(f"torch.{f}" for f in ("randn", "rand", "zeros", "ones", "empty", "randint", "full"))
 _COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 # methods of a module that do not run it
@@ -201,8 +201,7 @@ class _Walker:
     def _builds_model(self, value: cst.BaseExpression) -> bool:
         """``Net()``, ``nn.Sequential(...)``, ``models.resnet18()``, ``AveragedModel(m)``, ``DDP(m)``, with
         ``.to(device)`` and the like after them."""
-        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in _CHAIN:
-            value = value.func.value
+        value = unwrap(value)
         if not isinstance(value, cst.Call):
             return False
         func = value.func
@@ -357,8 +356,7 @@ class _Walker:
         self.in_comprehension = False
 
     def key(self, expr: cst.BaseExpression) -> str | None:
-        while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _CHAIN:
-            expr = expr.func.value  # model.to(device).train(): the model
+        expr = unwrap(expr)  # model.to(device).train(): the model
         name = dotted(expr)
         if name is None:
             return None
