@@ -70,15 +70,10 @@ class ResultCache:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump([_record(f) for f in findings], out)
+                json.dump([asdict(f) for f in findings], out)  # the fix (a dataclass of Edits) too
             os.replace(tmp, target)  # readers see the whole entry or none
         except OSError:
             pass
-
-
-def _record(f: Finding) -> dict:
-    record = asdict(f)  # the fix (a dataclass of Edits) too
-    return record
 
 
 def _finding(d: dict) -> Finding:

@@ -16,7 +16,7 @@ from normlint.config import Config
 from normlint.lint import constants
 from normlint.lint.context import FileContext
 from normlint.lint.fixes import Fix, Offsets, resolve
-from normlint.lint.index import children
+from normlint.lint.index import descendants
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
 from normlint.lint.rules import ALL_RULES, Hit, Rule
 
@@ -268,11 +268,8 @@ class Positions(Mapping[cst.CSTNode, CodeRange]):
         key = id(node)
         body = self.module.body
         while key not in self._top_of and self._walked < len(body):
-            stack: list[cst.CSTNode] = [body[self._walked]]
-            while stack:
-                n = stack.pop()
+            for n in descendants(body[self._walked]):
                 self._top_of[id(n)] = self._walked
-                stack.extend(children(n))
             self._walked += 1
         return self._top_of.get(key)
 

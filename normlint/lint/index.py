@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import libcst as cst
 
@@ -51,6 +52,15 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
         elif _is_node(t):
             out.append(v)
     return out
+
+
+def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """``node`` and every node under it (depth first, no recursion: generated code nests deep)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        todo.extend(children(n))
 
 
 def dotted(expr: cst.BaseExpression | None) -> str | None:

@@ -64,8 +64,8 @@ BARRIERS = frozenset({"LayerNorm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2
                       "LocalResponseNorm", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
                       "layer_norm", "group_norm", "instance_norm", "rms_norm"})
 # torch.nn.functional calls read as layers applied where they are called
-FUNCTIONAL = {name: name for name in (
-    "batch_norm", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")}
+FUNCTIONAL = frozenset(
+    {"batch_norm", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"})
 
 # nn.Module methods that return the module itself: ``Net().to(device)`` is still the Net
 SELF_RETURNING = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "train", "eval",
@@ -81,9 +81,8 @@ def module_class(canon: str | None) -> str | None:
 
 def functional(canon: str | None) -> str | None:
     """'batch_norm' / 'dropout' for ``torch.nn.functional.batch_norm`` / ``.dropout`` (canonical), else None."""
-    if canon and canon.startswith("torch.nn.functional."):
-        return FUNCTIONAL.get(canon[len("torch.nn.functional."):])
-    return None
+    name = canon[len("torch.nn.functional."):] if canon and canon.startswith("torch.nn.functional.") else None
+    return name if name in FUNCTIONAL else None
 
 
 def unwrap(expr):

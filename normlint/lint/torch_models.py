@@ -13,7 +13,7 @@ from __future__ import annotations
 import libcst as cst
 
 from normlint.lint.context import FileContext
-from normlint.lint.index import children, dotted
+from normlint.lint.index import descendants, dotted
 from normlint.lint.torch_api import BATCHNORM, DROPOUT, MODULE_CLASSES, TORCHVISION_MODELS_PREFIX, unwrap
 
 _WORDS = {"BatchNorm": BATCHNORM, "Dropout": DROPOUT}
@@ -24,15 +24,12 @@ def _assignments(ctx: FileContext) -> dict[str, list[cst.BaseExpression]]:
     found = ctx.memo.get("torch_assignments")
     if found is None:
         found = {}
-        todo: list[cst.CSTNode] = [ctx.module]
-        while todo:
-            node = todo.pop()
+        for node in descendants(ctx.module):
             if isinstance(node, cst.Assign):
                 for t in node.targets:
                     name = dotted(t.target)
                     if name:
                         found.setdefault(name.rsplit(".", 1)[-1], []).append(node.value)
-            todo.extend(children(node))
         ctx.memo["torch_assignments"] = found
     return found
 
@@ -104,7 +101,9 @@ def _class_holds(ctx: FileContext, name: str, wanted: frozenset[str]) -> bool | 
             continue
         if _mentions(node, words):
             return True
-        for call in _calls(node):
+        for call in descendants(node):
+            if not isinstance(call, cst.Call):
+                continue
             if isinstance(call.func, cst.Name) and call.func.value in ctx.names.imports:
                 if ctx.names.torch_module(call.func) is None and not ctx.names.imports[call.func.value].startswith("torch"):
                     outside = True  # from .backbone import build_backbone
@@ -115,24 +114,8 @@ def _class_holds(ctx: FileContext, name: str, wanted: frozenset[str]) -> bool | 
 
 def _mentions(node: cst.CSTNode, words: tuple[str, ...]) -> bool:
     """Some name, attribute or string under ``node`` holds one of ``words`` (lowercase)."""
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        if isinstance(n, cst.Name) and any(w in n.value.lower() for w in words):
-            return True
-        if isinstance(n, cst.SimpleString) and any(w in n.value.lower() for w in words):
-            return True
-        todo.extend(children(n))
-    return False
-
-
-def _calls(node: cst.CSTNode):
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        if isinstance(n, cst.Call):
-            yield n
-        todo.extend(children(n))
+    return any(isinstance(n, (cst.Name, cst.SimpleString)) and any(w in n.value.lower() for w in words)
+               for n in descendants(node))
 
 
 def _kinds(wanted: frozenset[str]) -> str:

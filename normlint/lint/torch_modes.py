@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from normlint.lint.index import children, dotted
+from normlint.lint.index import children, descendants, dotted
 from normlint.lint.names import Names
 from normlint.lint.torch_api import unwrap
 
@@ -144,9 +144,7 @@ class _Walker:
     def _collect(self) -> None:
         called: set[str] = set()  # functions called by name
         self_called: set[str] = set()  # methods called on self
-        todo: list[cst.CSTNode] = [self.module]
-        while todo:
-            node = todo.pop()
+        for node in descendants(self.module):
             if isinstance(node, cst.ClassDef):
                 methods = {s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)} \
                     if isinstance(node.body, cst.IndentedBlock) else {}
@@ -168,7 +166,6 @@ class _Walker:
                         key = dotted(func.value)
                         if key:
                             self.model_keys.add(key)
-            todo.extend(children(node))
         for stmt in _top_level(self.module.body):
             if isinstance(stmt, cst.FunctionDef):
                 self.functions.setdefault(stmt.name.value, stmt)
@@ -183,9 +180,7 @@ class _Walker:
             return True
         cls = self.class_of.get(id(fn))
         own = self.methods.get(id(cls), {}) if cls is not None else {}
-        todo: list[cst.CSTNode] = [fn.body]
-        while todo:
-            n = todo.pop()
+        for n in descendants(fn.body):
             if isinstance(n, cst.With):
                 return True
             if isinstance(n, cst.Call):
@@ -195,7 +190,6 @@ class _Walker:
                     return True
                 if isinstance(func, cst.Name) and func.value in self.functions:
                     return True
-            todo.extend(children(n))
         return False
 
     def _builds_model(self, value: cst.BaseExpression) -> bool:
@@ -533,9 +527,7 @@ class _Walker:
 
     def _has_step(self, loop: cst.CSTNode, depth: int = 0) -> bool:
         """An optimizer step (or a backward pass) in the loop, or in a function of the file it calls."""
-        todo = [loop]
-        while todo:
-            n = todo.pop()
+        for n in descendants(loop):
             if isinstance(n, cst.Call):
                 func = n.func
                 if isinstance(func, cst.Attribute) and func.attr.value in ("step", "backward"):
@@ -548,7 +540,6 @@ class _Walker:
                     callee = self.methods.get(id(cls), {}).get(func.attr.value) if cls is not None else None
                 if callee is not None and depth < 2 and callee is not loop and self._has_step(callee, depth + 1):
                     return True
-            todo.extend(children(n))
         return False
 
     def _module_method(self, fn: cst.FunctionDef) -> bool:

@@ -143,8 +143,7 @@ _TORCH_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(?:torch|torchvision|pytorch_li
 
 
 def TORCH_IMPORT(source: str) -> bool:  # noqa: N802
-    return "torch" in source and bool(_TORCH_IMPORT.search(source)) or "lightning" in source and bool(
-        _TORCH_IMPORT.search(source))
+    return ("torch" in source or "lightning" in source) and bool(_TORCH_IMPORT.search(source))
 
 
 # PyTorch's own BatchNorm spellings (Keras never writes these)
