@@ -19,6 +19,8 @@ from typing import Any, Callable, Iterator
 
 import libcst as cst
 
+from normlint.lint.ast_tree import kind
+
 NO_VALUE: Any = object()
 _MAX_DEPTH = 8
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
@@ -93,7 +95,7 @@ def evaluate(expr: cst.BaseExpression | None, table: Constants | None = None, de
         return NO_VALUE
     if table is None:
         table = active()
-    t = type(expr)
+    t = kind(expr)
     if t is cst.Integer:
         return _int(expr.value)  # type: ignore[attr-defined]
     if t is cst.Float:

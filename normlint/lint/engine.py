@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gc
 import re
 import sys
@@ -10,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
 import libcst as cst
+
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from normlint.config import Config
-from normlint.lint import constants
+from normlint.lint import ast_tree, constants
 from normlint.lint.context import FileContext
 from normlint.lint.fixes import Fix, Offsets, resolve
 from normlint.lint.index import descendants
@@ -58,13 +60,15 @@ PYTHON = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
 def lint_source(
     source: str, path: str = "<string>", config: Config | None = None, check_syntax: bool = False,
     prefilter: bool = True, describe_line: Callable[[int], str] | None = None, fixes: bool = True,
+    tree: ast.Module | None = None,
 ) -> list[Finding]:
     """Findings for one file. ``check_syntax``: the running interpreter's grammar decides whether the
     file parses, whatever the prefilter says (the CLI wants it; flake8 reports E999 itself).
     ``prefilter=False`` parses every file (tests). ``describe_line`` words a related line in a
     message ("line 12"; a notebook says "cell 3, line 4"). ``fixes=False``: a finding's fix says what it
     does and whether it is safe, without its edits (placing them renders the statements they touch;
-    flake8 and the text report never show them).
+    flake8 and the text report never show them). ``tree``: ``ast.parse(source)`` when the caller holds it
+    (flake8 hands it to plugins).
 
     Never raises on any input: a file normlint cannot analyse is one NL000 finding that says why."""
     config = config or Config()
@@ -87,7 +91,7 @@ def lint_source(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _lint_parsed(source, path, config, rules, describe_line or _line_words, fixes)
+        return _lint_parsed(source, path, config, rules, describe_line or _line_words, fixes, tree)
     except RecursionError:
         return [Finding(path, 1, 1, "NL000", "NL000 not analysed: the file nests too deeply (RecursionError)")]
     except MemoryError:
@@ -125,7 +129,17 @@ def _line_words(line: int) -> str:
 
 
 def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]],
-                 describe_line: Callable[[int], str], fixes: bool = True) -> list[Finding]:
+                 describe_line: Callable[[int], str], fixes: bool = True, tree: ast.Module | None = None) -> list[Finding]:
+    if not fixes:  # nothing to render: CPython's parser builds the tree (ast_tree), libcst only where it must
+        try:
+            return _lint_fast(source, path, config, rules, describe_line, tree)
+        except ast_tree.Unsupported:
+            pass
+        except RecursionError:
+            pass  # libcst's path below says how deep is too deep
+        except Exception:  # a shape the fast tree gets wrong must cost time, never a finding
+            if STRICT:
+                raise
     try:
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, RecursionError, MemoryError, ValueError, TypeError) as exc:
@@ -140,6 +154,43 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
             where, detail = (1, 1), f"{type(exc).__name__}: {_first_line(exc)}"
         return [Finding(path, *where, "NL000", f"NL000 not analysed: {PYTHON} compiles the file but libcst cannot parse it: {detail}")]
     ctx = FileContext(module, source, path, dict(config.options))
+    hits, errors = _check(ctx, rules, path)
+    if not hits:
+        return errors
+    locate = _Locator(source, module)
+    offsets: Offsets | None = None
+    findings = set(errors)
+    for code, hit in hits:
+        fix = None
+        if hit.fix is not None and not fixes:
+            fix = Fix(hit.fix.message, hit.fix.applicability, ())
+        elif hit.fix is not None:
+            fix = resolve(hit.fix, locate.positions(), offsets or Offsets(source))
+            offsets = offsets or Offsets(source)
+        findings.add(_finding(path, code, hit, locate, describe_line, fix))
+    return sorted(findings)
+
+
+# tests set it: a fast tree that raises anything but Unsupported is a bug to see, not to fall back from
+STRICT = False
+
+
+def _lint_fast(source: str, path: str, config: Config, rules: list[type[Rule]],
+               describe_line: Callable[[int], str], tree: ast.Module | None = None) -> list[Finding]:
+    try:
+        module = ast_tree.build(source, tree)
+    except (SyntaxError, ValueError, MemoryError) as exc:  # libcst's path words what CPython refuses
+        raise ast_tree.Unsupported(str(exc)) from exc
+    ctx = FileContext(module, source, path, dict(config.options))
+    hits, errors = _check(ctx, rules, path)
+    findings = set(errors)
+    for code, hit in hits:
+        fix = Fix(hit.fix.message, hit.fix.applicability, ()) if hit.fix is not None else None
+        findings.add(_finding(path, code, hit, module.position, describe_line, fix))
+    return sorted(findings)
+
+
+def _check(ctx: FileContext, rules: list[type[Rule]], path: str) -> tuple[list[tuple[str, Hit]], list[Finding]]:
     hits: list[tuple[str, Hit]] = []
     errors = []
     with constants.current(lambda: ctx.constants):  # literal() sees through the file's constant names
@@ -148,25 +199,17 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
                 hits.extend((rule_cls.code, h) for h in rule_cls().check(ctx))
             except RecursionError:
                 errors.append(Finding(path, 1, 1, "NL000", f"NL000 {rule_cls.code} skipped: file nests too deeply"))
-    if not hits:
-        return errors
-    locate = _Locator(source, module)
-    offsets: Offsets | None = None
-    findings = set(errors)
-    for code, hit in hits:
-        line, col = locate(hit.node)
-        message = hit.message
-        if hit.related is not None and "{line}" in message:
-            related = locate(hit.related)[0]
-            message = message.replace("line {line}", describe_line(related)).replace("{line}", str(related))
-        fix = None
-        if hit.fix is not None and not fixes:
-            fix = Fix(hit.fix.message, hit.fix.applicability, ())
-        elif hit.fix is not None:
-            fix = resolve(hit.fix, locate.positions(), offsets or Offsets(source))
-            offsets = offsets or Offsets(source)
-        findings.add(Finding(path, line, col + 1, code, f"{code} {message}", fix=fix))  # the code, spelled once
-    return sorted(findings)
+    return hits, errors
+
+
+def _finding(path: str, code: str, hit: Hit, locate: Callable[[cst.CSTNode], tuple[int, int]],
+             describe_line: Callable[[int], str], fix: Fix | None) -> Finding:
+    line, col = locate(hit.node)
+    message = hit.message
+    if hit.related is not None and "{line}" in message:
+        related = locate(hit.related)[0]
+        message = message.replace("line {line}", describe_line(related)).replace("{line}", str(related))
+    return Finding(path, line, col + 1, code, f"{code} {message}", fix=fix)  # the code, spelled once
 
 
 def deep_call(fn, *args, stack_mb: int = 512, limit: int = 200_000):
@@ -338,7 +381,14 @@ class _Locator:
         self._positions: Positions | None = None
 
     def __call__(self, node: cst.CSTNode) -> tuple[int, int]:
-        text = self.module.code_for_node(node).strip()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node.decorators:  # the `def` line, not the decorator's
+            start = self.positions()[node].start
+            return start.line, start.column
+        if getattr(node, "lpar", None):  # where the node's own text starts, as PositionProvider places it
+            node_text = self.module.code_for_node(node.with_changes(lpar=[], rpar=[]))  # type: ignore[attr-defined]
+        else:
+            node_text = self.module.code_for_node(node)
+        text = node_text.strip()
         found = self.source.find(text) if text else -1
         first: int | None = found if found != -1 else None
         if found != -1 and self.source.find(text, found + 1) != -1:  # the text repeats: look in its statement

@@ -1,8 +1,8 @@
-"""flake8 adapter over the libcst engine (entry point ``NL``).
+"""flake8 adapter over the engine (entry point ``NL``).
 
-flake8 hands over the file's ``lines`` (already read and decoded); the engine's text prefilter decides
-whether libcst parses the file at all. ``# noqa: NL101`` is handled by flake8 itself. A notebook named
-on flake8's command line (``flake8 nb.ipynb``) is read as a notebook, findings on the .ipynb file's lines
+flake8 hands over the file's ``lines`` (already read and decoded) and its ``ast`` tree; the engine's text
+prefilter decides whether the file is analysed at all, on that tree (normlint.lint.ast_tree). ``# noqa:
+NL101`` is handled by flake8 itself. A notebook named on flake8's command line (``flake8 nb.ipynb``) is read as a notebook, findings on the .ipynb file's lines
 with the cell named (nbQA is the usual route: it hands flake8 the cells as a Python file). Every option
 declared on the engine or a rule is a flake8 option ``--normlint-NAME`` (also in flake8's config files),
 over ``[tool.normlint]`` in pyproject.toml.
@@ -10,6 +10,7 @@ over ``[tool.normlint]`` in pyproject.toml.
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,6 +32,7 @@ class Plugin:
     _opt_in: tuple[str, ...] = ()
 
     def __init__(self, tree: Any, lines: list[str], filename: str) -> None:
+        self.tree = tree if isinstance(tree, ast.Module) else None
         self.lines = lines
         self.filename = filename
 
@@ -77,5 +79,5 @@ class Plugin:
             for f in lint_notebook(source, self.filename, self.config(), fixes=False):
                 yield f.line, 0, f"{f.code} cell {f.cell}, line {f.cell_line}: {f.text}", type(self)
             return
-        for f in lint_source(source, self.filename, self.config(), fixes=False):
+        for f in lint_source(source, self.filename, self.config(), fixes=False, tree=self.tree):
             yield f.line, f.col - 1, f.message, type(self)

@@ -13,6 +13,8 @@ from typing import Iterator
 
 import libcst as cst
 
+from normlint.lint.ast_tree import FastNode, kind
+
 _SKIP_FIELDS = frozenset(
     {"lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header", "footer",
      "newline", "colon", "equal", "dot", "star", "lbracket", "rbracket", "lbrace", "rbrace", "asynchronous",
@@ -24,7 +26,9 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 
 def child_fields(t: type) -> tuple[str, ...]:
     names = _FIELDS.get(t)
-    if names is None:
+    if names is None and issubclass(t, FastNode):
+        names = _FIELDS[t] = t.FIELDS
+    elif names is None:
         names = tuple(
             f.name for f in dataclasses.fields(t) if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace")
         )
@@ -155,6 +159,9 @@ def _injected_modules(index: FileIndex, target: cst.Tuple, call: cst.Call) -> No
             index.imports.setdefault(el.value.value, module)
 
 
+_ALIAS_KINDS: tuple[type, ...] = (cst.Name, cst.Attribute)
+
+
 def build_index(module: cst.Module) -> FileIndex:
     index = FileIndex()
     assigned: dict[int, cst.BaseExpression] = {}
@@ -166,7 +173,7 @@ def build_index(module: cst.Module) -> FileIndex:
         node, cls, method, withs, in_class_body = stack.pop()
         kids_withs = withs
         kids_cls, kids_method, kids_direct = cls, method, False
-        t = type(node)
+        t = kind(node)
         if t is cst.Name or t is cst.Attribute or t is cst.SimpleString or t is cst.Integer:
             pass
         elif t is cst.Call:
@@ -174,18 +181,18 @@ def build_index(module: cst.Module) -> FileIndex:
         elif t is cst.Assign:
             for target in node.targets:
                 index.bind(target.target)
-                if type(target.target) is cst.Name:
+                if kind(target.target) is cst.Name:
                     index.assignments.setdefault(target.target.value, []).append(node.value)
-                elif type(target.target) in (cst.Tuple, cst.List):
+                elif kind(target.target) in (cst.Tuple, cst.List):
                     for name in _target_names(target.target):
                         index.derived.setdefault(name, []).append(node.value)
             if len(node.targets) == 1:
                 target = node.targets[0].target
-                if type(target) is cst.Tuple and type(node.value) is cst.Call:
+                if kind(target) is cst.Tuple and kind(node.value) is cst.Call:
                     _injected_modules(index, target, node.value)
-                if type(node.value) is cst.Call:
+                if kind(node.value) is cst.Call:
                     assigned[id(node.value)] = target
-                if type(target) is cst.Name and type(node.value) in (cst.Name, cst.Attribute):
+                if kind(target) is cst.Name and kind(node.value) in _ALIAS_KINDS:
                     index.aliases[target.value] = node.value
         elif t is cst.FunctionDef:
             index.bind_counts[node.name.value] += 1
@@ -204,12 +211,12 @@ def build_index(module: cst.Module) -> FileIndex:
             _import_from(index, node)
         elif t is cst.AnnAssign or t is cst.AugAssign or t is cst.For or t is cst.CompFor or t is cst.NamedExpr:
             index.bind(node.target)
-            if t is cst.AnnAssign and node.value is not None and type(node.target) is cst.Name:
+            if t is cst.AnnAssign and node.value is not None and kind(node.target) is cst.Name:
                 index.assignments.setdefault(node.target.value, []).append(node.value)
-            elif t is cst.AugAssign and type(node.target) is cst.Name:
+            elif t is cst.AugAssign and kind(node.target) is cst.Name:
                 index.derived.setdefault(node.target.value, []).append(node)
         elif t is cst.With:
-            kids_withs = withs + tuple(i.item for i in node.items if type(i.item) is cst.Call)
+            kids_withs = withs + tuple(i.item for i in node.items if kind(i.item) is cst.Call)
             for item in node.items:
                 if item.asname is not None:
                     index.bind(item.asname.name)

@@ -21,7 +21,7 @@ import libcst as cst
 
 from normlint.lint.context import FileContext
 from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit, indentation
-from normlint.lint.index import children
+from normlint.lint.index import children, dotted
 from normlint.lint.keras_api import BATCHNORM
 from normlint.lint import torch_api
 
@@ -103,7 +103,7 @@ def _receiver_call(stmt: cst.SimpleStatementLine) -> str | None:
         return None
     call = stmt.body[0].value
     if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in ("add", "append"):
-        return cst.Module([]).code_for_node(call.func)
+        return dotted(call.func)
     return None
 
 

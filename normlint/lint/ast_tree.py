@@ -1,0 +1,746 @@
+"""A libcst-shaped tree built from CPython's ``ast``: the analysis reads it when no fix is rendered.
+
+libcst's parser costs ~12x CPython's (``ast.parse``) per byte, and on model code that is most of a lint
+run. The analysis (index, names, constants, flow, rules) reads a small part of libcst's API: node
+classes, their code-holding fields and ``isinstance`` checks. This module builds nodes with those
+classes' names and fields from an ``ast`` tree (whitespace, parentheses and punctuation left out), and
+registers each class as a virtual subclass of its libcst twin, so ``isinstance(node, cst.Call)`` holds
+for both trees and every rule runs unchanged on either.
+
+Positions come from ``ast`` (line, UTF-8 byte column), converted to characters only for the few nodes
+asked for; ``FastModule.code_for_node`` slices the source. Rendering new code (a fix's edits) needs
+libcst's own tree: the engine uses this tree only when no fix is placed (flake8, the text report), and
+parses with libcst any file this module cannot build or a rule's fix needs rendered (``Unsupported``).
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import keyword
+from typing import Any, Callable
+
+import libcst as cst
+
+
+class Unsupported(Exception):
+    """The file holds a construct this tree does not model: the caller parses it with libcst."""
+
+
+class FastNode:
+    """A node: its libcst fields that hold code (``FIELDS``, in libcst's order) and its source range
+    ``_r`` = (line, byte column, end line, end byte column), 1-based lines."""
+
+    __slots__ = ("_r",)
+    _r: tuple[int, int, int, int]
+    FIELDS: tuple[str, ...] = ()
+
+    @property
+    def children(self) -> list[Any]:
+        out: list[Any] = []
+        for name in self.FIELDS:
+            v = getattr(self, name)
+            if type(v) is list or type(v) is tuple:
+                out.extend(x for x in v if isinstance(x, FastNode))
+            elif isinstance(v, FastNode):
+                out.append(v)
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}@{self._r[0]}:{self._r[1]}"
+
+    def with_changes(self, **changes: Any) -> Any:
+        raise Unsupported("a fix renders new code: libcst's tree does that")
+
+    @property
+    def indent(self) -> Any:
+        raise Unsupported("a fix reads indentation: libcst's tree holds it")
+
+
+class _ModuleNode(FastNode):
+    """The root: libcst's Module with the source behind it (``code_for_node``, ``position``)."""
+
+    __slots__ = ()
+    _b: _Builder
+
+    @property
+    def default_indent(self) -> Any:
+        raise Unsupported("a fix reads indentation: libcst's tree holds it")
+
+    def code_for_node(self, node: Any) -> str:
+        if not isinstance(node, FastNode):
+            return cst.Module([]).code_for_node(node)
+        if not node._r[0]:
+            return ""
+        r = node._r
+        decorators = getattr(node, "decorators", None)
+        if decorators:  # libcst renders a definition from its first decorator
+            r = (decorators[0]._r[0], decorators[0]._r[1], r[2], r[3])
+        start, end = self._b.span(r)
+        return self._b.source[start:end]
+
+    def position(self, node: Any) -> tuple[int, int]:
+        """(line, 0-based character column) where ``node`` starts, as libcst's PositionProvider places it:
+        its own parentheses and a definition's decorators left out."""
+        if type(node) in _WRAPPERS:  # libcst's Element/Arg starts at its value's own "(", which ast leaves out
+            start = self._b.span(node._r)[0]
+            line = bisect.bisect_right(self._b.starts(), start)
+            return line, start - self._b.starts()[line - 1]
+        line, col = node._r[0], node._r[1]
+        text = self._b.lines[line - 1] if 0 < line <= len(self._b.lines) else ""
+        if not text.isascii():
+            col = len(text.encode("utf-8", "surrogatepass")[:col].decode("utf-8", "surrogatepass"))
+        if type(node) in _PARENTHESIZED and text[col:col + 1] == "(" and _own_parenthesis(node):
+            b = self._b
+            at, end = b.offset(line, node._r[1]) + 1, len(b.source)
+            while at < end and b.source[at] in " \t\r\n\\":
+                at += 1
+            line = bisect.bisect_right(b.starts(), at)
+            col = at - b.starts()[line - 1]
+        return line, col
+
+
+_TWINS: dict[type, type] = {}  # fast class -> libcst class
+
+
+def _node(name: str, fields: str = "", extra: str = "", twin: str | None = None, base: type = FastNode) -> Any:
+    """A FastNode class called ``name`` with code fields ``fields`` (and plain attributes ``extra``),
+    registered as a virtual subclass of ``libcst.<twin or name>``."""
+    code = tuple(fields.split())
+    slots = code + tuple(extra.split())
+    namespace: dict[str, Any] = {}
+    params = "".join(f", {f}=None" for f in slots)
+    exec(f"def __init__(self, _r{params}):\n    self._r = _r\n" + "".join(f"    self.{f} = {f}\n" for f in slots), namespace)
+    cls = type(name, (base,), {"__slots__": slots, "FIELDS": code, "__init__": namespace["__init__"]})
+    target = getattr(cst, twin or name)
+    target.register(cls)
+    _TWINS[cls] = target
+    return cls
+
+
+def kind(node: Any) -> type:
+    """The libcst class of ``node``: its own type for a libcst node, the twin for this module's."""
+    t = type(node)
+    return _TWINS.get(t, t)
+
+
+Module = _node("Module", "body", "_b", base=_ModuleNode)
+SimpleStatementLine = _node("SimpleStatementLine", "body")
+IndentedBlock = _node("IndentedBlock", "body")
+SimpleStatementSuite = _node("SimpleStatementSuite", "body")
+Expr = _node("Expr", "value")
+Assign = _node("Assign", "targets value")
+AssignTarget = _node("AssignTarget", "target")
+AnnAssign = _node("AnnAssign", "target annotation value")
+Annotation = _node("Annotation", "annotation")
+AugAssign = _node("AugAssign", "target value", "operator")
+Return = _node("Return", "value")
+Raise = _node("Raise", "exc cause")
+Assert = _node("Assert", "test msg")
+Del = _node("Del", "target")
+Global = _node("Global", "names")
+Nonlocal = _node("Nonlocal", "names")
+NameItem = _node("NameItem", "name")
+Import = _node("Import", "names")
+ImportFrom = _node("ImportFrom", "module names", "relative")
+ImportAlias = _node("ImportAlias", "name asname")
+AsName = _node("AsName", "name")
+ImportStar = _node("ImportStar")
+FunctionDef = _node("FunctionDef", "name params body decorators returns", "asynchronous")
+Parameters = _node("Parameters", "params star_arg kwonly_params star_kwarg posonly_params")
+Param = _node("Param", "name annotation default", "star")
+ParamStar = _node("ParamStar")
+Decorator = _node("Decorator", "decorator")
+ClassDef = _node("ClassDef", "name body bases keywords decorators")
+If = _node("If", "test body orelse")
+Else = _node("Else", "body")
+For = _node("For", "target iter body orelse", "asynchronous")
+While = _node("While", "test body orelse")
+With = _node("With", "items body", "asynchronous")
+WithItem = _node("WithItem", "item asname")
+Try = _node("Try", "body handlers orelse finalbody")
+TryStar = _node("TryStar", "body handlers orelse finalbody")
+ExceptHandler = _node("ExceptHandler", "body type name")
+ExceptStarHandler = _node("ExceptStarHandler", "body type name")
+Finally = _node("Finally", "body")
+Match = _node("Match", "subject cases")
+MatchCase = _node("MatchCase", "pattern body guard")
+MatchAs = _node("MatchAs", "pattern name")
+MatchPattern = _node("MatchPattern", "parts", twin="MatchValue")  # any other pattern: its parts, for the walk
+Pass = _node("Pass")
+Break = _node("Break")
+Continue = _node("Continue")
+Name = _node("Name", "", "value")
+Attribute = _node("Attribute", "value attr")
+Call = _node("Call", "func args")
+Arg = _node("Arg", "value keyword", "star")
+SimpleString = _node("SimpleString", "", "value evaluated_value")
+FormattedString = _node("FormattedString", "parts")
+FormattedStringExpression = _node("FormattedStringExpression", "expression format_spec")
+Integer = _node("Integer", "", "value")
+Float = _node("Float", "", "value")
+Imaginary = _node("Imaginary", "", "value")
+Ellipsis = _node("Ellipsis")
+Tuple = _node("Tuple", "elements")
+List = _node("List", "elements")
+Set = _node("Set", "elements")
+Element = _node("Element", "value")
+StarredElement = _node("StarredElement", "value")
+Dict = _node("Dict", "elements")
+DictElement = _node("DictElement", "key value")
+StarredDictElement = _node("StarredDictElement", "value")
+Subscript = _node("Subscript", "value slice")
+SubscriptElement = _node("SubscriptElement", "slice")
+Index = _node("Index", "value")
+Slice = _node("Slice", "lower upper step")
+BinaryOperation = _node("BinaryOperation", "left right", "operator")
+UnaryOperation = _node("UnaryOperation", "expression", "operator")
+BooleanOperation = _node("BooleanOperation", "left right", "operator")
+Comparison = _node("Comparison", "left comparisons")
+ComparisonTarget = _node("ComparisonTarget", "comparator", "operator")
+IfExp = _node("IfExp", "test body orelse")
+Lambda = _node("Lambda", "params body")
+NamedExpr = _node("NamedExpr", "target value")
+ListComp = _node("ListComp", "elt for_in")
+SetComp = _node("SetComp", "elt for_in")
+GeneratorExp = _node("GeneratorExp", "elt for_in")
+DictComp = _node("DictComp", "key value for_in")
+CompFor = _node("CompFor", "target iter ifs inner_for_in", "asynchronous")
+CompIf = _node("CompIf", "test")
+Await = _node("Await", "expression")
+Yield = _node("Yield", "value")
+From = _node("From", "item")
+
+
+# ast's range of these starts at their own "(" (a sole generator argument's: the call's); libcst's at the first element
+_PARENTHESIZED = (Tuple, GeneratorExp)
+_WRAPPERS = (Element, Arg)
+
+
+def _own_parenthesis(node: Any) -> bool:
+    """The "(" at the start of a tuple's (a generator's) range is its own, not its first element's."""
+    first = node.elements[0].value if type(node) is Tuple and node.elements else getattr(node, "elt", None)
+    return first is None or first._r[:2] != node._r[:2]
+
+
+def _quote(self: Any) -> str:
+    raw = self.value.lstrip("rbuRBUfF")
+    return raw[:3] if raw[:3] in ('"""', "'''") else raw[:1]
+
+
+SimpleString.quote = property(_quote)  # type: ignore[attr-defined]
+
+# operators carry no code of their own: libcst's (immutable) instances, shared
+_BINOP = {ast.Add: cst.Add(), ast.Sub: cst.Subtract(), ast.Mult: cst.Multiply(), ast.Div: cst.Divide(),
+          ast.FloorDiv: cst.FloorDivide(), ast.Mod: cst.Modulo(), ast.Pow: cst.Power(), ast.MatMult: cst.MatrixMultiply(),
+          ast.LShift: cst.LeftShift(), ast.RShift: cst.RightShift(), ast.BitOr: cst.BitOr(), ast.BitXor: cst.BitXor(),
+          ast.BitAnd: cst.BitAnd()}
+_AUGOP = {ast.Add: cst.AddAssign(), ast.Sub: cst.SubtractAssign(), ast.Mult: cst.MultiplyAssign(),
+          ast.Div: cst.DivideAssign(), ast.FloorDiv: cst.FloorDivideAssign(), ast.Mod: cst.ModuloAssign(),
+          ast.Pow: cst.PowerAssign(), ast.MatMult: cst.MatrixMultiplyAssign(), ast.LShift: cst.LeftShiftAssign(),
+          ast.RShift: cst.RightShiftAssign(), ast.BitOr: cst.BitOrAssign(), ast.BitXor: cst.BitXorAssign(),
+          ast.BitAnd: cst.BitAndAssign()}
+_UNARY = {ast.USub: cst.Minus(), ast.UAdd: cst.Plus(), ast.Not: cst.Not(), ast.Invert: cst.BitInvert()}
+_BOOL = {ast.And: cst.And(), ast.Or: cst.Or()}
+_CMP = {ast.Eq: cst.Equal(), ast.NotEq: cst.NotEqual(), ast.Lt: cst.LessThan(), ast.LtE: cst.LessThanEqual(),
+        ast.Gt: cst.GreaterThan(), ast.GtE: cst.GreaterThanEqual(), ast.Is: cst.Is(), ast.IsNot: cst.IsNot(),
+        ast.In: cst.In(), ast.NotIn: cst.NotIn()}
+
+
+def _r(a: Any) -> tuple[int, int, int, int]:
+    return (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
+
+
+class _Builder:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines = source.splitlines(keepends=True)
+        self._starts: list[int] | None = None
+        self.expr: dict[type, Callable[[Any], Any]] = {
+            ast.Name: self.name, ast.Attribute: self.attribute, ast.Call: self.call, ast.Constant: self.constant,
+            ast.Tuple: self.sequence, ast.List: self.sequence, ast.Set: self.sequence, ast.Dict: self.dict,
+            ast.Subscript: self.subscript, ast.BinOp: self.binop, ast.UnaryOp: self.unary, ast.BoolOp: self.boolop,
+            ast.Compare: self.compare, ast.IfExp: self.ifexp, ast.Lambda: self.lambda_, ast.NamedExpr: self.named,
+            ast.ListComp: self.comp, ast.SetComp: self.comp, ast.GeneratorExp: self.comp, ast.DictComp: self.comp,
+            ast.Await: self.await_, ast.Yield: self.yield_, ast.YieldFrom: self.yield_, ast.JoinedStr: self.fstring,
+            ast.FormattedValue: self.fvalue, ast.Starred: self.starred, ast.Slice: self.slice,
+        }
+        self.stmt: dict[type, Callable[[Any], Any]] = {
+            ast.FunctionDef: self.function, ast.AsyncFunctionDef: self.function, ast.ClassDef: self.class_,
+            ast.If: self.if_, ast.For: self.for_, ast.AsyncFor: self.for_, ast.While: self.while_,
+            ast.With: self.with_, ast.AsyncWith: self.with_, ast.Try: self.try_, ast.Match: self.match,
+        }
+        if hasattr(ast, "TryStar"):
+            self.stmt[ast.TryStar] = self.try_
+        self.small: dict[type, Callable[[Any], Any]] = {
+            ast.Expr: lambda s: Expr(_r(s), value=self.e(s.value)),
+            ast.Assign: self.assign, ast.AnnAssign: self.annassign, ast.AugAssign: self.augassign,
+            ast.Return: lambda s: Return(_r(s), value=self.opt(s.value)),
+            ast.Raise: lambda s: Raise(_r(s), exc=self.opt(s.exc), cause=self.opt(s.cause)),
+            ast.Assert: lambda s: Assert(_r(s), test=self.e(s.test), msg=self.opt(s.msg)),
+            ast.Delete: self.delete, ast.Global: self.names_stmt, ast.Nonlocal: self.names_stmt,
+            ast.Import: self.import_, ast.ImportFrom: self.import_from,
+            ast.Pass: lambda s: Pass(_r(s)), ast.Break: lambda s: Break(_r(s)),
+            ast.Continue: lambda s: Continue(_r(s)),
+        }
+
+    # ---- positions
+    def starts(self) -> list[int]:
+        """Character offset of each line's start (the lines ``ast`` counts: \\r\\n, \\r and \\n end one)."""
+        if self._starts is None:
+            out, at = [], 0
+            for line in self.lines:
+                out.append(at)
+                at += len(line)
+            self._starts = out or [0]
+        return self._starts
+
+    def offset(self, line: int, col: int) -> int:
+        starts = self.starts()
+        if line > len(starts):
+            return len(self.source)
+        text = self.lines[line - 1] if line <= len(self.lines) else ""
+        if not text.isascii():
+            col = len(text.encode("utf-8", "surrogatepass")[:col].decode("utf-8", "surrogatepass"))
+        return starts[line - 1] + col
+
+    def span(self, r: tuple[int, int, int, int]) -> tuple[int, int]:
+        """Character offsets of a range, widened over the parentheses that belong to the node: libcst
+        keeps ``(Conv2D(...))`` in the node; ``ast`` leaves them out. A ``(`` after a name, ``)`` or
+        ``]`` opens a call's arguments, not the node's own group."""
+        src = self.source
+        start, end = self.offset(r[0], r[1]), self.offset(r[2], r[3])
+        while True:
+            i = start - 1
+            while i >= 0 and src[i] in " \t\r\n\\":
+                i -= 1
+            j = end
+            while j < len(src) and src[j] in " \t\r\n\\":
+                j += 1
+            if i < 0 or j >= len(src) or src[i] != "(" or src[j] != ")":
+                return start, end
+            k = i - 1
+            while k >= 0 and src[k] in " \t\\":
+                k -= 1
+            if k >= 0 and (src[k] in ")]\"'" or src[k].isalnum() or src[k] == "_"):
+                w = k
+                while w >= 0 and (src[w].isalnum() or src[w] == "_"):
+                    w -= 1
+                if not keyword.iskeyword(src[w + 1:k + 1]):
+                    return start, end
+            start, end = i, j + 1
+
+    # ---- helpers
+    def e(self, a: ast.AST) -> Any:
+        fn = self.expr.get(type(a))
+        if fn is None:
+            raise Unsupported(type(a).__name__)
+        return fn(a)
+
+    def opt(self, a: ast.AST | None) -> Any:
+        return None if a is None else self.e(a)
+
+    def word(self, word: str, line: int, col: int) -> Any:
+        """A Name for ``word`` that the source holds at or after (line, byte col)."""
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        raw = text.encode("utf-8", "surrogatepass") if not text.isascii() else text
+        needle: Any = word.encode("utf-8", "surrogatepass") if not text.isascii() else word
+        at = raw.find(needle, col)
+        if at == -1:
+            at = col
+        return Name((line, at, line, at + len(needle)), value=word)
+
+    def name_at_end(self, word: str, a: Any) -> Any:
+        n = len(word.encode("utf-8", "surrogatepass")) if not word.isascii() else len(word)
+        return Name((a.end_lineno, a.end_col_offset - n, a.end_lineno, a.end_col_offset), value=word)
+
+    def block(self, stmts: list[ast.stmt]) -> Any:
+        first, last = stmts[0], stmts[-1]
+        r = (first.lineno, first.col_offset, last.end_lineno, last.end_col_offset)
+        if self._before(first).rstrip().endswith(":"):  # `if x: y = 1`: the header's line holds the body
+            return SimpleStatementSuite(r, body=[self._small(x) for x in stmts])
+        return IndentedBlock(r, body=self.statements(stmts))
+
+    def _before(self, a: ast.stmt) -> str:
+        """The text of ``a``'s first line before it."""
+        text = self.lines[a.lineno - 1]
+        return text[:a.col_offset] if text.isascii() else text.encode("utf-8", "surrogatepass")[:a.col_offset].decode(
+            "utf-8", "surrogatepass")
+
+    def statements(self, stmts: list[ast.stmt]) -> list[Any]:
+        """libcst's statements: compound ones, and lines of small ones (``a = 1; b = 2`` is one line)."""
+        out: list[Any] = []
+        for a in stmts:
+            fn = self.stmt.get(type(a))
+            if fn is not None:
+                out.append(fn(a))
+                continue
+            small = self._small(a)
+            prev: Any = out[-1] if out else None
+            if type(prev) is SimpleStatementLine and prev._r[2] == a.lineno and self._before(a).rstrip().endswith(";"):
+                prev.body.append(small)
+                prev._r = (prev._r[0], prev._r[1], a.end_lineno, a.end_col_offset)
+            else:
+                out.append(SimpleStatementLine(_r(a), body=[small]))
+        return out
+
+    def _small(self, a: ast.stmt) -> Any:
+        small = self.small.get(type(a))
+        if small is None:
+            raise Unsupported(type(a).__name__)
+        return small(a)
+
+    def module(self, tree: ast.Module) -> Any:
+        return Module((1, 0, 1, 0), body=self.statements(tree.body), _b=self)
+
+    # ---- expressions
+    def name(self, a: ast.Name) -> Any:
+        return Name(_r(a), value=a.id)
+
+    def attribute(self, a: ast.Attribute) -> Any:
+        return Attribute(_r(a), value=self.e(a.value), attr=self.name_at_end(a.attr, a))
+
+    def call(self, a: ast.Call) -> Any:
+        args = [self.arg(x) for x in a.args] + [self.keyword(k) for k in a.keywords]
+        if a.keywords and a.args and (a.keywords[0].lineno, a.keywords[0].col_offset) < (a.args[-1].lineno, a.args[-1].col_offset):
+            args.sort(key=lambda x: (x._r[0], x._r[1]))  # f(x=1, *rest): source order, as libcst keeps it
+        if len(args) == 1 and type(args[0].value) is GeneratorExp and self._opens_call(a, args[0].value):
+            args[0]._r = args[0].value.elt._r  # f(x for x in y): the "(" is the call's; libcst's Arg starts at x
+        return Call(_r(a), func=self.e(a.func), args=tuple(args))
+
+    def _opens_call(self, call: ast.Call, genexp: Any) -> bool:
+        """The "(" where ``genexp``'s ast range starts is the call's own (a sole generator argument)."""
+        start = self.offset(call.func.end_lineno, call.func.end_col_offset)  # type: ignore[arg-type]
+        src = self.source
+        while start < len(src) and src[start] in " \t\r\n\\)":  # `(f)(x for x in y)`: past f's own ")"
+            start += 1
+        return start == self.offset(genexp._r[0], genexp._r[1])
+
+    def arg(self, a: ast.expr) -> Any:
+        if type(a) is ast.Starred:
+            return Arg(_r(a), value=self.e(a.value), keyword=None, star="*")
+        value = self.e(a)
+        return Arg(value._r, value=value, keyword=None, star="")
+
+    def keyword(self, k: ast.keyword) -> Any:
+        if k.arg is None:
+            return Arg(_r(k), value=self.e(k.value), keyword=None, star="**")
+        return Arg(_r(k), value=self.e(k.value), keyword=self.word(k.arg, k.lineno, k.col_offset), star="")
+
+    def constant(self, a: ast.Constant) -> Any:
+        v = a.value
+        if v is None or v is True or v is False:
+            return Name(_r(a), value=str(v))
+        if v is ...:
+            return Ellipsis(_r(a))
+        if isinstance(v, (str, bytes)):
+            return SimpleString(_r(a), value=self.segment(_r(a)), evaluated_value=v)
+        cls = Integer if type(v) is int else Float if type(v) is float else Imaginary
+        return cls(_r(a), value=self.segment(_r(a)))
+
+    def segment(self, r: tuple[int, int, int, int]) -> str:
+        return self.source[self.offset(r[0], r[1]):self.offset(r[2], r[3])]
+
+    def elements(self, elts: list[ast.expr]) -> list[Any]:
+        return [StarredElement(_r(x), value=self.e(x.value)) if type(x) is ast.Starred
+                else self._element(self.e(x)) for x in elts]
+
+    @staticmethod
+    def _element(value: Any) -> Any:
+        return Element(value._r, value=value)
+
+    def sequence(self, a: Any) -> Any:
+        cls = Tuple if type(a) is ast.Tuple else List if type(a) is ast.List else Set
+        return cls(_r(a), elements=self.elements(a.elts))
+
+    def dict(self, a: ast.Dict) -> Any:
+        out = []
+        for k, v in zip(a.keys, a.values):
+            value = self.e(v)
+            if k is None:
+                out.append(StarredDictElement(value._r, value=value))
+            else:
+                key = self.e(k)
+                out.append(DictElement((key._r[0], key._r[1], value._r[2], value._r[3]), key=key, value=value))
+        return Dict(_r(a), elements=out)
+
+    def subscript(self, a: ast.Subscript) -> Any:
+        parts = a.slice.elts if isinstance(a.slice, ast.Tuple) and not self._parenthesized(a.slice) else [a.slice]
+        elements = []
+        for p in parts:
+            inner = self.e(p)
+            piece = inner if type(p) is ast.Slice else Index(inner._r, value=inner)
+            elements.append(SubscriptElement(inner._r, slice=piece))
+        return Subscript(_r(a), value=self.e(a.value), slice=tuple(elements))
+
+    def _parenthesized(self, t: ast.Tuple) -> bool:
+        """``x[(a, b)]``: one index, as libcst reads it (``x[a, b]`` and ``x[(a), b]`` are two)."""
+        first = t.elts[0] if t.elts else None
+        return self.segment(_r(t))[:1] == "(" and (first is None or (first.lineno, first.col_offset) != (t.lineno, t.col_offset))
+
+    def slice(self, a: ast.Slice) -> Any:
+        r = _r(a) if hasattr(a, "lineno") else (0, 0, 0, 0)
+        return Slice(r, lower=self.opt(a.lower), upper=self.opt(a.upper), step=self.opt(a.step))
+
+    def binop(self, a: ast.BinOp) -> Any:
+        return BinaryOperation(_r(a), left=self.e(a.left), operator=_BINOP[type(a.op)], right=self.e(a.right))
+
+    def unary(self, a: ast.UnaryOp) -> Any:
+        return UnaryOperation(_r(a), operator=_UNARY[type(a.op)], expression=self.e(a.operand))
+
+    def boolop(self, a: ast.BoolOp) -> Any:
+        op = _BOOL[type(a.op)]
+        left = self.e(a.values[0])
+        for v in a.values[1:]:  # libcst nests left to right: (a and b) and c
+            right = self.e(v)
+            left = BooleanOperation((a.lineno, a.col_offset, right._r[2], right._r[3]), left=left, operator=op, right=right)
+        return left
+
+    def compare(self, a: ast.Compare) -> Any:
+        targets = [ComparisonTarget(c._r, operator=_CMP[type(op)], comparator=c)
+                   for op, c in zip(a.ops, (self.e(x) for x in a.comparators))]
+        return Comparison(_r(a), left=self.e(a.left), comparisons=targets)
+
+    def ifexp(self, a: ast.IfExp) -> Any:
+        return IfExp(_r(a), body=self.e(a.body), test=self.e(a.test), orelse=self.e(a.orelse))
+
+    def lambda_(self, a: ast.Lambda) -> Any:
+        return Lambda(_r(a), params=self.parameters(a.args), body=self.e(a.body))
+
+    def named(self, a: ast.NamedExpr) -> Any:
+        return NamedExpr(_r(a), target=self.e(a.target), value=self.e(a.value))
+
+    def comp(self, a: Any) -> Any:
+        for_in = None
+        for g in reversed(a.generators):
+            target = self.e(g.target)
+            ifs = [CompIf(_r(c), test=self.e(c)) for c in g.ifs]
+            for_in = CompFor(target._r, target=target, iter=self.e(g.iter), ifs=ifs, inner_for_in=for_in,
+                             asynchronous=bool(g.is_async))
+        if type(a) is ast.DictComp:
+            return DictComp(_r(a), key=self.e(a.key), value=self.e(a.value), for_in=for_in)
+        cls = ListComp if type(a) is ast.ListComp else SetComp if type(a) is ast.SetComp else GeneratorExp
+        return cls(_r(a), elt=self.e(a.elt), for_in=for_in)
+
+    def await_(self, a: ast.Await) -> Any:
+        return Await(_r(a), expression=self.e(a.value))
+
+    def yield_(self, a: Any) -> Any:
+        value = self.opt(a.value)
+        if type(a) is ast.YieldFrom:
+            value = From(value._r, item=value)
+        return Yield(_r(a), value=value)
+
+    def fstring(self, a: ast.JoinedStr) -> Any:
+        return FormattedString(_r(a), parts=[self.e(v) for v in a.values if type(v) is ast.FormattedValue])
+
+    def fvalue(self, a: ast.FormattedValue) -> Any:
+        spec = self.opt(a.format_spec)
+        r = _r(a) if hasattr(a, "lineno") else (0, 0, 0, 0)
+        return FormattedStringExpression(r, expression=self.e(a.value), format_spec=spec.parts if spec else None)
+
+    def starred(self, a: ast.Starred) -> Any:
+        return StarredElement(_r(a), value=self.e(a.value))
+
+    # ---- simple statements
+    def target(self, t: ast.expr) -> Any:
+        if isinstance(t, (ast.Tuple, ast.List)):
+            return (Tuple if type(t) is ast.Tuple else List)(_r(t), elements=self.elements(t.elts))
+        return self.e(t)
+
+    def assign(self, s: ast.Assign) -> Any:
+        targets = []
+        for t in s.targets:
+            target = self.target(t)
+            targets.append(AssignTarget(target._r, target=target))
+        return Assign(_r(s), targets=targets, value=self.e(s.value))
+
+    def annassign(self, s: ast.AnnAssign) -> Any:
+        ann = self.e(s.annotation)
+        return AnnAssign(_r(s), target=self.e(s.target), annotation=Annotation(ann._r, annotation=ann),
+                         value=self.opt(s.value))
+
+    def augassign(self, s: ast.AugAssign) -> Any:
+        return AugAssign(_r(s), target=self.e(s.target), operator=_AUGOP[type(s.op)], value=self.e(s.value))
+
+    def delete(self, s: ast.Delete) -> Any:
+        targets = [self.target(t) for t in s.targets]
+        target = targets[0] if len(targets) == 1 else Tuple(_r(s), elements=[self._element(t) for t in targets])
+        return Del(_r(s), target=target)
+
+    def names_stmt(self, s: Any) -> Any:
+        cls = Global if type(s) is ast.Global else Nonlocal
+        items, col = [], s.col_offset
+        for n in s.names:
+            name = self.word(n, s.lineno, col + 1)
+            col = name._r[3]
+            items.append(NameItem(name._r, name=name))
+        return cls(_r(s), names=items)
+
+    def dotted(self, text: str, a: Any) -> Any:
+        parts = text.split(".")
+        line, col = a.lineno, a.col_offset
+        node = self.word(parts[0], line, col)
+        col = node._r[1]
+        for p in parts[1:]:
+            attr = self.word(p, line, node._r[3])
+            node = Attribute((line, col, line, attr._r[3]), value=node, attr=attr)
+        return node
+
+    def alias(self, a: ast.alias) -> Any:
+        name = self.dotted(a.name, a) if a.name != "*" else None
+        asname = None
+        if a.asname is not None:
+            n = self.name_at_end(a.asname, a)
+            asname = AsName(n._r, name=n)
+        return ImportAlias(_r(a), name=name, asname=asname)
+
+    def import_(self, s: ast.Import) -> Any:
+        return Import(_r(s), names=[self.alias(a) for a in s.names])
+
+    def import_from(self, s: ast.ImportFrom) -> Any:
+        module = None
+        if s.module:
+            text = self.segment(_r(s))
+            at = text.find(s.module.split(".")[0], 4)
+            line = s.lineno + text.count("\n", 0, at)
+            module = self.dotted(s.module, _Pos(line, 0 if line != s.lineno else s.col_offset))
+        if len(s.names) == 1 and s.names[0].name == "*":
+            names: Any = ImportStar(_r(s.names[0]))
+        else:
+            names = [self.alias(a) for a in s.names]
+        return ImportFrom(_r(s), module=module, names=names, relative=[cst.Dot()] * (s.level or 0))
+
+    # ---- compound statements
+    def decorators(self, s: Any) -> list[Any]:
+        out = []
+        for d in s.decorator_list:
+            expr = self.e(d)
+            line = d.lineno
+            text = self.lines[line - 1]
+            at = text.rfind("@", 0, d.col_offset if text.isascii() else len(text.encode()[:d.col_offset].decode()))
+            col = d.col_offset - 1 if at == -1 else (at if text.isascii() else len(text[:at].encode()))
+            out.append(Decorator((line, col, d.end_lineno, d.end_col_offset), decorator=expr))
+        return out
+
+    def parameters(self, a: ast.arguments) -> Any:
+        positional = [*a.posonlyargs, *a.args]
+        defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+        params = [self.param(p, d) for p, d in zip(positional, defaults)]
+        kwonly = [self.param(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults)]
+        star_arg: Any = self.param(a.vararg, None, "*") if a.vararg else (ParamStar((0, 0, 0, 0)) if kwonly else None)
+        star_kwarg = self.param(a.kwarg, None, "**") if a.kwarg else None
+        n = len(a.posonlyargs)
+        return Parameters((0, 0, 0, 0), params=params[n:], posonly_params=params[:n], kwonly_params=kwonly,
+                          star_arg=star_arg if star_arg is not None else cst.MaybeSentinel.DEFAULT, star_kwarg=star_kwarg)
+
+    def param(self, p: ast.arg, default: ast.expr | None, star: str = "") -> Any:
+        name = Name((p.lineno, p.col_offset, p.lineno, p.col_offset + len(p.arg.encode())), value=p.arg)
+        ann = None
+        if p.annotation is not None:
+            inner = self.e(p.annotation)
+            ann = Annotation(inner._r, annotation=inner)
+        d = self.opt(default)
+        r = _r(p) if d is None else (p.lineno, p.col_offset, d._r[2], d._r[3])
+        if star:  # libcst's Param starts at its * or **
+            text = self.lines[p.lineno - 1]
+            raw: Any = text if text.isascii() else text.encode("utf-8", "surrogatepass")
+            at = raw.rfind(star if text.isascii() else star.encode(), 0, p.col_offset)
+            r = (r[0], at if at != -1 else r[1], r[2], r[3])
+        return Param(r, name=name, annotation=ann, default=d, star=star)
+
+    def function(self, s: Any) -> Any:
+        decorators = self.decorators(s)
+        returns = None
+        if s.returns is not None:
+            inner = self.e(s.returns)
+            returns = Annotation(inner._r, annotation=inner)
+        return FunctionDef(_r(s), name=self.word(s.name, s.lineno, s.col_offset + 3),
+                           params=self.parameters(s.args), body=self.block(s.body), decorators=decorators, returns=returns,
+                           asynchronous=type(s) is ast.AsyncFunctionDef)
+
+    def class_(self, s: ast.ClassDef) -> Any:
+        decorators = self.decorators(s)
+        return ClassDef(_r(s), name=self.word(s.name, s.lineno, s.col_offset + 5),
+                        body=self.block(s.body), bases=[self.arg(b) for b in s.bases],
+                        keywords=[self.keyword(k) for k in s.keywords], decorators=decorators)
+
+    def orelse(self, stmts: list[ast.stmt]) -> Any:
+        if not stmts:
+            return None
+        first = stmts[0]
+        if len(stmts) == 1 and type(first) is ast.If and self._is_elif(first):
+            return self.if_(first)
+        return Else((first.lineno, first.col_offset, stmts[-1].end_lineno, stmts[-1].end_col_offset),
+                    body=self.block(stmts))
+
+    def _is_elif(self, s: ast.If) -> bool:
+        """``elif x:`` (libcst: an If in orelse), not ``else:`` holding an ``if`` (an Else)."""
+        return self.segment((s.lineno, s.col_offset, s.lineno, s.col_offset + 4)) == "elif"
+
+    def if_(self, s: ast.If) -> Any:
+        return If(_r(s), test=self.e(s.test), body=self.block(s.body), orelse=self.orelse(s.orelse))
+
+    def for_(self, s: Any) -> Any:
+        return For(_r(s), target=self.target(s.target), iter=self.e(s.iter), body=self.block(s.body),
+                   orelse=self.orelse(s.orelse), asynchronous=type(s) is ast.AsyncFor)
+
+    def while_(self, s: ast.While) -> Any:
+        return While(_r(s), test=self.e(s.test), body=self.block(s.body), orelse=self.orelse(s.orelse))
+
+    def with_(self, s: Any) -> Any:
+        items = []
+        for i in s.items:
+            item = self.e(i.context_expr)
+            asname = None
+            if i.optional_vars is not None:
+                target = self.target(i.optional_vars)
+                asname = AsName(target._r, name=target)
+            end = asname._r if asname is not None else item._r
+            items.append(WithItem((item._r[0], item._r[1], end[2], end[3]), item=item, asname=asname))
+        return With(_r(s), items=items, body=self.block(s.body), asynchronous=type(s) is ast.AsyncWith)
+
+    def try_(self, s: Any) -> Any:
+        star = type(s) is not ast.Try
+        handlers = []
+        for h in s.handlers:
+            name = None
+            if h.name is not None:
+                n = self.word(h.name, h.lineno, (h.type.end_col_offset if h.type is not None and h.type.lineno == h.lineno else h.col_offset))
+                name = AsName(n._r, name=n)
+            handlers.append((ExceptStarHandler if star else ExceptHandler)(_r(h), body=self.block(h.body),
+                                                                           type=self.opt(h.type), name=name))
+        finalbody = None
+        if s.finalbody:
+            b = self.block(s.finalbody)
+            finalbody = Finally(b._r, body=b)
+        return (TryStar if star else Try)(_r(s), body=self.block(s.body), handlers=handlers,
+                                          orelse=self.orelse(s.orelse) if s.orelse else None, finalbody=finalbody)
+
+    def match(self, s: Any) -> Any:
+        cases = [MatchCase(_r(c.pattern), pattern=self.pattern(c.pattern), body=self.block(c.body),
+                           guard=self.opt(c.guard)) for c in s.cases]
+        return Match(_r(s), subject=self.e(s.subject), cases=cases)
+
+    def pattern(self, p: Any) -> Any:
+        if type(p) is ast.MatchAs:
+            name = self.name_at_end(p.name, p) if p.name else None
+            return MatchAs(_r(p), pattern=self.pattern(p.pattern) if p.pattern else None, name=name)
+        parts = []
+        for field in ("value", "patterns", "cls", "kwd_patterns", "keys", "pattern"):
+            v = getattr(p, field, None)
+            for x in (v if isinstance(v, list) else [v] if v is not None else []):
+                parts.append(self.pattern(x) if isinstance(x, ast.pattern) else self.e(x))
+        return MatchPattern(_r(p), parts=parts)
+
+
+class _Pos:
+    def __init__(self, lineno: int, col_offset: int) -> None:
+        self.lineno, self.col_offset = lineno, col_offset
+
+
+def build(source: str, tree: ast.Module | None = None) -> Any:
+    """The Module of ``source`` (``tree``: its ``ast.parse``, when the caller has it). Raises SyntaxError
+    (and ValueError, RecursionError, MemoryError) as ``ast.parse`` does, and ``Unsupported`` for a
+    construct the tree does not model."""
+    return _Builder(source).module(tree if tree is not None else ast.parse(source))
