@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from normlint.lint.engine import Positions, _resolve_positions
+from normlint.lint.positions import Positions, _resolve_positions
 from normlint.lint.index import children
 from tests.helpers import fixture_files
 
@@ -47,7 +47,7 @@ def test_every_node_of_the_fixtures():
 def test_the_locator_places_nodes_where_the_provider_does():
     """Findings are placed by text search, inside their top-level statement when the text repeats: the
     same line and column as libcst's provider, for every call, name and attribute of the fixtures."""
-    from normlint.lint.engine import _Locator
+    from normlint.lint.positions import Locator as _Locator
 
     checked = 0
     for path in fixture_files():

@@ -1,16 +1,18 @@
-"""A libcst-shaped tree built from CPython's ``ast``: the analysis reads it when no fix is rendered.
+"""The node classes the analysis reads, and a tree of them built from CPython's ``ast``.
 
-libcst's parser costs ~12x CPython's (``ast.parse``) per byte, and on model code that is most of a lint
-run. The analysis (index, names, constants, flow, rules) reads a small part of libcst's API: node
-classes, their code-holding fields and ``isinstance`` checks. This module builds nodes with those
-classes' names and fields from an ``ast`` tree (whitespace, parentheses and punctuation left out), and
-registers each class as a virtual subclass of its libcst twin, so ``isinstance(node, cst.Call)`` holds
-for both trees and every rule runs unchanged on either.
+libcst's parser costs ~12x CPython's (``ast.parse``) per byte, and importing libcst alone costs more than
+linting a small project. The analysis (index, names, constants, flow, rules) reads a small part of
+libcst's API: node classes, their code-holding fields and ``isinstance`` checks. This module defines
+classes with libcst's names and fields (whitespace, parentheses and punctuation left out) and builds a
+tree of them from an ``ast`` tree. The analysis names these classes (``normlint.lint.syntax``); a libcst
+node is an instance of them too (``CSTNode.__subclasshook__``: ``libcst.Call`` is a ``Call``), so every
+rule runs unchanged on either tree, and nothing here imports libcst.
 
-Positions come from ``ast`` (line, UTF-8 byte column), converted to characters only for the few nodes
-asked for; ``FastModule.code_for_node`` slices the source. Rendering new code (a fix's edits) needs
-libcst's own tree: the engine uses this tree only when no fix is placed (flake8, the text report), and
-parses with libcst any file this module cannot build or a rule's fix needs rendered (``Unsupported``).
+Positions come from ``ast`` (line, UTF-8 byte column), converted to characters only for the nodes asked
+for (``Module.position``, as libcst's PositionProvider places them); ``Module.code_for_node`` slices the
+source. Rendering new code (a fix's edits) needs libcst's tree: the engine uses this one when no fix is
+placed (flake8, the text report) and parses with libcst what this module cannot build or a rule's fix
+must render (``Unsupported``).
 """
 
 from __future__ import annotations
@@ -18,22 +20,37 @@ from __future__ import annotations
 import ast
 import bisect
 import keyword
+import sys
+from abc import ABCMeta
 from typing import Any, Callable
-
-import libcst as cst
 
 
 class Unsupported(Exception):
-    """The file holds a construct this tree does not model: the caller parses it with libcst."""
+    """The file holds a construct this tree does not model, or a fix needs libcst: parse it with libcst."""
 
 
 class FastNode:
-    """A node: its libcst fields that hold code (``FIELDS``, in libcst's order) and its source range
+    """What every node of this module's trees is (a libcst node is not)."""
+
+    __slots__ = ()
+    _r: tuple[int, int, int, int]  # set by CSTNode's __slots__
+
+
+class CSTNode(FastNode, metaclass=ABCMeta):
+    """A node: its code-holding fields (``FIELDS``, in libcst's order) and its source range
     ``_r`` = (line, byte column, end line, end byte column), 1-based lines."""
 
     __slots__ = ("_r",)
     _r: tuple[int, int, int, int]
     FIELDS: tuple[str, ...] = ()
+    TWIN = "CSTNode"  # the libcst class it stands for
+
+    @classmethod
+    def __subclasshook__(cls, sub: type) -> Any:
+        if sub.__module__.startswith("libcst"):  # libcst.Call is a Call (and a BaseExpression, a CSTNode)
+            twin = getattr(sys.modules.get("libcst"), cls.TWIN, None)
+            return twin is not None and issubclass(sub, twin)
+        return NotImplemented
 
     @property
     def children(self) -> list[Any]:
@@ -57,7 +74,23 @@ class FastNode:
         raise Unsupported("a fix reads indentation: libcst's tree holds it")
 
 
-class _ModuleNode(FastNode):
+def _abstract(name: str, *bases: type) -> Any:
+    return ABCMeta(name, bases or (CSTNode,), {"__slots__": (), "TWIN": name, "__module__": __name__})
+
+
+BaseExpression = _abstract("BaseExpression")
+BaseStatement = _abstract("BaseStatement")
+BaseCompoundStatement = _abstract("BaseCompoundStatement", BaseStatement)
+BaseSmallStatement = _abstract("BaseSmallStatement")
+BaseSuite = _abstract("BaseSuite")
+BaseBinaryOp = _abstract("BaseBinaryOp")
+BaseAugOp = _abstract("BaseAugOp")
+BaseUnaryOp = _abstract("BaseUnaryOp")
+BaseBooleanOp = _abstract("BaseBooleanOp")
+BaseCompOp = _abstract("BaseCompOp")
+
+
+class _ModuleNode(CSTNode):
     """The root: libcst's Module with the source behind it (``code_for_node``, ``position``)."""
 
     __slots__ = ()
@@ -69,9 +102,11 @@ class _ModuleNode(FastNode):
 
     def code_for_node(self, node: Any) -> str:
         if not isinstance(node, FastNode):
-            return cst.Module([]).code_for_node(node)
+            import libcst
+
+            return libcst.Module([]).code_for_node(node)
         if not node._r[0]:
-            return ""
+            return str(getattr(node, "value", ""))  # a node the analysis made (made_string)
         r = node._r
         decorators = getattr(node, "decorators", None)
         if decorators:  # libcst renders a definition from its first decorator
@@ -100,117 +135,149 @@ class _ModuleNode(FastNode):
         return line, col
 
 
-_TWINS: dict[type, type] = {}  # fast class -> libcst class
-
-
-def _node(name: str, fields: str = "", extra: str = "", twin: str | None = None, base: type = FastNode) -> Any:
-    """A FastNode class called ``name`` with code fields ``fields`` (and plain attributes ``extra``),
-    registered as a virtual subclass of ``libcst.<twin or name>``."""
+def _node(name: str, base: type, fields: str = "", extra: str = "", twin: str | None = None) -> Any:
+    """A node class called ``name`` with code fields ``fields`` and plain attributes ``extra``, standing
+    for ``libcst.<twin or name>``."""
     code = tuple(fields.split())
     slots = code + tuple(extra.split())
     namespace: dict[str, Any] = {}
     params = "".join(f", {f}=None" for f in slots)
     exec(f"def __init__(self, _r{params}):\n    self._r = _r\n" + "".join(f"    self.{f} = {f}\n" for f in slots), namespace)
-    cls = type(name, (base,), {"__slots__": slots, "FIELDS": code, "__init__": namespace["__init__"]})
-    target = getattr(cst, twin or name)
-    target.register(cls)
-    _TWINS[cls] = target
-    return cls
+    return ABCMeta(name, (base,), {"__slots__": slots, "FIELDS": code, "TWIN": twin or name, "__module__": __name__,
+                                   "__init__": namespace["__init__"]})
+
+
+_KINDS: dict[type, type] = {}  # a libcst class -> the class of this module it stands for
 
 
 def kind(node: Any) -> type:
-    """The libcst class of ``node``: its own type for a libcst node, the twin for this module's."""
+    """The class of this module ``node`` is: its own type, or for a libcst node the class of the same name."""
     t = type(node)
-    return _TWINS.get(t, t)
+    if t.__module__ == __name__:
+        return t
+    found = _KINDS.get(t)
+    if found is None:
+        found = _KINDS[t] = globals().get(t.__name__, t) if t.__module__.startswith("libcst") else t
+        if not isinstance(found, type):
+            found = _KINDS[t] = t
+    return found
 
 
-Module = _node("Module", "body", "_b", base=_ModuleNode)
-SimpleStatementLine = _node("SimpleStatementLine", "body")
-IndentedBlock = _node("IndentedBlock", "body")
-SimpleStatementSuite = _node("SimpleStatementSuite", "body")
-Expr = _node("Expr", "value")
-Assign = _node("Assign", "targets value")
-AssignTarget = _node("AssignTarget", "target")
-AnnAssign = _node("AnnAssign", "target annotation value")
-Annotation = _node("Annotation", "annotation")
-AugAssign = _node("AugAssign", "target value", "operator")
-Return = _node("Return", "value")
-Raise = _node("Raise", "exc cause")
-Assert = _node("Assert", "test msg")
-Del = _node("Del", "target")
-Global = _node("Global", "names")
-Nonlocal = _node("Nonlocal", "names")
-NameItem = _node("NameItem", "name")
-Import = _node("Import", "names")
-ImportFrom = _node("ImportFrom", "module names", "relative")
-ImportAlias = _node("ImportAlias", "name asname")
-AsName = _node("AsName", "name")
-ImportStar = _node("ImportStar")
-FunctionDef = _node("FunctionDef", "name params body decorators returns", "asynchronous")
-Parameters = _node("Parameters", "params star_arg kwonly_params star_kwarg posonly_params")
-Param = _node("Param", "name annotation default", "star")
-ParamStar = _node("ParamStar")
-Decorator = _node("Decorator", "decorator")
-ClassDef = _node("ClassDef", "name body bases keywords decorators")
-If = _node("If", "test body orelse")
-Else = _node("Else", "body")
-For = _node("For", "target iter body orelse", "asynchronous")
-While = _node("While", "test body orelse")
-With = _node("With", "items body", "asynchronous")
-WithItem = _node("WithItem", "item asname")
-Try = _node("Try", "body handlers orelse finalbody")
-TryStar = _node("TryStar", "body handlers orelse finalbody")
-ExceptHandler = _node("ExceptHandler", "body type name")
-ExceptStarHandler = _node("ExceptStarHandler", "body type name")
-Finally = _node("Finally", "body")
-Match = _node("Match", "subject cases")
-MatchCase = _node("MatchCase", "pattern body guard")
-MatchAs = _node("MatchAs", "pattern name")
-MatchPattern = _node("MatchPattern", "parts", twin="MatchValue")  # any other pattern: its parts, for the walk
-Pass = _node("Pass")
-Break = _node("Break")
-Continue = _node("Continue")
-Name = _node("Name", "", "value")
-Attribute = _node("Attribute", "value attr")
-Call = _node("Call", "func args")
-Arg = _node("Arg", "value keyword", "star")
-SimpleString = _node("SimpleString", "", "value evaluated_value")
-FormattedString = _node("FormattedString", "parts")
-FormattedStringExpression = _node("FormattedStringExpression", "expression format_spec")
-Integer = _node("Integer", "", "value")
-Float = _node("Float", "", "value")
-Imaginary = _node("Imaginary", "", "value")
-Ellipsis = _node("Ellipsis")
-Tuple = _node("Tuple", "elements")
-List = _node("List", "elements")
-Set = _node("Set", "elements")
-Element = _node("Element", "value")
-StarredElement = _node("StarredElement", "value")
-Dict = _node("Dict", "elements")
-DictElement = _node("DictElement", "key value")
-StarredDictElement = _node("StarredDictElement", "value")
-Subscript = _node("Subscript", "value slice")
-SubscriptElement = _node("SubscriptElement", "slice")
-Index = _node("Index", "value")
-Slice = _node("Slice", "lower upper step")
-BinaryOperation = _node("BinaryOperation", "left right", "operator")
-UnaryOperation = _node("UnaryOperation", "expression", "operator")
-BooleanOperation = _node("BooleanOperation", "left right", "operator")
-Comparison = _node("Comparison", "left comparisons")
-ComparisonTarget = _node("ComparisonTarget", "comparator", "operator")
-IfExp = _node("IfExp", "test body orelse")
-Lambda = _node("Lambda", "params body")
-NamedExpr = _node("NamedExpr", "target value")
-ListComp = _node("ListComp", "elt for_in")
-SetComp = _node("SetComp", "elt for_in")
-GeneratorExp = _node("GeneratorExp", "elt for_in")
-DictComp = _node("DictComp", "key value for_in")
-CompFor = _node("CompFor", "target iter ifs inner_for_in", "asynchronous")
-CompIf = _node("CompIf", "test")
-Await = _node("Await", "expression")
-Yield = _node("Yield", "value")
-From = _node("From", "item")
+E, S, C, N, W = BaseExpression, BaseSmallStatement, BaseCompoundStatement, CSTNode, BaseSuite
+Module = _node("Module", _ModuleNode, "body", "_b")
+SimpleStatementLine = _node("SimpleStatementLine", BaseStatement, "body")
+IndentedBlock = _node("IndentedBlock", W, "body")
+SimpleStatementSuite = _node("SimpleStatementSuite", W, "body")
+Expr = _node("Expr", S, "value")
+Assign = _node("Assign", S, "targets value")
+AssignTarget = _node("AssignTarget", N, "target")
+AnnAssign = _node("AnnAssign", S, "target annotation value")
+Annotation = _node("Annotation", N, "annotation")
+AugAssign = _node("AugAssign", S, "target value", "operator")
+Return = _node("Return", S, "value")
+Raise = _node("Raise", S, "exc cause")
+Assert = _node("Assert", S, "test msg")
+Del = _node("Del", S, "target")
+Global = _node("Global", S, "names")
+Nonlocal = _node("Nonlocal", S, "names")
+NameItem = _node("NameItem", N, "name")
+Import = _node("Import", S, "names")
+ImportFrom = _node("ImportFrom", S, "module names", "relative")
+ImportAlias = _node("ImportAlias", N, "name asname")
+AsName = _node("AsName", N, "name")
+ImportStar = _node("ImportStar", N)
+Pass = _node("Pass", S)
+Break = _node("Break", S)
+Continue = _node("Continue", S)
+FunctionDef = _node("FunctionDef", C, "name params body decorators returns", "asynchronous")
+Parameters = _node("Parameters", N, "params star_arg kwonly_params star_kwarg posonly_params")
+Param = _node("Param", N, "name annotation default", "star")
+ParamStar = _node("ParamStar", N)
+Decorator = _node("Decorator", N, "decorator")
+ClassDef = _node("ClassDef", C, "name body bases keywords decorators")
+If = _node("If", C, "test body orelse")
+Else = _node("Else", N, "body")
+For = _node("For", C, "target iter body orelse", "asynchronous")
+While = _node("While", C, "test body orelse")
+With = _node("With", C, "items body", "asynchronous")
+WithItem = _node("WithItem", N, "item asname")
+Try = _node("Try", C, "body handlers orelse finalbody")
+TryStar = _node("TryStar", C, "body handlers orelse finalbody")
+ExceptHandler = _node("ExceptHandler", N, "body type name")
+ExceptStarHandler = _node("ExceptStarHandler", N, "body type name")
+Finally = _node("Finally", N, "body")
+Match = _node("Match", C, "subject cases")
+MatchCase = _node("MatchCase", N, "pattern body guard")
+MatchAs = _node("MatchAs", N, "pattern name")
+MatchPattern = _node("MatchPattern", N, "parts", twin="MatchValue")  # any other pattern: its parts, for the walk
+Name = _node("Name", E, "", "value")
+Attribute = _node("Attribute", E, "value attr")
+Call = _node("Call", E, "func args")
+Arg = _node("Arg", N, "value keyword", "star")
+SimpleString = _node("SimpleString", E, "", "value evaluated_value")
+ConcatenatedString = _node("ConcatenatedString", E, "left right")  # never built: ast joins "a" "b" into one string
+FormattedString = _node("FormattedString", E, "parts")
+FormattedStringExpression = _node("FormattedStringExpression", N, "expression format_spec")
+Integer = _node("Integer", E, "", "value")
+Float = _node("Float", E, "", "value")
+Imaginary = _node("Imaginary", E, "", "value")
+Ellipsis = _node("Ellipsis", E)
+Tuple = _node("Tuple", E, "elements")
+List = _node("List", E, "elements")
+Set = _node("Set", E, "elements")
+Element = _node("Element", N, "value")
+StarredElement = _node("StarredElement", E, "value")
+Dict = _node("Dict", E, "elements")
+DictElement = _node("DictElement", N, "key value")
+StarredDictElement = _node("StarredDictElement", N, "value")
+Subscript = _node("Subscript", E, "value slice")
+SubscriptElement = _node("SubscriptElement", N, "slice")
+Index = _node("Index", N, "value")
+Slice = _node("Slice", N, "lower upper step")
+BinaryOperation = _node("BinaryOperation", E, "left right", "operator")
+UnaryOperation = _node("UnaryOperation", E, "expression", "operator")
+BooleanOperation = _node("BooleanOperation", E, "left right", "operator")
+Comparison = _node("Comparison", E, "left comparisons")
+ComparisonTarget = _node("ComparisonTarget", N, "comparator", "operator")
+IfExp = _node("IfExp", E, "test body orelse")
+Lambda = _node("Lambda", E, "params body")
+NamedExpr = _node("NamedExpr", E, "target value")
+ListComp = _node("ListComp", E, "elt for_in")
+SetComp = _node("SetComp", E, "elt for_in")
+GeneratorExp = _node("GeneratorExp", E, "elt for_in")
+DictComp = _node("DictComp", E, "key value for_in")
+CompFor = _node("CompFor", N, "target iter ifs inner_for_in", "asynchronous")
+CompIf = _node("CompIf", N, "test")
+Await = _node("Await", E, "expression")
+Yield = _node("Yield", E, "value")
+From = _node("From", N, "item")
 
+# operators carry no code of their own: one shared instance each
+_OPERATORS = {
+    BaseBinaryOp: "Add Subtract Multiply Divide FloorDivide Modulo Power MatrixMultiply LeftShift RightShift BitOr BitXor BitAnd",
+    BaseAugOp: "AddAssign SubtractAssign MultiplyAssign DivideAssign FloorDivideAssign ModuloAssign PowerAssign "
+               "MatrixMultiplyAssign LeftShiftAssign RightShiftAssign BitOrAssign BitXorAssign BitAndAssign",
+    BaseUnaryOp: "Minus Plus Not BitInvert",
+    BaseBooleanOp: "And Or",
+    BaseCompOp: "Equal NotEqual LessThan LessThanEqual GreaterThan GreaterThanEqual Is IsNot In NotIn",
+}
+_OP = {name: _node(name, base) for base, names in _OPERATORS.items() for name in names.split()}
+globals().update(_OP)  # cst.Minus, cst.AddAssign, ... for the analysis's isinstance checks
+
+
+def _ops(pairs: str) -> dict[type, Any]:
+    """{ast's operator class: the shared node} from "Add:Add Sub:Subtract ..."."""
+    return {getattr(ast, a): _OP[b](None) for a, b in (pair.split(":") for pair in pairs.split())}
+
+
+_BIN = "Add:Add Sub:Subtract Mult:Multiply Div:Divide FloorDiv:FloorDivide Mod:Modulo Pow:Power MatMult:MatrixMultiply " \
+       "LShift:LeftShift RShift:RightShift BitOr:BitOr BitXor:BitXor BitAnd:BitAnd"
+_BINOP = _ops(_BIN)
+_AUGOP = _ops(" ".join(f"{pair}Assign" for pair in _BIN.split()))
+_UNARY = _ops("USub:Minus UAdd:Plus Not:Not Invert:BitInvert")
+_BOOL = _ops("And:And Or:Or")
+_CMP = _ops("Eq:Equal NotEq:NotEqual Lt:LessThan LtE:LessThanEqual Gt:GreaterThan GtE:GreaterThanEqual Is:Is IsNot:IsNot "
+            "In:In NotIn:NotIn")
 
 # ast's range of these starts at their own "(" (a sole generator argument's: the call's); libcst's at the first element
 _PARENTHESIZED = (Tuple, GeneratorExp)
@@ -228,23 +295,17 @@ def _quote(self: Any) -> str:
     return raw[:3] if raw[:3] in ('"""', "'''") else raw[:1]
 
 
-SimpleString.quote = property(_quote)  # type: ignore[attr-defined]
+SimpleString.quote = property(_quote)
 
-# operators carry no code of their own: libcst's (immutable) instances, shared
-_BINOP = {ast.Add: cst.Add(), ast.Sub: cst.Subtract(), ast.Mult: cst.Multiply(), ast.Div: cst.Divide(),
-          ast.FloorDiv: cst.FloorDivide(), ast.Mod: cst.Modulo(), ast.Pow: cst.Power(), ast.MatMult: cst.MatrixMultiply(),
-          ast.LShift: cst.LeftShift(), ast.RShift: cst.RightShift(), ast.BitOr: cst.BitOr(), ast.BitXor: cst.BitXor(),
-          ast.BitAnd: cst.BitAnd()}
-_AUGOP = {ast.Add: cst.AddAssign(), ast.Sub: cst.SubtractAssign(), ast.Mult: cst.MultiplyAssign(),
-          ast.Div: cst.DivideAssign(), ast.FloorDiv: cst.FloorDivideAssign(), ast.Mod: cst.ModuloAssign(),
-          ast.Pow: cst.PowerAssign(), ast.MatMult: cst.MatrixMultiplyAssign(), ast.LShift: cst.LeftShiftAssign(),
-          ast.RShift: cst.RightShiftAssign(), ast.BitOr: cst.BitOrAssign(), ast.BitXor: cst.BitXorAssign(),
-          ast.BitAnd: cst.BitAndAssign()}
-_UNARY = {ast.USub: cst.Minus(), ast.UAdd: cst.Plus(), ast.Not: cst.Not(), ast.Invert: cst.BitInvert()}
-_BOOL = {ast.And: cst.And(), ast.Or: cst.Or()}
-_CMP = {ast.Eq: cst.Equal(), ast.NotEq: cst.NotEqual(), ast.Lt: cst.LessThan(), ast.LtE: cst.LessThanEqual(),
-        ast.Gt: cst.GreaterThan(), ast.GtE: cst.GreaterThanEqual(), ast.Is: cst.Is(), ast.IsNot: cst.IsNot(),
-        ast.In: cst.In(), ast.NotIn: cst.NotIn()}
+
+def made_string(value: str) -> Any:
+    """A string node the analysis makes (no place in the source; its code is its literal)."""
+    return SimpleString((0, 0, 0, 0), value=repr(value), evaluated_value=value)
+
+
+def made(node: Any) -> bool:
+    """``node`` was made by the analysis, not read from the source."""
+    return isinstance(node, FastNode) and not node._r[0]
 
 
 def _r(a: Any) -> tuple[int, int, int, int]:
@@ -609,7 +670,7 @@ class _Builder:
             names: Any = ImportStar(_r(s.names[0]))
         else:
             names = [self.alias(a) for a in s.names]
-        return ImportFrom(_r(s), module=module, names=names, relative=[cst.Dot()] * (s.level or 0))
+        return ImportFrom(_r(s), module=module, names=names, relative="." * (s.level or 0))
 
     # ---- compound statements
     def decorators(self, s: Any) -> list[Any]:
@@ -632,7 +693,7 @@ class _Builder:
         star_kwarg = self.param(a.kwarg, None, "**") if a.kwarg else None
         n = len(a.posonlyargs)
         return Parameters((0, 0, 0, 0), params=params[n:], posonly_params=params[:n], kwonly_params=kwonly,
-                          star_arg=star_arg if star_arg is not None else cst.MaybeSentinel.DEFAULT, star_kwarg=star_kwarg)
+                          star_arg=star_arg, star_kwarg=star_kwarg)
 
     def param(self, p: ast.arg, default: ast.expr | None, star: str = "") -> Any:
         name = Name((p.lineno, p.col_offset, p.lineno, p.col_offset + len(p.arg.encode())), value=p.arg)

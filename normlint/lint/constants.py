@@ -17,7 +17,7 @@ import operator
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.ast_tree import kind
 
@@ -119,7 +119,7 @@ def evaluate(expr: cst.BaseExpression | None, table: Constants | None = None, de
                 return inner
         return NO_VALUE
     if t is cst.BinaryOperation:
-        op = _BINOPS.get(type(expr.operator))  # type: ignore[attr-defined]
+        op = _BINOPS.get(kind(expr.operator))  # type: ignore[attr-defined]
         left = evaluate(expr.left, table, depth + 1)  # type: ignore[attr-defined]
         right = evaluate(expr.right, table, depth + 1)  # type: ignore[attr-defined]
         if op is None or not _number(left) or not _number(right):

@@ -43,8 +43,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
+from normlint.lint.ast_tree import made
 from normlint.lint.constants import NO_VALUE, Constants, evaluate, keyword
 from normlint.lint.flow import analyze
 from normlint.lint.graph import Flow
@@ -96,4 +97,6 @@ class FileContext:
         return self.index.calls
 
     def code(self, node: cst.CSTNode) -> str:
+        if made(node):  # legacy's data_format="channels_first" for dim_ordering="th": its literal
+            return str(getattr(node, "value", ""))
         return self.module.code_for_node(node)

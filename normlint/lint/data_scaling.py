@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, is_literal, literal
 from normlint.lint.names import dotted

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import TYPE_CHECKING, Literal, Mapping
 
-import libcst as cst
-from libcst.metadata import CodeRange
+from normlint.lint.syntax import cst
+
+if TYPE_CHECKING:
+    from libcst.metadata import CodeRange
 
 SAFE, UNSAFE = "safe", "unsafe"
 Mode = Literal["replace", "insert_after", "insert_before", "delete_lines", "insert_after_lines", "insert_before_lines"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.keras_api import APPLICATIONS, LAYER_CLASSES, MODEL_CLASSES, SUBCLASS_BASES, TF1_LAYERS
 from normlint.lint.graph import (

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.constants import dict_items
 

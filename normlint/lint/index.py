@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.ast_tree import FastNode, kind
 

@@ -11,7 +11,8 @@ layers from module paths that no longer exist (``keras.layers.normalization``,
 
 from __future__ import annotations
 
-import libcst as cst
+from normlint.lint.ast_tree import made_string
+from normlint.lint.syntax import cst
 
 # keywords that only Keras 1 had (any of them marks a call as Keras 1)
 KERAS1_KEYWORDS = frozenset({
@@ -60,7 +61,7 @@ def modernize(call: cst.Call, kind: str, args: list[cst.BaseExpression], kwargs:
     for key, value in kwargs.items():
         if key == "dim_ordering":
             if isinstance(value, cst.SimpleString) and value.evaluated_value in _DIM_ORDERING:
-                out["data_format"] = cst.SimpleString(repr(_DIM_ORDERING[str(value.evaluated_value)]))
+                out["data_format"] = made_string(_DIM_ORDERING[str(value.evaluated_value)])
             continue
         out.setdefault(_RENAMES.get(key, key), value)
     return args[:1], out

@@ -12,7 +12,7 @@ Two promises the rules rely on:
 
 from __future__ import annotations
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.index import FileIndex, dotted
 from normlint.lint.keras_api import ALIASES, LAYER_CLASSES, MODEL_CLASSES

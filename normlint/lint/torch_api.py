@@ -6,7 +6,7 @@ transforms, and are kept as plain data so that linting needs no PyTorch install.
 
 from __future__ import annotations
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 MODULE_CLASSES = frozenset(
     """

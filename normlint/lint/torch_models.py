@@ -10,7 +10,7 @@ is unknown, and the rules treat unknown as holding: most models do.
 
 from __future__ import annotations
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext
 from normlint.lint.index import descendants, dotted

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.index import children, descendants, dotted
 from normlint.lint.names import Names

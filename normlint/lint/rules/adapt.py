@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.context import CallSite, FileContext
 from normlint.lint.data_scaling import EVAL_WORDS, TRAIN_WORDS

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext
 from normlint.lint.data_scaling import names_in

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, is_literal, literal
 from normlint.lint.graph import Application, LayerObj

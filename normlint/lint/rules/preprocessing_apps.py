@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, keyword, literal
 from normlint.lint.data_scaling import data_arg, is_image_data_generator, names_in, scaling

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, is_literal, keyword, literal
 from normlint.lint.data_scaling import (EVAL_WORDS, GENERATOR_SCALING, SCALING, TRAIN_WORDS, data_arg, generator_scales,

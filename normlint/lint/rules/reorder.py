@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext
 from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit, indentation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-import libcst as cst
+from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext
 from normlint.lint.graph import Application
