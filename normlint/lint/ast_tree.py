@@ -125,7 +125,7 @@ class _ModuleNode(CSTNode):
         text = self._b.lines[line - 1] if 0 < line <= len(self._b.lines) else ""
         if not text.isascii():
             col = len(text.encode("utf-8", "surrogatepass")[:col].decode("utf-8", "surrogatepass"))
-        if type(node) in _PARENTHESIZED and text[col:col + 1] == "(" and _own_parenthesis(node):
+        if type(node) in _PARENTHESIZED and text[col:col + 1] == "(" and _own_parenthesis(node, self._b):
             b = self._b
             at, end = b.offset(line, node._r[1]) + 1, len(b.source)
             while at < end and b.source[at] in " \t\r\n\\":
@@ -281,13 +281,33 @@ _CMP = _ops("Eq:Equal NotEq:NotEqual Lt:LessThan LtE:LessThanEqual Gt:GreaterTha
 
 # ast's range of these starts at their own "(" (a sole generator argument's: the call's); libcst's at the first element
 _PARENTHESIZED = (Tuple, GeneratorExp)
-_WRAPPERS = (Element, Arg)
+_WRAPPERS = (Element, Arg, SubscriptElement, Index)
 
 
-def _own_parenthesis(node: Any) -> bool:
+def _own_parenthesis(node: Any, builder: _Builder) -> bool:
     """The "(" at the start of a tuple's (a generator's) range is its own, not its first element's."""
-    first = node.elements[0].value if type(node) is Tuple and node.elements else getattr(node, "elt", None)
-    return first is None or first._r[:2] != node._r[:2]
+    if type(node) is Tuple:
+        return _encloses(builder.segment(node._r))
+    return bool(node.elt._r[:2] != node._r[:2])
+
+
+def _encloses(text: str) -> bool:
+    """``text`` is one parenthesized group: ``(a, b)``, not ``(a), b`` or ``(a), (b)``."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth, quote = 0, ""
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0 and i != len(text) - 1:
+                return False
+    return True
 
 
 def _quote(self: Any) -> str:
@@ -337,7 +357,7 @@ class _Builder:
             ast.Expr: lambda s: Expr(_r(s), value=self.e(s.value)),
             ast.Assign: self.assign, ast.AnnAssign: self.annassign, ast.AugAssign: self.augassign,
             ast.Return: lambda s: Return(_r(s), value=self.opt(s.value)),
-            ast.Raise: lambda s: Raise(_r(s), exc=self.opt(s.exc), cause=self.opt(s.cause)),
+            ast.Raise: lambda s: Raise(_r(s), exc=self.opt(s.exc), cause=self.cause(s.cause)),
             ast.Assert: lambda s: Assert(_r(s), test=self.e(s.test), msg=self.opt(s.msg)),
             ast.Delete: self.delete, ast.Global: self.names_stmt, ast.Nonlocal: self.names_stmt,
             ast.Import: self.import_, ast.ImportFrom: self.import_from,
@@ -535,9 +555,8 @@ class _Builder:
         return Subscript(_r(a), value=self.e(a.value), slice=tuple(elements))
 
     def _parenthesized(self, t: ast.Tuple) -> bool:
-        """``x[(a, b)]``: one index, as libcst reads it (``x[a, b]`` and ``x[(a), b]`` are two)."""
-        first = t.elts[0] if t.elts else None
-        return self.segment(_r(t))[:1] == "(" and (first is None or (first.lineno, first.col_offset) != (t.lineno, t.col_offset))
+        """``x[(a, b)]``: one index, as libcst reads it (``x[a, b]`` and ``x[(a), 1]`` are two)."""
+        return _encloses(self.segment(_r(t)))
 
     def slice(self, a: ast.Slice) -> Any:
         r = _r(a) if hasattr(a, "lineno") else (0, 0, 0, 0)
@@ -582,6 +601,10 @@ class _Builder:
             return DictComp(_r(a), key=self.e(a.key), value=self.e(a.value), for_in=for_in)
         cls = ListComp if type(a) is ast.ListComp else SetComp if type(a) is ast.SetComp else GeneratorExp
         return cls(_r(a), elt=self.e(a.elt), for_in=for_in)
+
+    def cause(self, a: ast.expr | None) -> Any:
+        value = self.opt(a)
+        return None if value is None else From(value._r, item=value)  # raise ... from <cause>
 
     def await_(self, a: ast.Await) -> Any:
         return Await(_r(a), expression=self.e(a.value))
