@@ -52,16 +52,14 @@ class CSTNode(FastNode, metaclass=ABCMeta):
             return twin is not None and issubclass(sub, twin)
         return NotImplemented
 
+    @staticmethod
+    def kids(node: Any) -> list[Any]:
+        """The nodes in ``node``'s FIELDS, in order (each class has its own, generated: the walks' inner loop)."""
+        return []
+
     @property
     def children(self) -> list[Any]:
-        out: list[Any] = []
-        for name in self.FIELDS:
-            v = getattr(self, name)
-            if type(v) is list or type(v) is tuple:
-                out.extend(x for x in v if isinstance(x, FastNode))
-            elif isinstance(v, FastNode):
-                out.append(v)
-        return out
+        return self.kids(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}@{self._r[0]}:{self._r[1]}"
@@ -143,8 +141,12 @@ def _node(name: str, base: type, fields: str = "", extra: str = "", twin: str | 
     namespace: dict[str, Any] = {}
     params = "".join(f", {f}=None" for f in slots)
     exec(f"def __init__(self, _r{params}):\n    self._r = _r\n" + "".join(f"    self.{f} = {f}\n" for f in slots), namespace)
+    # a field holds a node, None, or a list/tuple of nodes
+    body = "".join(f"    v = n.{f}\n    if v is not None:\n        if type(v) is list or type(v) is tuple:\n"
+                   f"            out.extend(v)\n        else:\n            out.append(v)\n" for f in code)
+    exec(f"def kids(n):\n    out = []\n{body}    return out\n", namespace)
     return ABCMeta(name, (base,), {"__slots__": slots, "FIELDS": code, "TWIN": twin or name, "__module__": __name__,
-                                   "__init__": namespace["__init__"]})
+                                   "__init__": namespace["__init__"], "kids": staticmethod(namespace["kids"])})
 
 
 _KINDS: dict[type, type] = {}  # a libcst class -> the class of this module it stands for

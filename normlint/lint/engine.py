@@ -76,18 +76,21 @@ def lint_source(
         if size > limit:  # neither compiled nor parsed: both cost memory in proportion to the size
             return [Finding(path, 1, 1, "NL000", f"NL000 not analysed: {_size(size)} is over max-file-size "
                             f"{_size(limit)} (raise it with --max-file-size or [tool.normlint] max-file-size)")] if rules else []
-    if check_syntax:  # every file alike, prefilter or not: the interpreter's grammar decides NL000
-        error = syntax_error(source, path)
-        if error:
-            return error
-    if not rules:
-        return []
-    # A libcst tree is hundreds of thousands of acyclic objects that reference counting frees; letting
-    # the cyclic collector walk the host's heap (flake8's) on every allocation burst costs more than
-    # the parse itself there.
+    # A tree is hundreds of thousands of acyclic objects that reference counting frees; letting the
+    # cyclic collector walk the host's heap (flake8's) on every allocation burst costs more than the
+    # parse itself there.
     enabled = gc.isenabled()
     gc.disable()
     try:
+        if check_syntax:  # every file alike, prefilter or not: the interpreter's grammar decides NL000
+            if rules and tree is None and not fixes:  # the tree the analysis reads, compiled: one parse
+                tree, error = _parse_and_compile(source, path)
+            else:
+                error = syntax_error(source, path)
+            if error:
+                return error
+        if not rules:
+            return []
         return _lint_parsed(source, path, config, rules, describe_line or _line_words, fixes, tree)
     except RecursionError:
         return [Finding(path, 1, 1, "NL000", "NL000 not analysed: the file nests too deeply (RecursionError)")]
@@ -105,15 +108,31 @@ def _size(n: int) -> str:
 def syntax_error(source: str, path: str) -> list[Finding]:
     """NL000 with CPython's own message and position when the running interpreter cannot compile the
     file, else nothing. The message names the Python version whose grammar decided."""
+    return _parse_and_compile(source, path, tree=False)[1]
+
+
+def _parse_and_compile(source: str, path: str, tree: bool = True) -> tuple[ast.Module | None, list[Finding]]:
+    """(``ast.parse(source)`` when ``tree``, NL000 as ``syntax_error`` words it). Compiling the parsed
+    tree raises what compiling the source does (the parser's errors, then the compiler's: ``return``
+    outside a function...) and costs half as much."""
+    parsed = None
     try:
-        compile(source, path, "exec", dont_inherit=True)
+        if tree:
+            try:
+                parsed = ast.parse(source, path)
+            except (ValueError, RecursionError, MemoryError, OverflowError):
+                return None, syntax_error(source, path)  # the words of compiling the source (a file may nest
+                # too deeply for ast's Python objects and not for the compiler)
+            compile(parsed, path, "exec", dont_inherit=True)
+        else:
+            compile(source, path, "exec", dont_inherit=True)
     except SyntaxError as exc:  # TabError and IndentationError too
         kind = "" if type(exc) is SyntaxError else f"{type(exc).__name__}: "
         line, col = exc.lineno or 1, max(exc.offset or 1, 1)
-        return [Finding(path, line, col, "NL000", f"NL000 cannot parse ({PYTHON}): {kind}{exc.msg}")]
+        return None, [Finding(path, line, col, "NL000", f"NL000 cannot parse ({PYTHON}): {kind}{exc.msg}")]
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        return [Finding(path, 1, 1, "NL000", f"NL000 cannot parse ({PYTHON}): {type(exc).__name__}: {_first_line(exc)}")]
-    return []
+        return None, [Finding(path, 1, 1, "NL000", f"NL000 cannot parse ({PYTHON}): {type(exc).__name__}: {_first_line(exc)}")]
+    return parsed, []
 
 
 def _first_line(exc: BaseException) -> str:

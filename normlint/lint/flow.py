@@ -362,7 +362,7 @@ class Interpreter:
 
     def eval(self, expr: cst.BaseExpression | None, env: dict[str, Value]) -> Value:
         """What ``expr`` evaluates to; UNKNOWN for what the flow does not follow."""
-        how = _EVAL.get(kind(expr))
+        how = _EVAL.get(type(expr)) or _EVAL.get(kind(expr))  # a fast tree's class, or a libcst node's twin
         return how(self, expr, env) if how is not None else UNKNOWN
 
     def _eval_name(self, expr: cst.Name, env: dict[str, Value]) -> Value:

@@ -47,6 +47,8 @@ def _is_node(t: type) -> bool:
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    if isinstance(node, FastNode):
+        return node.kids(node)  # type: ignore[attr-defined]
     out: list[cst.CSTNode] = []
     for name in child_fields(type(node)):
         v = getattr(node, name)

@@ -12,6 +12,8 @@ Two promises the rules rely on:
 
 from __future__ import annotations
 
+import functools
+
 from normlint.lint.syntax import cst
 
 from normlint.lint.index import FileIndex, dotted
@@ -63,6 +65,7 @@ def _canonical_torch(qual: str) -> str:
     return qual
 
 
+@functools.lru_cache(maxsize=4096)
 def canonicalize(qual: str) -> str:
     """Rewrite one of the many spellings of a Keras/TF symbol to the one the rules use."""
     if qual in _SIMPLE_REWRITES:
