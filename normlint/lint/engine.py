@@ -47,7 +47,21 @@ class Finding:
 
 def active_rules(source: str, config: Config, path: str | None = None, prefilter: bool = True) -> list[type[Rule]]:
     """The rules that are enabled and whose cheap text triggers all match ``source``."""
-    return [r for r in ALL_RULES if config.enabled(r.code, path) and (not prefilter or r.may_match(source))]
+    return [r for r in _enabled_rules(config, path) if not prefilter or r.may_match(source)]
+
+
+_ENABLED: dict[tuple[tuple[str, ...], ...], list[type[Rule]]] = {}
+
+
+def _enabled_rules(config: Config, path: str | None) -> list[type[Rule]]:
+    """The rules ``config`` enables for ``path``: decided once per selection unless per-file ignores apply."""
+    if config.per_file_ignores and path is not None:
+        return [r for r in ALL_RULES if config.enabled(r.code, path)]
+    key = (tuple(config.select), tuple(config.extend_select), tuple(config.ignore))
+    found = _ENABLED.get(key)
+    if found is None:
+        found = _ENABLED[key] = [r for r in ALL_RULES if config.enabled(r.code, None)]
+    return found
 
 
 MAX_FILE_SIZE = MAX_FILE_SIZE_OPTION.default  # a libcst tree costs ~0.9 KB of memory per source byte
