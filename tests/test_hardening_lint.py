@@ -90,6 +90,34 @@ def test_a_5mb_generated_model_file_is_bounded_in_time_and_memory(tmp_path: Path
         "normlint: error: --max-file-size must be a size like 512K or 1M (0: no limit), got 'lots'")
 
 
+@pytest.mark.slow
+def test_a_model_file_just_under_the_size_limit_with_hundreds_of_findings_is_linted_and_fixed(tmp_path: Path):
+    """The repro: 500 KB of `model.add(...)` with ~580 Dropout -> BatchNormalization findings took 160 s
+    (NL101's fix walked the whole module once per finding); it is one walk per file now, on either tree."""
+    path = tmp_path / "generated.py"
+    path.write_text(generated_model(500_000))
+    driver = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+              "r = subprocess.run([sys.executable, '-m', 'normlint', *sys.argv[2:], sys.argv[1]], capture_output=True, text=True); "
+              "print(r.returncode, round(time.perf_counter() - t, 1), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+              "print(r.stdout.count('NL101'))")
+
+    def timed(*args: str) -> tuple[float, int]:
+        result = run([sys.executable, "-c", driver, str(path), *args], timeout=300)
+        head, count = result.stdout.split("\n", 1)
+        rc, seconds, peak_kb = head.split()
+        assert rc == "1" and int(peak_kb) < 1024 * 1024, (args, head, result.stderr[-500:])
+        return float(seconds), int(count)
+
+    for fmt in ("text", "json"):  # the fast tree, and libcst's with every fix placed
+        seconds, count = timed("lint", "--format", fmt)
+        assert seconds < 60 and count > 500, (fmt, seconds, count)
+    path.write_text(generated_model(100_000))
+    before = timed("lint")[1]
+    seconds, after = timed("lint", "--fix", "--unsafe-fixes")  # at most 10 rounds of libcst's path
+    assert seconds < 120 and after < before, (seconds, before, after)
+    compile(path.read_text(), str(path), "exec")
+
+
 KILLER = textwrap.dedent(
     """\
     import os, signal, sys

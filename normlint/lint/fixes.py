@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Mapping
+from typing import TYPE_CHECKING, Callable, Literal, Mapping
 
 from normlint.lint.syntax import cst
 
@@ -40,9 +40,15 @@ class NodeEdit:
 
 @dataclass(frozen=True)
 class FixSpec:
+    """``edits`` may be a function that makes them: a fix that renders code (libcst's tree) says what it
+    does without rendering anything where no edit is placed (the fast tree: flake8, the text report)."""
+
     message: str
     applicability: str
-    edits: tuple[NodeEdit, ...]
+    edits: tuple[NodeEdit, ...] | Callable[[], tuple[NodeEdit, ...]]
+
+    def node_edits(self) -> tuple[NodeEdit, ...]:
+        return self.edits() if callable(self.edits) else self.edits
 
 
 @dataclass(frozen=True, order=True)
@@ -101,7 +107,7 @@ class Offsets:
 def resolve(spec: FixSpec, positions: Mapping[cst.CSTNode, CodeRange], offsets: Offsets) -> Fix | None:
     """The spec's edits as offsets of the source; None when a node has no position (not in the module)."""
     edits = []
-    for e in spec.edits:
+    for e in spec.node_edits():
         where = positions.get(e.node)
         if where is None:
             return None

@@ -26,20 +26,30 @@ from normlint.lint.keras_api import BATCHNORM
 from normlint.lint import torch_api
 
 
-def path_to(root: cst.CSTNode, target: cst.CSTNode, limit: int = 200_000) -> list[cst.CSTNode] | None:
-    """The nodes from ``root`` down to ``target`` (both included), or None."""
-    stack: list[tuple[cst.CSTNode, int]] = [(root, 0)]
-    trail: list[cst.CSTNode] = []
-    seen = 0
-    while stack and seen < limit:
-        node, depth = stack.pop()
-        seen += 1
-        del trail[depth:]
-        trail.append(node)
-        if node is target:
-            return trail
-        stack.extend((k, depth + 1) for k in reversed(children(node)))
-    return None
+def _parents(ctx: FileContext) -> dict[int, cst.CSTNode]:
+    """id(node) -> its parent, for every node of the file: one walk, whatever the number of findings."""
+    found = ctx.memo.get("reorder.parents")
+    if found is None:
+        found = ctx.memo["reorder.parents"] = {}
+        stack: list[cst.CSTNode] = [ctx.module]
+        while stack:
+            node = stack.pop()
+            for kid in children(node):
+                found[id(kid)] = node
+                stack.append(kid)
+    return found
+
+
+def path_to(ctx: FileContext, target: cst.CSTNode) -> list[cst.CSTNode] | None:
+    """The nodes from the module down to ``target`` (both included), or None."""
+    parents = _parents(ctx)
+    trail = [target]
+    while trail[-1] is not ctx.module:
+        parent = parents.get(id(trail[-1]))
+        if parent is None:
+            return None
+        trail.append(parent)
+    return trail[::-1]
 
 
 def _is_batchnorm(ctx: FileContext, node: cst.CSTNode) -> bool:
@@ -54,10 +64,19 @@ def _is_batchnorm(ctx: FileContext, node: cst.CSTNode) -> bool:
     return False
 
 
-def _last_batchnorm(ctx: FileContext, items: Sequence[cst.CSTNode], j: int) -> int:
-    """The last BatchNormalization from ``j`` on: the Dropout goes after it, not between two of them
-    (where it would feed the second through a weighted layer, NL103)."""
-    return max([k for k in range(j, len(items)) if _is_batchnorm(ctx, items[k])], default=j)
+def _last_batchnorm(ctx: FileContext, owner: cst.CSTNode, items: Sequence[cst.CSTNode], j: int, end: int) -> int:
+    """The last BatchNormalization of ``items[j:end + 1]``: the Dropout goes after it, not between two of
+    them (where it would feed the second through a weighted layer, NL103). ``owner`` holds ``items``:
+    the scan is made once per owner, whatever the number of findings in it."""
+    memo = ctx.memo.setdefault("reorder.last_batchnorm", {})
+    upto = memo.get(id(owner))  # upto[k]: the index of the last BatchNormalization at or before k, else -1
+    if upto is None:
+        upto, last = [], -1
+        for k, item in enumerate(items):
+            last = k if _is_batchnorm(ctx, item) else last
+            upto.append(last)
+        memo[id(owner)] = upto
+    return upto[end] if upto[end] >= j else j
 
 
 def _list_fix(ctx: FileContext, seq: cst.List | cst.Tuple, drop: cst.CSTNode, bn: cst.CSTNode) -> FixSpec | None:
@@ -66,13 +85,14 @@ def _list_fix(ctx: FileContext, seq: cst.List | cst.Tuple, drop: cst.CSTNode, bn
     j = next((k for k, v in enumerate(values) if v is bn), None)
     if i is None or j is None or i >= j or any(isinstance(e, cst.StarredElement) for e in seq.elements):
         return None
-    j = _last_batchnorm(ctx, values, j)
+    j = _last_batchnorm(ctx, seq, values, j, len(values) - 1)
     moved = values.pop(i)
     values.insert(j, moved)
-    # the values move; the commas (with the line breaks and comments after them) stay where they are
-    fixed = [el.with_changes(value=v) for el, v in zip(seq.elements, values)]
-    return FixSpec("move the Dropout after the BatchNormalization", UNSAFE,
-                   (NodeEdit(seq, ctx.code(seq.with_changes(elements=fixed))),))
+
+    def edits() -> tuple[NodeEdit, ...]:  # the values move; the commas (with the line breaks and comments after them) stay
+        fixed = [el.with_changes(value=v) for el, v in zip(seq.elements, values)]
+        return (NodeEdit(seq, ctx.code(seq.with_changes(elements=fixed))),)
+    return FixSpec("move the Dropout after the BatchNormalization", UNSAFE, edits)
 
 
 def _args_fix(ctx: FileContext, call: cst.Call, drop: cst.CSTNode, bn: cst.CSTNode) -> FixSpec | None:
@@ -84,10 +104,13 @@ def _args_fix(ctx: FileContext, call: cst.Call, drop: cst.CSTNode, bn: cst.CSTNo
     j = next((k for k, v in enumerate(values) if v is bn), None)
     if i is None or j is None or i >= j:
         return None
-    j = _last_batchnorm(ctx, values, j)
+    j = _last_batchnorm(ctx, call, values, j, len(values) - 1)
     values.insert(j, values.pop(i))
-    fixed = [a.with_changes(value=v) for a, v in zip(call.args, values)]
-    return FixSpec("move the Dropout after the BatchNorm", UNSAFE, (NodeEdit(call, ctx.code(call.with_changes(args=fixed))),))
+
+    def edits() -> tuple[NodeEdit, ...]:
+        fixed = [a.with_changes(value=v) for a, v in zip(call.args, values)]
+        return (NodeEdit(call, ctx.code(call.with_changes(args=fixed))),)
+    return FixSpec("move the Dropout after the BatchNorm", UNSAFE, edits)
 
 
 def _statement(trail: list[cst.CSTNode]) -> tuple[cst.SimpleStatementLine, list[cst.CSTNode]] | None:
@@ -130,36 +153,51 @@ def _statements_fix(ctx: FileContext, drop_trail: list[cst.CSTNode], bn_trail: l
     if block is None or not b_above or b_above[-1] is not block or not hasattr(block, "body"):
         return None
     body = list(block.body)  # type: ignore[attr-defined]
-    try:
-        i, j = body.index(d_stmt), body.index(b_stmt)
-    except ValueError:
+    where, receivers, chains = _block_table(ctx, block, body)
+    i, j = where.get(id(d_stmt)), where.get(id(b_stmt))
+    if i is None or j is None or i >= j:
         return None
-    if i >= j:
+    if not all(isinstance(s, cst.SimpleStatementLine) for s in body[i:j + 1]):
         return None
-    between = body[i:j + 1]
-    if not all(isinstance(s, cst.SimpleStatementLine) for s in between):
-        return None
-    receivers = {_receiver_call(s) for s in between}  # type: ignore[arg-type]
-    chains = {_chain_name(s) for s in between}  # type: ignore[arg-type]
-    if len(receivers) == 1 and None not in receivers:
-        same = lambda s: isinstance(s, cst.SimpleStatementLine) and _receiver_call(s) in receivers  # noqa: E731
-    elif len(chains) == 1 and None not in chains:
-        same = lambda s: isinstance(s, cst.SimpleStatementLine) and _chain_name(s) in chains  # noqa: E731
+    if len(set(receivers[0][i:j + 1])) == 1 and receivers[0][i] is not None:
+        run = receivers[1][j]  # the statements on the same receiver go on to here
+    elif len(set(chains[0][i:j + 1])) == 1 and chains[0][i] is not None:
+        run = chains[1][j]
     else:
         return None
-    run = j
-    while run + 1 < len(body) and same(body[run + 1]):
-        run += 1
-    b_stmt = body[_last_batchnorm(ctx, body[: run + 1], j)]
-    indent = indentation(ctx.module, d_above)
-    text = indent + ctx.code(d_stmt.with_changes(leading_lines=[]))
-    return FixSpec("move the Dropout after the BatchNormalization", UNSAFE,
-                   (NodeEdit(d_stmt, "", "delete_lines"), NodeEdit(b_stmt, text, "insert_after_lines")))
+    b_stmt = body[_last_batchnorm(ctx, block, body, j, run)]
+
+    def edits() -> tuple[NodeEdit, ...]:
+        text = indentation(ctx.module, d_above) + ctx.code(d_stmt.with_changes(leading_lines=[]))
+        return NodeEdit(d_stmt, "", "delete_lines"), NodeEdit(b_stmt, text, "insert_after_lines")
+    return FixSpec("move the Dropout after the BatchNormalization", UNSAFE, edits)
+
+
+def _block_table(ctx: FileContext, block: cst.CSTNode, body: list) -> tuple[dict[int, int], tuple, tuple]:
+    """For one block, once: where each statement is, and for each statement its receiver ('model.add') and
+    chain name ('x'), with the index where the run of statements sharing it ends."""
+    memo = ctx.memo.setdefault("reorder.blocks", {})
+    found = memo.get(id(block))
+    if found is None:
+        where = {id(s): k for k, s in enumerate(body)}
+        simple = [s if isinstance(s, cst.SimpleStatementLine) else None for s in body]
+        found = memo[id(block)] = (where, _runs([s and _receiver_call(s) for s in simple]),
+                                   _runs([s and _chain_name(s) for s in simple]))
+    return found
+
+
+def _runs(keys: list) -> tuple[list, list[int]]:
+    """(keys, ends): ends[k] is the last index of the run of equal keys holding k (k itself for None)."""
+    ends = list(range(len(keys)))
+    for k in range(len(keys) - 2, -1, -1):
+        if keys[k] is not None and keys[k] == keys[k + 1]:
+            ends[k] = ends[k + 1]
+    return keys, ends
 
 
 def move_after_fix(ctx: FileContext, drop_site: cst.CSTNode, bn_site: cst.CSTNode) -> FixSpec | None:
-    drop_trail = path_to(ctx.module, drop_site)
-    bn_trail = path_to(ctx.module, bn_site)
+    drop_trail = path_to(ctx, drop_site)
+    bn_trail = path_to(ctx, bn_site)
     if drop_trail is None or bn_trail is None:
         return None
     if any(isinstance(n, (cst.For, cst.While, cst.ListComp, cst.GeneratorExp)) for n in drop_trail):

@@ -138,7 +138,7 @@ changes what it computes (the point of the fix) and the weights a checkpoint hol
                     f"{kind} is built inside {cls.name.value}.{method}(): a new {what}, with new weights, on "
                     f"every call; build it in __init__(){' or build()' if method == 'call' else ''} and apply "
                     f"it in {method}()",
-                    fix=fix if fix is not None and any(e.node is call for e in fix.edits) else None,
+                    fix=fix if fix is not None and any(e.node is call for e in fix.node_edits()) else None,
                 )
 
     @staticmethod
