@@ -195,6 +195,17 @@ def _runs(keys: list) -> tuple[list, list[int]]:
     return keys, ends
 
 
+def _first_in(ctx: FileContext, owner: cst.CSTNode) -> bool:
+    """The first fix asked of this list (these arguments): a fix rewrites the whole sequence, so two in one
+    sequence overlap and --fix applies one a round; the next round's lint offers the next. Rendering the
+    sequence once per finding would cost its size times the findings (a generated nn.Sequential)."""
+    taken = ctx.memo.setdefault("reorder.sequences", set())
+    if id(owner) in taken:
+        return False
+    taken.add(id(owner))
+    return True
+
+
 def move_after_fix(ctx: FileContext, drop_site: cst.CSTNode, bn_site: cst.CSTNode) -> FixSpec | None:
     drop_trail = path_to(ctx, drop_site)
     bn_trail = path_to(ctx, bn_site)
@@ -204,9 +215,11 @@ def move_after_fix(ctx: FileContext, drop_site: cst.CSTNode, bn_site: cst.CSTNod
         return None  # moved within a loop, the Dropout would still feed the next pass's layers
     if len(drop_trail) >= 3 and isinstance(drop_trail[-2], cst.Element) and isinstance(drop_trail[-3], (cst.List, cst.Tuple)):
         seq = drop_trail[-3]  # the Dropout is an element of a list: the BatchNormalization must be one too
-        return _list_fix(ctx, seq, drop_site, bn_site) if any(e.value is bn_site for e in seq.elements) else None
+        if not _first_in(ctx, seq) or not any(e.value is bn_site for e in seq.elements):
+            return None
+        return _list_fix(ctx, seq, drop_site, bn_site)
     if len(drop_trail) >= 3 and isinstance(drop_trail[-2], cst.Arg) and isinstance(drop_trail[-3], cst.Call):
         call = drop_trail[-3]  # nn.Sequential(..., Dropout(), BatchNorm2d(), ...)
-        if any(a.value is bn_site for a in call.args):  # type: ignore[attr-defined]
+        if _first_in(ctx, call) and any(a.value is bn_site for a in call.args):  # type: ignore[attr-defined]
             return _args_fix(ctx, call, drop_site, bn_site)  # type: ignore[arg-type]
     return _statements_fix(ctx, drop_trail, bn_trail)
