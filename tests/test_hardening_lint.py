@@ -112,7 +112,7 @@ def test_a_model_file_just_under_the_size_limit_with_hundreds_of_findings_is_lin
         seconds, count = timed("lint", "--format", fmt)
         assert seconds < 60 and count > 500, (fmt, seconds, count)
     # one nn.Sequential(...) of 1,200 Dropout -> BatchNorm2d pairs: a fix rewrites the whole call, so one per call
-    modules = "".join(f"    nn.Conv2d(8, 8, 3),\n    nn.Dropout(0.3),\n    nn.BatchNorm2d(8),\n" for _ in range(1200))
+    modules = "".join("    nn.Conv2d(8, 8, 3),\n    nn.Dropout(0.3),\n    nn.BatchNorm2d(8),\n" for _ in range(1200))
     path.write_text(f"import torch.nn as nn\nnet = nn.Sequential(\n{modules})\n")
     seconds, count = timed("lint", "--format", "json")
     assert seconds < 60 and count == 1200, (seconds, count)
