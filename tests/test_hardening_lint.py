@@ -118,6 +118,14 @@ def test_a_model_file_just_under_the_size_limit_with_hundreds_of_findings_is_lin
     assert seconds < 60 and count == 1200, (seconds, count)
     findings = json.loads(normlint("lint", "--format", "json", str(path)).stdout)["findings"]
     assert len(findings) == 1200 and sum(f["fix"] is not None for f in findings) == 1
+    # one nn.Module of 4,000 Conv2d -> BatchNorm2d pairs (each a finding): the model's members, NL102's
+    # applicability and NL402's prefilter were each a scan per layer or per finding
+    attrs = "".join(f"        self.c{i} = nn.Conv2d(8, 8, 3)\n        self.b{i} = nn.BatchNorm2d(8)\n" for i in range(4000))
+    calls = "".join(f"        x = self.b{i}(self.c{i}(x))\n" for i in range(4000))
+    path.write_text("import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                    f"{attrs}\n    def forward(self, x):\n{calls}        return x\n")
+    seconds, count = timed("lint", "--max-file-size", "0")
+    assert seconds < 60 and count == 0, (seconds, count)
     path.write_text(generated_model(100_000))
     before = timed("lint")[1]
     seconds, after = timed("lint", "--fix", "--unsafe-fixes")  # at most 10 rounds of libcst's path

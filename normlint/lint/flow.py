@@ -151,8 +151,10 @@ class Interpreter:
                     if isinstance(out, Tensor):
                         obj.output = out
                     # layers built or applied inside call() belong to the model too
+                    known = {id(m) for m in obj.members}
                     for app in self.flow.applications[first_app:]:
-                        if app.layer is not obj and all(app.layer is not m for m in obj.members):
+                        if app.layer is not obj and id(app.layer) not in known:
+                            known.add(id(app.layer))
                             obj.members.append(app.layer)
         finally:
             self._tape_depth = tape_depth

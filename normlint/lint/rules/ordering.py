@@ -293,6 +293,9 @@ longer loads strictly).
         # the bias is cancelled exactly, so the numbers stay the same; but a file that loads saved
         # weights expects the bias variables to be there
         loads = ("load_state_dict", "torch.load") if torch else ("load_weights",)
-        applicability = UNSAFE if any(word in ctx.source for word in loads) else SAFE
+        key = f"bias-fix.loads.{torch}"  # once per file, whatever the number of findings
+        if key not in ctx.memo:
+            ctx.memo[key] = any(word in ctx.source for word in loads)
+        applicability = UNSAFE if ctx.memo[key] else SAFE
         return FixSpec(f"pass {keyword}=False", applicability,
                        (call_insert(site, keyword, "False", ctx.code(site.func)),))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Iterator
 
 from normlint.lint.syntax import cst
@@ -222,16 +223,15 @@ class Net(keras.Model):
     required = (("def call", "def forward"), patterns.NORM_TEXT)
     triggers = (r"def\s+(?:call|forward)\s*\(", patterns.NORM_USE)
     _SELF_ATTR = re.compile(r"self\.(\w+)\s*=\s*[\w.]+\s*\(")
+    _SELF_CALL = re.compile(r"self\.(\w+)\s*\(")
 
     @classmethod
     def may_match(cls, source: str) -> bool:
         """Some ``self.x = Something(...)`` whose ``self.x(`` is called at two places or more."""
         if not super().may_match(source):
             return False
-        for name in set(cls._SELF_ATTR.findall(source)):
-            if len(re.findall(rf"self\.{name}\s*\(", source)) >= 2:
-                return True
-        return False
+        calls = Counter(cls._SELF_CALL.findall(source))  # one pass, whatever the number of attributes
+        return any(calls[name] >= 2 for name in set(cls._SELF_ATTR.findall(source)))
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         by_layer: dict[int, list[Application]] = {}
