@@ -156,11 +156,13 @@ def test_the_syntax_zoo_compiles():
     compile(SYNTAX_ZOO, "zoo.py", "exec")
 
 
-@pytest.mark.parametrize("layout", ["lf", "crlf", "non-ascii", "tabs"])
+@pytest.mark.parametrize("layout", ["lf", "crlf", "cr", "non-ascii", "tabs", "odd whitespace"])
 def test_every_node_of_the_syntax_zoo(layout):
     source = SYNTAX_ZOO
-    if layout == "crlf":
-        source = source.replace("\n", "\r\n")
+    if layout in ("crlf", "cr"):
+        source = source.replace("\n", "\r\n" if layout == "crlf" else "\r")
+    elif layout == "odd whitespace":  # str.splitlines() splits at these; Python's lines do not
+        source = source.replace("\n\n\ndef outer", "\n\x0c\n\ndef outer").replace('"""doc"""', '"""doc\x0b\x1c\u2028"""  # \x85 \u2029')
     elif layout == "non-ascii":  # columns count characters, ast counts UTF-8 bytes
         source = source.replace('"""doc"""', '"""dé€😀"""; é = "ü"; ok = (é, ü) if é else é')
         source = source.replace("self.bn = (", "self.bñ = '€'; self.bn = (")
@@ -194,6 +196,19 @@ def test_same_findings_on_either_tree(path, monkeypatch):
     monkeypatch.setattr(engine, "STRICT", True)  # a fast tree that raises is a failure here, not a fallback
     source = path.read_text(encoding="utf-8")
     assert _findings(source, str(path), fixes=False) == _findings(source, str(path), fixes=True)
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_old_mac_and_windows_line_ends_place_findings_on_the_same_lines(newline, monkeypatch):
+    """Python ends a line at \\r too: a finding's line and column agree on either tree (libcst's text
+    search counted \\n only, and put every finding of a \\r file on line 1)."""
+    monkeypatch.setattr(engine, "STRICT", True)
+    source = (FIXTURES / "rules" / "NL101_positive.py").read_text(encoding="utf-8").replace("\n", newline)
+    fast = engine.lint_source(source, "m.py", Config(), fixes=False)
+    full = engine.lint_source(source, "m.py", Config(), fixes=True)
+    unix = engine.lint_source(source.replace(newline, "\n"), "m.py", Config(), fixes=False)
+    assert [(f.line, f.col, f.message) for f in fast] == [(f.line, f.col, f.message) for f in full] == \
+        [(f.line, f.col, f.message) for f in unix]
 
 
 def test_every_rule_on_the_syntax_zoo_and_the_tests(monkeypatch):

@@ -1,1 +1,2 @@
-"""The static half: a libcst engine, its rules, and the flake8 adapter. Imports no TensorFlow."""
+"""The static half: the engine (CPython's ast, libcst where fixes are placed), its rules, and the flake8
+adapter. Imports no TensorFlow."""

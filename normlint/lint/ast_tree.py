@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import bisect
 import keyword
+import re
 import sys
 from abc import ABCMeta
 from typing import Any, Callable
@@ -334,10 +335,13 @@ def _r(a: Any) -> tuple[int, int, int, int]:
     return (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
 
 
+_LINES = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+$")
+
+
 class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
-        self.lines = source.splitlines(keepends=True)
+        self.lines = _LINES.findall(source)  # the lines ast counts (str.splitlines also splits at \f, \v...)
         self._starts: list[int] | None = None
         self.expr: dict[type, Callable[[Any], Any]] = {
             ast.Name: self.name, ast.Attribute: self.attribute, ast.Call: self.call, ast.Constant: self.constant,

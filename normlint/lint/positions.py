@@ -14,6 +14,7 @@ from typing import Mapping
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
+from normlint.lint.fixes import Offsets
 from normlint.lint.index import descendants
 
 
@@ -184,6 +185,7 @@ class Locator:
         self.source = source
         self.module = module
         self._positions: Positions | None = None
+        self._offsets: Offsets | None = None
 
     def __call__(self, node: cst.CSTNode) -> tuple[int, int]:
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and node.decorators:  # the `def` line, not the decorator's
@@ -199,10 +201,15 @@ class Locator:
         if found != -1 and self.source.find(text, found + 1) != -1:  # the text repeats: look in its statement
             first = self.positions().find_in_statement(node, text)
         if first is not None:
-            line = self.source.count("\n", 0, first) + 1
-            return line, first - (self.source.rfind("\n", 0, first) + 1)
+            line, col = self.offsets().position(first)  # \r\n, \r and \n end a line, as they do for Python
+            return line, col - 1
         start = self.positions()[node].start
         return start.line, start.column
+
+    def offsets(self) -> Offsets:
+        if self._offsets is None:
+            self._offsets = Offsets(self.source)
+        return self._offsets
 
     def positions(self) -> Positions:
         if self._positions is None:
