@@ -1,4 +1,4 @@
-"""The tree built from CPython's ast (normlint.lint.ast_tree) stands for libcst's: same node classes,
+"""The tree built from CPython's ast (normlint.lint.ast_tree, nodes.py) stands for libcst's: same node classes,
 children and positions, node for node, and the same findings, messages and fix labels on every file."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import libcst as cst
 import pytest
 
 from normlint.config import Config
-from normlint.lint import ast_tree, engine
-from normlint.lint.ast_tree import kind
+from normlint.lint import ast_tree, engine, nodes
+from normlint.lint.nodes import kind
 from normlint.lint.flake8_plugin import Plugin
 from normlint.lint.index import children
 from normlint.lint.positions import _resolve_positions
@@ -141,8 +141,8 @@ def _agree(source: str) -> int:
     for module, fast, a, b in _pairs(source):
         positions = positions or _resolve_positions(module)
         if type(a).__name__ == "ConcatenatedString":  # ast joins "a" "b" into one string: its value is the same
-            same = kind(b) is ast_tree.SimpleString and b.evaluated_value == a.evaluated_value
-            assert same or kind(b) is ast_tree.FormattedString
+            same = kind(b) is nodes.SimpleString and b.evaluated_value == a.evaluated_value
+            assert same or kind(b) is nodes.FormattedString
             continue
         assert kind(a) is kind(b), (type(a).__name__, type(b).__name__, module.code_for_node(a)[:60])
         if a is not module and type(a).__name__ not in _UNPLACED and a in positions:
@@ -181,7 +181,7 @@ def test_code_for_node_is_the_source_text():
     fast = ast_tree.build(source)
     module = cst.parse_module(source)
     for (_, _, a, b) in _pairs(source):
-        if kind(b) in (ast_tree.Call, ast_tree.Tuple, ast_tree.FunctionDef, ast_tree.Name, ast_tree.Integer):
+        if kind(b) in (nodes.Call, nodes.Tuple, nodes.FunctionDef, nodes.Name, nodes.Integer):
             assert fast.code_for_node(b) == module.code_for_node(a).strip(), type(a).__name__
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 from normlint.lint.syntax import cst
 
-from normlint.lint.ast_tree import kind
+from normlint.lint.nodes import kind
 
 NO_VALUE: Any = object()
 _MAX_DEPTH = 8

@@ -45,7 +45,7 @@ from typing import Any
 
 from normlint.lint.syntax import cst
 
-from normlint.lint.ast_tree import made
+from normlint.lint.nodes import made
 from normlint.lint.constants import NO_VALUE, Constants, evaluate, keyword
 from normlint.lint.flow import analyze
 from normlint.lint.graph import Flow

@@ -48,7 +48,7 @@ from normlint.lint.graph import (
 )
 from normlint.lint.legacy import modernize
 from normlint.lint.names import Names
-from normlint.lint.ast_tree import kind
+from normlint.lint.nodes import kind
 from normlint.lint import torch_api
 
 IMAGE_DATASETS = frozenset({"cifar10", "cifar100", "mnist", "fashion_mnist"})

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from normlint.lint.syntax import cst
 
-from normlint.lint.ast_tree import FastNode, kind
+from normlint.lint.nodes import FastNode, kind
 
 _SKIP_FIELDS = frozenset(
     {"lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header", "footer",

@@ -11,7 +11,7 @@ layers from module paths that no longer exist (``keras.layers.normalization``,
 
 from __future__ import annotations
 
-from normlint.lint.ast_tree import made_string
+from normlint.lint.nodes import made_string
 from normlint.lint.syntax import cst
 
 # keywords that only Keras 1 had (any of them marks a call as Keras 1)
