@@ -195,12 +195,10 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
     offsets: Offsets | None = None
     findings = set(errors)
     for code, hit in hits:
-        fix = None
-        if hit.fix is not None and not fixes:
-            fix = Fix(hit.fix.message, hit.fix.applicability, ())
-        elif hit.fix is not None:
-            fix = resolve(hit.fix, locate.positions(), offsets or Offsets(source))
+        fix = _label(hit)
+        if hit.fix is not None and fixes:
             offsets = offsets or Offsets(source)
+            fix = resolve(hit.fix, locate.positions(), offsets)
         findings.add(_finding(path, code, hit, locate, describe_line, fix))
     return sorted(findings)
 
@@ -219,8 +217,7 @@ def _lint_fast(source: str, path: str, config: Config, rules: list[type[Rule]],
     hits, errors = _check(ctx, rules, path)
     findings = set(errors)
     for code, hit in hits:
-        fix = Fix(hit.fix.message, hit.fix.applicability, ()) if hit.fix is not None else None
-        findings.add(_finding(path, code, hit, module.position, describe_line, fix))
+        findings.add(_finding(path, code, hit, module.position, describe_line, _label(hit)))
     return sorted(findings)
 
 
@@ -234,6 +231,11 @@ def _check(ctx: FileContext, rules: list[type[Rule]], path: str) -> tuple[list[t
             except RecursionError:
                 errors.append(Finding(path, 1, 1, "NL000", f"NL000 {rule_cls.code} skipped: file nests too deeply"))
     return hits, errors
+
+
+def _label(hit: Hit) -> Fix | None:
+    """The fix as the text report and flake8 know it: what it does and whether it is safe, no edits."""
+    return Fix(hit.fix.message, hit.fix.applicability, ()) if hit.fix is not None else None
 
 
 def _finding(path: str, code: str, hit: Hit, locate: Callable[[cst.CSTNode], tuple[int, int]],
