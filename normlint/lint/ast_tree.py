@@ -19,6 +19,7 @@ import keyword
 import re
 from typing import Any, Callable
 
+from normlint.lint.fixes import Offsets
 from normlint.lint.nodes import (
     AnnAssign, Annotation, Arg, AsName, Assert, Assign, AssignTarget, Attribute, AugAssign, Await,
     BinaryOperation, BooleanOperation, Break, Call, ClassDef, CompFor, CompIf, Comparison, ComparisonTarget,
@@ -61,7 +62,7 @@ class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
         self.lines = _LINES.findall(source)  # the lines ast counts (str.splitlines also splits at \f, \v...)
-        self._starts: list[int] | None = None
+        self._offsets: Offsets | None = None
         self.expr: dict[type, Callable[[Any], Any]] = {
             ast.Name: self.name, ast.Attribute: self.attribute, ast.Call: self.call, ast.Constant: self.constant,
             ast.Tuple: self.sequence, ast.List: self.sequence, ast.Set: self.sequence, ast.Dict: self.dict,
@@ -91,24 +92,23 @@ class _Builder:
         }
 
     # ---- positions
-    def starts(self) -> list[int]:
-        """Character offset of each line's start (the lines ``ast`` counts: \\r\\n, \\r and \\n end one)."""
-        if self._starts is None:
-            out, at = [], 0
-            for line in self.lines:
-                out.append(at)
-                at += len(line)
-            self._starts = out or [0]
-        return self._starts
+    def offsets(self) -> Offsets:
+        """The source's line starts (the lines ``ast`` counts: \\r\\n, \\r and \\n end one)."""
+        if self._offsets is None:
+            self._offsets = Offsets(self.source)
+        return self._offsets
 
     def offset(self, line: int, col: int) -> int:
-        starts = self.starts()
-        if line > len(starts):
-            return len(self.source)
-        text = self.lines[line - 1] if line <= len(self.lines) else ""
+        """The character offset of ``ast``'s (line, UTF-8 byte column)."""
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         if not text.isascii():
             col = len(text.encode("utf-8", "surrogatepass")[:col].decode("utf-8", "surrogatepass"))
-        return starts[line - 1] + col
+        return self.offsets().offset(line, col)
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """(line, 0-based character column) of a character offset."""
+        line, col = self.offsets().position(offset)
+        return line, col - 1
 
     def span(self, r: tuple[int, int, int, int]) -> tuple[int, int]:
         """Character offsets of a range, widened over the parentheses that belong to the node: libcst

@@ -10,7 +10,6 @@ either tree, and nothing here imports libcst. ``kind(node)`` is the class a node
 
 from __future__ import annotations
 
-import bisect
 import sys
 from abc import ABCMeta
 from typing import Any
@@ -90,10 +89,6 @@ class _ModuleNode(CSTNode):
         raise Unsupported("a fix reads indentation: libcst's tree holds it")
 
     def code_for_node(self, node: Any) -> str:
-        if not isinstance(node, FastNode):
-            import libcst
-
-            return libcst.Module([]).code_for_node(node)
         if not node._r[0]:
             return str(getattr(node, "value", ""))  # a node the analysis made (made_string)
         r = node._r
@@ -106,22 +101,15 @@ class _ModuleNode(CSTNode):
     def position(self, node: Any) -> tuple[int, int]:
         """(line, 0-based character column) where ``node`` starts, as libcst's PositionProvider places it:
         its own parentheses and a definition's decorators left out."""
+        b = self._b
         if type(node) in _WRAPPERS:  # libcst's Element/Arg starts at its value's own "(", which ast leaves out
-            start = self._b.span(node._r)[0]
-            line = bisect.bisect_right(self._b.starts(), start)
-            return line, start - self._b.starts()[line - 1]
-        line, col = node._r[0], node._r[1]
-        text = self._b.lines[line - 1] if 0 < line <= len(self._b.lines) else ""
-        if not text.isascii():
-            col = len(text.encode("utf-8", "surrogatepass")[:col].decode("utf-8", "surrogatepass"))
-        if type(node) in _PARENTHESIZED and text[col:col + 1] == "(" and _own_parenthesis(node, self._b):
-            b = self._b
-            at, end = b.offset(line, node._r[1]) + 1, len(b.source)
-            while at < end and b.source[at] in " \t\r\n\\":
+            return b.line_col(b.span(node._r)[0])
+        at = b.offset(node._r[0], node._r[1])
+        if type(node) in _PARENTHESIZED and b.source[at:at + 1] == "(" and _own_parenthesis(node, b):
+            at += 1  # ast counts a tuple's own parentheses in; libcst starts at what they hold
+            while at < len(b.source) and b.source[at] in " \t\r\n\\":
                 at += 1
-            line = bisect.bisect_right(b.starts(), at)
-            col = at - b.starts()[line - 1]
-        return line, col
+        return b.line_col(at)
 
 
 def _node(name: str, base: type, fields: str = "", extra: str = "", twin: str | None = None) -> Any:
