@@ -25,10 +25,8 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def child_fields(t: type) -> tuple[str, ...]:
-    names = _FIELDS.get(t)
-    if names is None and issubclass(t, FastNode):
-        names = _FIELDS[t] = t.FIELDS
-    elif names is None:
+    names = _FIELDS.get(t)  # a libcst class (a fast node's children come from its own kids())
+    if names is None:
         names = tuple(
             f.name for f in dataclasses.fields(t) if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace")
         )
