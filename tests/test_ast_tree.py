@@ -219,18 +219,23 @@ def test_every_rule_on_the_syntax_zoo_and_the_tests(monkeypatch):
 
 
 def test_the_fast_path_parses_nothing_with_libcst(monkeypatch):
-    """Without fixes, a file of model code is analysed on the fast tree alone."""
+    """Without fixes, every fixture (model code with every rule's findings, fixes that render code and read
+    indentation among them: NL101's reorder, NL401's hoist) is analysed on the fast tree alone."""
     def refuse(*args, **kwargs):
         raise AssertionError("libcst parsed a file that the fast tree holds")
 
     monkeypatch.setattr(cst, "parse_module", refuse)
-    source = (FIXTURES / "rules" / "NL102_positive.py").read_text(encoding="utf-8")
-    assert any(f.code == "NL102" for f in engine.lint_source(source, "m.py", Config(), fixes=False))
+    monkeypatch.setattr(engine, "STRICT", True)
+    codes = set()
+    for path in sorted(FIXTURES.rglob("*.py")):
+        found = engine.lint_source(path.read_text(encoding="utf-8"), str(path), Config(), fixes=False)
+        codes |= {f.code for f in found}
+    assert {"NL101", "NL102", "NL401"} <= codes
 
 
-def test_a_fix_that_renders_code_falls_back_to_libcst(monkeypatch):
-    """NL101's reorder fix renders statements: the fast tree raises Unsupported and libcst's path answers,
-    with the same finding (and no edits in the text report)."""
+def test_a_fix_that_renders_code_renders_only_where_edits_are_placed(monkeypatch):
+    """NL101's reorder fix renders statements (libcst's tree): without fixes the fast tree gives the same
+    finding and fix label, and no edits."""
     monkeypatch.setattr(engine, "STRICT", True)
     source = ("from keras import layers, models\nmodel = models.Sequential()\nmodel.add(layers.Dense(8))\n"
               "model.add(layers.Dropout(0.5))\nmodel.add(layers.BatchNormalization())\n")

@@ -62,9 +62,10 @@ def _constructions(fn: cst.FunctionDef, wanted: set[int]) -> list[cst.Call]:
     return found
 
 
-def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call], method: str = "call") -> FixSpec | None:
+def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call],
+              method: str = "call") -> tuple[FixSpec, list[cst.Call]] | None:
     """The class-wide fix for the constructions flagged in ``cls.call()`` (a PyTorch module's
-    ``forward()`` when ``method`` says so)."""
+    ``forward()`` when ``method`` says so), and the constructions it moves."""
     if not isinstance(cls.body, cst.IndentedBlock):
         return None
     methods = {s.name.value: s for s in cls.body.body if isinstance(s, cst.FunctionDef)}
@@ -77,9 +78,10 @@ def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call], meth
     if not movable:
         return None
     taken = set(re.findall(r"self\.(\w+)", ctx.code(cls))) | set(methods)
-    edits: list[NodeEdit] = []
-    lines = []
-    body_indent = indentation(ctx.module, (cls.body, call_fn.body))
+    init = methods.get("__init__")
+    if init is not None and not (isinstance(init.body, cst.IndentedBlock) and init.body.body):
+        return None  # `def __init__(self): ...` on one line: nowhere to append without rewriting it
+    names = []
     for call in movable:
         kind = ctx.names.layer_class(call.func) or ctx.names.torch_module(call.func) or (
             call.func.value if isinstance(call.func, cst.Name) else "layer")
@@ -89,18 +91,18 @@ def hoist_fix(ctx: FileContext, cls: cst.ClassDef, flagged: list[cst.Call], meth
             n += 1
             name = f"{base}_{n}"
         taken.add(name)
-        edits.append(NodeEdit(call, f"self.{name}"))
-        lines.append(f"{body_indent}self.{name} = {ctx.code(call)}\n")
-    init = methods.get("__init__")
-    if init is not None and not (isinstance(init.body, cst.IndentedBlock) and init.body.body):
-        return None  # `def __init__(self): ...` on one line: nowhere to append without rewriting it
-    if init is not None:
-        edits.append(NodeEdit(init.body.body[-1], "".join(lines), "insert_after_lines"))  # type: ignore[union-attr]
-    else:
+        names.append(name)
+
+    def edits() -> tuple[NodeEdit, ...]:  # rendered only where edits are placed (libcst's tree holds indentation)
+        body_indent = indentation(ctx.module, (cls.body, call_fn.body))
+        placed = [NodeEdit(call, f"self.{name}") for call, name in zip(movable, names)]
+        lines = "".join(f"{body_indent}self.{name} = {ctx.code(call)}\n" for call, name in zip(movable, names))
+        if init is not None:
+            return (*placed, NodeEdit(init.body.body[-1], lines, "insert_after_lines"))  # type: ignore[union-attr]
         def_indent = indentation(ctx.module, (cls.body,))
         params, args = ("self", "") if method == "forward" else ("self, **kwargs", "**kwargs")  # nn.Module takes none
-        edits.append(NodeEdit(call_fn, f"{def_indent}def __init__({params}):\n"
-                              f"{body_indent}super().__init__({args})\n" + "".join(lines) + "\n",
-                              "insert_before_lines"))
-    what = ", ".join(f"self.{e.text[5:]}" for e in edits[:-1] if e.text.startswith("self."))
-    return FixSpec(f"build {what} in __init__() and apply them in {method}()", UNSAFE, tuple(edits))
+        return (*placed, NodeEdit(call_fn, f"{def_indent}def __init__({params}):\n"
+                                  f"{body_indent}super().__init__({args})\n" + lines + "\n", "insert_before_lines"))
+
+    what = ", ".join(f"self.{name}" for name in names)
+    return FixSpec(f"build {what} in __init__() and apply them in {method}()", UNSAFE, edits), movable

@@ -131,7 +131,8 @@ changes what it computes (the point of the fix) and the weights a checkpoint hol
             if kind is not None:
                 by_class.setdefault(id(site.cls), (site.cls, site.method, []))[2].append((site.node, kind))
         for cls, method, sites in by_class.values():
-            fix = hoist_fix(ctx, cls, [call for call, _ in sites], method)
+            hoisted = hoist_fix(ctx, cls, [call for call, _ in sites], method)
+            fix, moved = hoisted or (None, [])
             what = "layer" if method == "call" else "module"
             for call, kind in sites:
                 yield Hit(
@@ -139,7 +140,7 @@ changes what it computes (the point of the fix) and the weights a checkpoint hol
                     f"{kind} is built inside {cls.name.value}.{method}(): a new {what}, with new weights, on "
                     f"every call; build it in __init__(){' or build()' if method == 'call' else ''} and apply "
                     f"it in {method}()",
-                    fix=fix if fix is not None and any(e.node is call for e in fix.node_edits()) else None,
+                    fix=fix if any(m is call for m in moved) else None,
                 )
 
     @staticmethod
