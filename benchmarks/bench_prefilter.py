@@ -1,7 +1,9 @@
 """Cost of the text prefilter alone: every rule's ``may_match`` over every file of a corpus, in process.
 
 Usage:  python benchmarks/bench_prefilter.py [CORPUS_DIR] [--repeat N]   (default: the installed keras package)
-Prints the best-of-N total and the rules that take more than 10 ms, and how many files pass for any rule.
+Prints the best-of-N total as the engine runs it (file by file, every rule: the rules share the words and
+trigger regexes they look for, once a file), how many files pass for any rule, and the rules that take
+more than 10 ms each alone (rule by rule over every file: nothing shared).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import sys
 import time
 
 from corpus import corpus_and_repeat
+from normlint.config import Config
+from normlint.lint.engine import active_rules
 from normlint.lint.files import discover, read_source
 from normlint.lint.rules import ALL_RULES
 
@@ -24,10 +28,15 @@ def main() -> int:
             for source in sources:
                 rule.may_match(source)
             best[rule.code] = min(best.get(rule.code, float("inf")), time.perf_counter() - start)
-    passing = sum(1 for s in sources if any(rule.may_match(s) for rule in ALL_RULES))
+    config = Config()
+    total = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        passing = sum(1 for s in sources if active_rules(s, config, "x.py"))
+        total = min(total, time.perf_counter() - start)
     slow = ", ".join(f"{code} {seconds * 1000:.0f} ms" for code, seconds in best.items() if seconds > 0.01)
     print(f"{len(sources)} files, {passing} pass the prefilter of some rule; prefilter total "
-          f"{sum(best.values()):.3f} s (best of {repeat}); over 10 ms: {slow}")
+          f"{total:.3f} s (best of {repeat}, file by file); over 10 ms alone: {slow or 'none'}")
     return 0
 
 

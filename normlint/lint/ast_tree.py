@@ -62,6 +62,7 @@ class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
         self.lines = _LINES.findall(source)  # the lines ast counts (str.splitlines also splits at \f, \v...)
+        self.ascii = source.isascii()  # byte columns are character columns
         self._offsets: Offsets | None = None
         self.expr: dict[type, Callable[[Any], Any]] = {
             ast.Name: self.name, ast.Attribute: self.attribute, ast.Call: self.call, ast.Constant: self.constant,
@@ -100,9 +101,10 @@ class _Builder:
 
     def offset(self, line: int, col: int) -> int:
         """The character offset of ``ast``'s (line, UTF-8 byte column)."""
-        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        if not text.isascii():
-            col = len(text.encode("utf-8", "surrogatepass")[:col].decode("utf-8", "surrogatepass"))
+        if not self.ascii:
+            text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+            if not text.isascii():
+                col = len(text.encode("utf-8", "surrogatepass")[:col].decode("utf-8", "surrogatepass"))
         return self.offsets().offset(line, col)
 
     def line_col(self, offset: int) -> tuple[int, int]:
@@ -201,10 +203,13 @@ class _Builder:
 
     # ---- expressions
     def name(self, a: ast.Name) -> Any:
-        return Name(_r(a), value=a.id)
+        return Name((a.lineno, a.col_offset, a.end_lineno, a.end_col_offset), a.id)
 
     def attribute(self, a: ast.Attribute) -> Any:
-        return Attribute(_r(a), value=self.e(a.value), attr=self.name_at_end(a.attr, a))
+        end, word = a.end_col_offset, a.attr
+        n = len(word) if word.isascii() else len(word.encode("utf-8", "surrogatepass"))
+        return Attribute((a.lineno, a.col_offset, a.end_lineno, end), self.e(a.value),
+                         Name((a.end_lineno, end - n, a.end_lineno, end), word))
 
     def call(self, a: ast.Call) -> Any:
         args = [self.arg(x) for x in a.args] + [self.keyword(k) for k in a.keywords]
@@ -235,16 +240,19 @@ class _Builder:
 
     def constant(self, a: ast.Constant) -> Any:
         v = a.value
+        r = (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
         if v is None or v is True or v is False:
-            return Name(_r(a), value=str(v))
+            return Name(r, value=str(v))
         if v is ...:
-            return Ellipsis(_r(a))
+            return Ellipsis(r)
         if isinstance(v, (str, bytes)):
-            return SimpleString(_r(a), value=self.segment(_r(a)), evaluated_value=v)
+            return SimpleString(r, value=self.segment(r), evaluated_value=v)
         cls = Integer if type(v) is int else Float if type(v) is float else Imaginary
-        return cls(_r(a), value=self.segment(_r(a)))
+        return cls(r, value=self.segment(r))
 
     def segment(self, r: tuple[int, int, int, int]) -> str:
+        if r[0] == r[2] and self.ascii:  # most constants: one line, byte columns are characters
+            return self.lines[r[0] - 1][r[1]:r[3]]
         return self.source[self.offset(r[0], r[1]):self.offset(r[2], r[3])]
 
     def elements(self, elts: list[ast.expr]) -> list[Any]:

@@ -16,7 +16,7 @@ one iteration is seen feeding the first of the next.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from normlint.lint.syntax import cst
 
@@ -48,7 +48,7 @@ from normlint.lint.graph import (
 )
 from normlint.lint.legacy import modernize
 from normlint.lint.names import Names
-from normlint.lint.nodes import kind
+from normlint.lint.nodes import Dispatch
 from normlint.lint import torch_api
 
 IMAGE_DATASETS = frozenset({"cifar10", "cifar100", "mnist", "fashion_mnist"})
@@ -247,33 +247,33 @@ class Interpreter:
         for stmt in body:
             self.exec_stmt(stmt, env)
 
-    def _suite(self, suite: cst.BaseSuite) -> list:
+    def _suite(self, suite: cst.BaseSuite) -> Sequence[cst.CSTNode]:
         if isinstance(suite, cst.IndentedBlock):
-            return list(suite.body)
+            return suite.body
         return [suite]
 
     def exec_stmt(self, stmt: cst.CSTNode, env: dict[str, Value]) -> None:
-        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            for small in stmt.body:
-                self.exec_small(small, env)
-        elif isinstance(stmt, cst.If):
-            self._exec_if(stmt, env)
-        elif isinstance(stmt, (cst.For, cst.While)):
-            self._exec_loop(stmt, env)
-        elif isinstance(stmt, cst.With):
-            self._exec_with(stmt, env)
-        elif isinstance(stmt, cst.Try):
-            self.exec_block(self._suite(stmt.body), env)
-            for h in stmt.handlers:
-                self.exec_block(self._suite(h.body), env)
-            if stmt.orelse is not None:
-                self.exec_block(self._suite(stmt.orelse.body), env)
-            if stmt.finalbody is not None:
-                self.exec_block(self._suite(stmt.finalbody.body), env)
-        elif isinstance(stmt, cst.FunctionDef):
-            env[stmt.name.value] = FuncRef(stmt)
-        elif isinstance(stmt, cst.ClassDef):
-            env[stmt.name.value] = ClassRef(stmt)
+        how = _STMT[type(stmt)]
+        if how is not None:
+            how(self, stmt, env)
+
+    def _exec_line(self, stmt: cst.SimpleStatementLine | cst.SimpleStatementSuite, env: dict[str, Value]) -> None:
+        for small in stmt.body:
+            how = _SMALL[type(small)]
+            if how is not None:
+                how(self, small, env)
+
+    def _exec_try(self, stmt: cst.Try, env: dict[str, Value]) -> None:
+        self.exec_block(self._suite(stmt.body), env)
+        for h in stmt.handlers:
+            self.exec_block(self._suite(h.body), env)
+        if stmt.orelse is not None:
+            self.exec_block(self._suite(stmt.orelse.body), env)
+        if stmt.finalbody is not None:
+            self.exec_block(self._suite(stmt.finalbody.body), env)
+
+    def _exec_def(self, stmt: cst.FunctionDef | cst.ClassDef, env: dict[str, Value]) -> None:
+        env[stmt.name.value] = FuncRef(stmt) if isinstance(stmt, cst.FunctionDef) else ClassRef(stmt)
 
     def _exec_if(self, stmt: cst.If, env: dict[str, Value]) -> None:
         node: cst.If | cst.Else | None = stmt
@@ -323,23 +323,31 @@ class Interpreter:
             self._tape_depth -= tapes
 
     def exec_small(self, small: cst.BaseSmallStatement, env: dict[str, Value]) -> None:
-        if isinstance(small, cst.Assign):
-            value = self.eval(small.value, env)
-            for t in small.targets:
-                if isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable":
-                    self.flow.trainable_sets.append(TrainableSet(self.eval(t.target.value, env), small, small.value))
-                self._assign(t.target, value, env)
-        elif isinstance(small, cst.AnnAssign):
-            if small.value is not None:
-                self._assign(small.target, self.eval(small.value, env), env)
-        elif isinstance(small, cst.AugAssign):
-            left = self.eval(small.target, env)
-            right = self.eval(small.value, env)
-            self._assign(small.target, self._binop(left, right, small.operator), env)
-        elif isinstance(small, cst.Expr):
-            self.eval(small.value, env)
-        elif isinstance(small, cst.Return):
-            raise _Return(self.eval(small.value, env) if small.value is not None else UNKNOWN)
+        how = _SMALL[type(small)]
+        if how is not None:
+            how(self, small, env)
+
+    def _exec_assign(self, small: cst.Assign, env: dict[str, Value]) -> None:
+        value = self.eval(small.value, env)
+        for t in small.targets:
+            if isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable":
+                self.flow.trainable_sets.append(TrainableSet(self.eval(t.target.value, env), small, small.value))
+            self._assign(t.target, value, env)
+
+    def _exec_annassign(self, small: cst.AnnAssign, env: dict[str, Value]) -> None:
+        if small.value is not None:
+            self._assign(small.target, self.eval(small.value, env), env)
+
+    def _exec_augassign(self, small: cst.AugAssign, env: dict[str, Value]) -> None:
+        left = self.eval(small.target, env)
+        right = self.eval(small.value, env)
+        self._assign(small.target, self._binop(left, right, small.operator), env)
+
+    def _exec_expr(self, small: cst.Expr, env: dict[str, Value]) -> None:
+        self.eval(small.value, env)
+
+    def _exec_return(self, small: cst.Return, env: dict[str, Value]) -> None:
+        raise _Return(self.eval(small.value, env) if small.value is not None else UNKNOWN)
 
     def _assign(self, target: cst.BaseExpression, value: Value, env: dict[str, Value]) -> None:
         if isinstance(target, cst.Name):
@@ -364,11 +372,10 @@ class Interpreter:
 
     def eval(self, expr: cst.BaseExpression | None, env: dict[str, Value]) -> Value:
         """What ``expr`` evaluates to; UNKNOWN for what the flow does not follow."""
-        how = _EVAL.get(type(expr)) or _EVAL.get(kind(expr))  # a fast tree's class, or a libcst node's twin
-        return how(self, expr, env) if how is not None else UNKNOWN
+        return _EVAL[type(expr)](self, expr, env)
 
     def _eval_name(self, expr: cst.Name, env: dict[str, Value]) -> Value:
-        found = self.lookup(expr.value, env)
+        found = env.get(expr.value) or self.globals.get(expr.value)  # lookup(), inlined: the commonest eval
         if found is not None:
             return found
         if expr.value in self.names.functions and expr.value not in self.names.imports:
@@ -483,9 +490,14 @@ class Interpreter:
     # ---------------------------------------------------------------- calls
     def _eval_call(self, call: cst.Call, env: dict[str, Value]) -> Value:
         func = self.eval(call.func, env)
-        arg_values = [self.eval(a.value, env) for a in call.args]
-        pos = [v for a, v in zip(call.args, arg_values) if a.keyword is None and not a.star]
-        kw = {a.keyword.value: v for a, v in zip(call.args, arg_values) if a.keyword is not None}
+        arg_values, pos, kw = [], [], {}
+        for a in call.args:
+            v = _EVAL[type(a.value)](self, a.value, env)
+            arg_values.append(v)
+            if a.keyword is not None:
+                kw[a.keyword.value] = v
+            elif not a.star:
+                pos.append(v)
 
         if isinstance(func, Symbol):
             return self._call_symbol(func.canon, call, pos, kw, arg_values)
@@ -516,6 +528,11 @@ class Interpreter:
         return LayerObj(kind=kind, node=call, kwargs=kwargs, args=args, is_model=kind in MODEL_CLASSES)
 
     def _opaque(self, values: list[Value]) -> Value:
+        for v in values:
+            if type(v) is Tensor or type(v) is Seq:
+                break
+        else:
+            return UNKNOWN  # most calls: no tensor among the arguments
         tensors = tuple(_tensors(values))
         return Tensor(parents=tensors) if tensors else UNKNOWN
 
@@ -721,12 +738,26 @@ def analyze(module: cst.Module, names: Names) -> Flow:
     return Interpreter(module, names).run()
 
 
-# eval() by the libcst class of the expression (a fast tree's nodes stand for the same classes): one
-# lookup where a chain of isinstance checks on libcst's ABCs cost a tenth of the run
-_EVAL: dict[type, Callable[[Interpreter, Any, dict[str, Value]], Value]] = {
+def _unknown(interpreter: Interpreter, expr: Any, env: dict[str, Value]) -> Value:
+    return UNKNOWN
+
+
+# eval() and the statements by the node's class, either tree's (Dispatch): one lookup where a chain of
+# isinstance checks on libcst's ABCs cost a tenth of the run
+_EVAL: dict[type, Callable[[Interpreter, Any, dict[str, Value]], Value]] = Dispatch({
     cst.Name: Interpreter._eval_name, cst.Attribute: Interpreter._eval_attribute, cst.Call: Interpreter._eval_call,
     cst.List: Interpreter._sequence, cst.Tuple: Interpreter._sequence, cst.ListComp: Interpreter._comprehension,
     cst.GeneratorExp: Interpreter._comprehension, cst.BinaryOperation: Interpreter._eval_binop,
     cst.Subscript: Interpreter._eval_subscript, cst.NamedExpr: Interpreter._eval_named, cst.IfExp: Interpreter._eval_ifexp,
     cst.Dict: Interpreter._eval_dict,
-}
+}, _unknown)
+_STMT: dict[type, Callable[[Interpreter, Any, dict[str, Value]], None] | None] = Dispatch({
+    cst.SimpleStatementLine: Interpreter._exec_line, cst.SimpleStatementSuite: Interpreter._exec_line,
+    cst.If: Interpreter._exec_if, cst.For: Interpreter._exec_loop, cst.While: Interpreter._exec_loop,
+    cst.With: Interpreter._exec_with, cst.Try: Interpreter._exec_try,
+    cst.FunctionDef: Interpreter._exec_def, cst.ClassDef: Interpreter._exec_def,
+})
+_SMALL: dict[type, Callable[[Interpreter, Any, dict[str, Value]], None] | None] = Dispatch({
+    cst.Assign: Interpreter._exec_assign, cst.AnnAssign: Interpreter._exec_annassign,
+    cst.AugAssign: Interpreter._exec_augassign, cst.Expr: Interpreter._exec_expr, cst.Return: Interpreter._exec_return,
+})

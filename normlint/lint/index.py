@@ -162,22 +162,28 @@ def _injected_modules(index: FileIndex, target: cst.Tuple, call: cst.Call) -> No
 _ALIAS_KINDS: tuple[type, ...] = (cst.Name, cst.Attribute)
 
 
+# nodes with no children and nothing to record: never pushed on the walk's stack
+_INERT = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis})
+
+
 def build_index(module: cst.Module) -> FileIndex:
     index = FileIndex()
     assigned: dict[int, cst.BaseExpression] = {}
-    # (node, class, method, with-calls, directly in class body)
-    stack: list[tuple[cst.CSTNode, cst.ClassDef | None, str | None, tuple[cst.Call, ...], bool]] = [
-        (module, None, None, (), False)
-    ]
+    fast = isinstance(module, FastNode)  # a fast tree: a node's class is its kind, its kids() are generated
+    # (node, where it stands: (class, method, with-calls, directly in the class body)); nodes that share a
+    # place share one tuple
+    top: tuple[cst.ClassDef | None, str | None, tuple[cst.Call, ...], bool] = (None, None, (), False)
+    stack: list[tuple[cst.CSTNode, tuple]] = [(module, top)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, cls, method, withs, in_class_body = stack.pop()
-        kids_withs = withs
-        kids_cls, kids_method, kids_direct = cls, method, False
-        t = kind(node)
-        if t is cst.Name or t is cst.Attribute or t is cst.SimpleString or t is cst.Integer:
-            pass
-        elif t is cst.Call:
+        node, place = pop()
+        kids_place = place
+        t = type(node) if fast else kind(node)
+        if t is cst.Call:
+            cls, method, withs, _ = place
             index.calls.append(CallSite(node, cls, method, withs, assigned.get(id(node))))
+        elif t is cst.Attribute or t is cst.Arg or t is cst.Element:
+            pass
         elif t is cst.Assign:
             for target in node.targets:
                 index.bind(target.target)
@@ -197,12 +203,12 @@ def build_index(module: cst.Module) -> FileIndex:
         elif t is cst.FunctionDef:
             index.bind_counts[node.name.value] += 1
             index.functions.setdefault(node.name.value, node)
-            if in_class_body:
-                kids_method = node.name.value
+            if place[3]:  # a method: defined directly in a class body
+                kids_place = (place[0], node.name.value, place[2], False)
         elif t is cst.ClassDef:
             index.bind_counts[node.name.value] += 1
             index.classes.setdefault(node.name.value, node)
-            kids_cls, kids_method, kids_direct = node, None, True
+            kids_place = (node, None, place[2], True)
         elif t is cst.Param:
             index.bind_counts[node.name.value] += 1
         elif t is cst.Import:
@@ -216,10 +222,16 @@ def build_index(module: cst.Module) -> FileIndex:
             elif t is cst.AugAssign and kind(node.target) is cst.Name:
                 index.derived.setdefault(node.target.value, []).append(node)
         elif t is cst.With:
-            kids_withs = withs + tuple(i.item for i in node.items if kind(i.item) is cst.Call)
             for item in node.items:
                 if item.asname is not None:
                     index.bind(item.asname.name)
+            # the context-manager calls themselves are outside the with-block they open
+            inner = (place[0], place[1], place[2] + tuple(i.item for i in node.items if kind(i.item) is cst.Call), False)
+            outer = place if not place[3] else (place[0], place[1], place[2], False)
+            items = {id(i) for i in node.items}
+            for kid in reversed(node.kids(node) if fast else children(node)):
+                push((kid, outer if id(kid) in items else inner))
+            continue
         elif t is cst.ExceptHandler:
             if node.name is not None:
                 index.bind(node.name.name)
@@ -229,15 +241,10 @@ def build_index(module: cst.Module) -> FileIndex:
         elif t is cst.MatchAs:
             if node.name is not None:
                 index.bind(node.name)
-        elif t is cst.IndentedBlock or t is cst.SimpleStatementSuite:
-            kids_direct = in_class_body  # a class body's block still counts as "directly in the class"
-        kids = children(node)
-        if t is cst.With:
-            # the context-manager calls themselves are outside the with-block they open
-            items = {id(i) for i in node.items}
-            for kid in reversed(kids):
-                stack.append((kid, kids_cls, kids_method, withs if id(kid) in items else kids_withs, kids_direct))
-            continue
+        if kids_place is place and place[3] and t is not cst.IndentedBlock and t is not cst.SimpleStatementSuite:
+            kids_place = (place[0], place[1], place[2], False)  # only a class body's block is "directly in the class"
+        kids = node.kids(node) if fast else children(node)
         for kid in reversed(kids):
-            stack.append((kid, kids_cls, kids_method, kids_withs, kids_direct))
+            if (type(kid) if fast else kind(kid)) not in _INERT:
+                push((kid, kids_place))
     return index

@@ -133,7 +133,10 @@ _KINDS: dict[type, type] = {}  # a libcst class -> the class of this module it s
 
 def kind(node: Any) -> type:
     """The class of this module ``node`` is: its own type, or for a libcst node the class of the same name."""
-    t = type(node)
+    return kind_of_type(type(node))
+
+
+def kind_of_type(t: type) -> type:
     if t.__module__ == __name__:
         return t
     found = _KINDS.get(t)
@@ -142,6 +145,19 @@ def kind(node: Any) -> type:
         if not isinstance(found, type):
             found = _KINDS[t] = t
     return found
+
+
+class Dispatch(dict):
+    """{node class: what to do with it}, looked up by ``type(node)`` in one step on either tree: a libcst
+    class takes its twin's entry (or ``default``) on first sight."""
+
+    def __init__(self, table: dict[type, Any], default: Any = None) -> None:
+        super().__init__(table)
+        self.default = default
+
+    def __missing__(self, t: type) -> Any:
+        found = self[t] = self.get(kind_of_type(t), self.default)
+        return found
 
 
 E, S, C, N, W = BaseExpression, BaseSmallStatement, BaseCompoundStatement, CSTNode, BaseSuite

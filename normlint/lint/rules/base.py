@@ -19,6 +19,34 @@ def page_url(code: str, base: str | None) -> str | None:
     return f"{base.rstrip('/')}/{code}.md" if base else None
 
 
+# the source the prefilter read last, and which required words it holds (the source is compared by identity)
+_LAST: list[Any] = [None, {}]
+
+
+def shared_trigger(test: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``test`` run once a file whichever rules use it (a costly regex several rules share): its answer
+    for the last source it read is kept (by identity)."""
+    last: list[Any] = [None, False]
+
+    def remembered(source: str) -> bool:
+        if last[0] is not source:
+            last[0], last[1] = source, test(source)
+        return bool(last[1])
+    return remembered
+
+
+_REGEX_TRIGGERS: dict[str, Callable[[str], bool]] = {}
+
+
+def _regex_trigger(pattern: str) -> Callable[[str], bool]:
+    """A trigger regex (re.MULTILINE), searched once a file whichever rules name it."""
+    found = _REGEX_TRIGGERS.get(pattern)
+    if found is None:
+        search = re.compile(pattern, re.M).search
+        found = _REGEX_TRIGGERS[pattern] = shared_trigger(lambda s: search(s) is not None)
+    return found
+
+
 @dataclass(frozen=True)
 class Hit:
     """A finding before positions are known. ``{line}`` in the message becomes ``related``'s line."""
@@ -67,14 +95,20 @@ class Rule:
 
     @classmethod
     def may_match(cls, source: str) -> bool:
+        if _LAST[0] is not source:  # the rules ask about the same words: each is looked for once a file
+            _LAST[0], _LAST[1] = source, {}
+        seen = _LAST[1]
         for need in cls.required:
-            if isinstance(need, str):
-                if need not in source:
-                    return False
-            elif not any(n in source for n in need):
+            for n in (need,) if isinstance(need, str) else need:
+                found = seen.get(n)
+                if found is None:
+                    found = seen[n] = n in source
+                if found:
+                    break
+            else:
                 return False
         if cls.__dict__.get("_compiled") is None:
-            cls._compiled = tuple(re.compile(t, re.M).search if isinstance(t, str) else t for t in cls.triggers)
+            cls._compiled = tuple(_regex_trigger(t) if isinstance(t, str) else t for t in cls.triggers)
         return all(test(source) for test in cls._compiled)  # type: ignore[union-attr]
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:

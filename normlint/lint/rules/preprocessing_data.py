@@ -11,7 +11,7 @@ from normlint.lint.data_scaling import (EVAL_WORDS, GENERATOR_SCALING, SCALING, 
                                         is_image_data_generator, method_calls, names_in,
                                         scaling, words)
 from normlint.lint.keras_api import SCALERS
-from normlint.lint.rules.base import Hit, Rule
+from normlint.lint.rules.base import Hit, Rule, shared_trigger
 
 FAMILY = "Input preprocessing"
 
@@ -19,6 +19,7 @@ _FLOWS = ("flow", "flow_from_directory", "flow_from_dataframe")
 # where data enters a training script: without one in the file, the data's path cannot be followed
 DATA_SOURCES = ("load_data", "np.load", "numpy.load", "read_csv", "read_parquet", "dataset_from_directory",
                 "train_test_split", "ImageDataGenerator", "load_img", "tfds.load", "flow_from", "imread", "from_tensor_slices")
+_SCALES = shared_trigger(lambda s: bool(SCALING.search(s)))  # NL705's and NL708's: one search a file
 _FEATUREWISE = ("featurewise_center", "featurewise_std_normalization", "zca_whitening")
 
 
@@ -82,7 +83,7 @@ model.fit(train_gen.flow_from_directory("train"), validation_data=val_gen.flow_f
         "model.fit(x_train, y_train, validation_data=(x_val, y_val))\n",
     )
     required = ("fit", DATA_SOURCES)
-    triggers = (lambda s: "ImageDataGenerator" in s or "validation_data" in s, lambda s: bool(SCALING.search(s)))
+    triggers = (lambda s: "ImageDataGenerator" in s or "validation_data" in s, _SCALES)
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         yield from self._generators(ctx)
@@ -343,7 +344,7 @@ model.evaluate(x_test, y_test)
     VALID = ("(x, y), (xt, yt) = mnist.load_data()\nx = x / 255.0\nxt = xt / 255.0\nm.fit(x, y)\nm.evaluate(xt, yt)\n",)
     INVALID = ("(x, y), (xt, yt) = mnist.load_data()\nx = x / 255.0\nm.fit(x, y)\nm.evaluate(xt, yt)\n",)
     required = ("fit", ("evaluate", "predict"), DATA_SOURCES)
-    triggers = (r"\.(?:evaluate|predict)\s*\(", lambda s: bool(SCALING.search(s)))  # no scaling written: nothing to compare
+    triggers = (r"\.(?:evaluate|predict)\s*\(", _SCALES)  # no scaling written: nothing to compare
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         data = scaling(ctx)
