@@ -205,7 +205,7 @@ class _Builder:
     def name(self, a: ast.Name) -> Any:
         return Name((a.lineno, a.col_offset, a.end_lineno, a.end_col_offset), a.id)
 
-    def attribute(self, a: ast.Attribute) -> Any:
+    def attribute(self, a: Any) -> Any:  # an ast.Attribute
         end, word = a.end_col_offset, a.attr
         n = len(word) if word.isascii() else len(word.encode("utf-8", "surrogatepass"))
         return Attribute((a.lineno, a.col_offset, a.end_lineno, end), self.e(a.value),
@@ -240,7 +240,7 @@ class _Builder:
 
     def constant(self, a: ast.Constant) -> Any:
         v = a.value
-        r = (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
+        r = _r(a)
         if v is None or v is True or v is False:
             return Name(r, value=str(v))
         if v is ...:
