@@ -48,7 +48,7 @@ from normlint.lint.graph import (
 )
 from normlint.lint.legacy import modernize
 from normlint.lint.names import Names
-from normlint.lint.nodes import Dispatch
+from normlint.lint.nodes import KIND, Dispatch
 from normlint.lint import torch_api
 
 IMAGE_DATASETS = frozenset({"cifar10", "cifar100", "mnist", "fashion_mnist"})
@@ -74,6 +74,7 @@ class Interpreter:
         self._done_funcs: set[int] = set()
         self._instance_walks = 0
         self._walked_plain: set[int] = set()
+        self._symbols: dict[int, Value] = {}  # id(expression) -> the Symbol it names (the tree outlives the run)
 
     # ----------------------------------------------------------------- driver
     def run(self) -> Flow:
@@ -330,7 +331,7 @@ class Interpreter:
     def _exec_assign(self, small: cst.Assign, env: dict[str, Value]) -> None:
         value = self.eval(small.value, env)
         for t in small.targets:
-            if isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable":
+            if KIND[type(t.target)] is cst.Attribute and t.target.attr.value == "trainable":
                 self.flow.trainable_sets.append(TrainableSet(self.eval(t.target.value, env), small, small.value))
             self._assign(t.target, value, env)
 
@@ -350,14 +351,15 @@ class Interpreter:
         raise _Return(self.eval(small.value, env) if small.value is not None else UNKNOWN)
 
     def _assign(self, target: cst.BaseExpression, value: Value, env: dict[str, Value]) -> None:
-        if isinstance(target, cst.Name):
-            env[target.value] = value
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        k = KIND[type(target)]
+        if k is cst.Name:
+            env[target.value] = value  # type: ignore[attr-defined]
+        elif k is cst.Tuple or k is cst.List:
             elements = [e.value for e in target.elements]
             items = value.items if isinstance(value, Seq) and len(value.items) == len(elements) else None
             for i, el in enumerate(elements):
                 self._assign(el, items[i] if items else UNKNOWN, env)
-        elif isinstance(target, cst.Attribute):
+        elif k is cst.Attribute:
             owner = self.eval(target.value, env)
             if isinstance(owner, (LayerObj, Instance)):
                 owner.attrs[target.attr.value] = value
@@ -449,7 +451,7 @@ class Interpreter:
         seq = Seq([], [])
         for e in expr.elements:
             value = self.eval(e.value, env)
-            if isinstance(e, cst.StarredElement):
+            if KIND[type(e)] is cst.StarredElement:
                 if isinstance(value, Seq):  # [*blocks, Dropout(0.5)]
                     seq = seq.concat(value)
                 continue
@@ -476,8 +478,11 @@ class Interpreter:
         return seq
 
     def _symbol(self, expr: cst.BaseExpression) -> Value:
-        canon = self.names.canonical(expr)
-        return Symbol(canon) if canon is not None else UNKNOWN
+        found = self._symbols.get(id(expr))  # the same name read again (a helper inlined at each call)
+        if found is None:
+            canon = self.names.canonical(expr)
+            found = self._symbols[id(expr)] = Symbol(canon) if canon is not None else UNKNOWN
+        return found
 
     def _binop(self, left: Value, right: Value, op: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
         if isinstance(left, Seq) and isinstance(right, Seq) and isinstance(op, (cst.Add, cst.AddAssign)):

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from normlint.lint.syntax import cst
 
-from normlint.lint.nodes import FastNode, kind
+from normlint.lint.nodes import KIND, FastNode, kind
 
 _SKIP_FIELDS = frozenset(
     {"lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header", "footer",
@@ -70,10 +70,10 @@ def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 def dotted(expr: cst.BaseExpression | None) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
     parts = []
-    while isinstance(expr, cst.Attribute):
-        parts.append(expr.attr.value)
-        expr = expr.value
-    if not isinstance(expr, cst.Name):
+    while KIND[type(expr)] is cst.Attribute:
+        parts.append(expr.attr.value)  # type: ignore[union-attr]
+        expr = expr.value  # type: ignore[union-attr]
+    if KIND[type(expr)] is not cst.Name:
         return None
     parts.append(expr.value)
     return ".".join(reversed(parts))
@@ -109,12 +109,13 @@ class FileIndex:
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for el in target.elements for n in _target_names(el.value)]
-    if isinstance(target, cst.StarredElement):
-        return _target_names(target.value)
+    k = KIND[type(target)]
+    if k is cst.Name:
+        return [target.value]  # type: ignore[attr-defined]
+    if k is cst.Tuple or k is cst.List:
+        return [n for el in target.elements for n in _target_names(el.value)]  # type: ignore[attr-defined]
+    if k is cst.StarredElement:
+        return _target_names(target.value)  # type: ignore[attr-defined]
     return []
 
 

@@ -133,7 +133,7 @@ _KINDS: dict[type, type] = {}  # a libcst class -> the class of this module it s
 
 def kind(node: Any) -> type:
     """The class of this module ``node`` is: its own type, or for a libcst node the class of the same name."""
-    return kind_of_type(type(node))
+    return KIND[type(node)]
 
 
 def kind_of_type(t: type) -> type:
@@ -145,6 +145,17 @@ def kind_of_type(t: type) -> type:
         if not isinstance(found, type):
             found = _KINDS[t] = t
     return found
+
+
+class _Kinds(dict):
+    def __missing__(self, t: type) -> type:
+        found = self[t] = kind_of_type(t)
+        return found
+
+
+# type(node) -> kind(node) in one lookup: ``KIND[type(x)] is Attribute`` is the cheap test in hot loops (a
+# failed isinstance() against these ABCMeta classes costs a Python-level __instancecheck__)
+KIND: dict[type, type] = _Kinds()
 
 
 class Dispatch(dict):

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from normlint.lint.syntax import cst
 
 from normlint.lint.index import children, descendants, dotted
+from normlint.lint.nodes import KIND
 from normlint.lint.names import Names
 from normlint.lint.torch_api import unwrap
 
@@ -144,23 +146,26 @@ class _Walker:
     def _collect(self) -> None:
         called: set[str] = set()  # functions called by name
         self_called: set[str] = set()  # methods called on self
+        node: Any  # a node of either tree, told apart by KIND
         for node in descendants(self.module):
-            if isinstance(node, cst.ClassDef):
+            k = KIND[type(node)]
+            if k is cst.ClassDef:
                 methods = {s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)} \
                     if isinstance(node.body, cst.IndentedBlock) else {}
                 self.methods[id(node)] = methods
                 for m in methods.values():
                     self.class_of[id(m)] = node
-            elif isinstance(node, cst.Assign) and len(node.targets) == 1 and self._builds_model(node.value):
+            elif k is cst.Assign and len(node.targets) == 1 and self._builds_model(node.value):
                 key = dotted(node.targets[0].target)
                 if key:
                     self.model_keys.add(key)
-            elif isinstance(node, cst.Call):
+            elif k is cst.Call:
                 func = node.func
-                if isinstance(func, cst.Name):
+                kf = KIND[type(func)]
+                if kf is cst.Name:
                     called.add(func.value)
-                elif isinstance(func, cst.Attribute):
-                    if isinstance(func.value, cst.Name) and func.value.value == "self":
+                elif kf is cst.Attribute:
+                    if KIND[type(func.value)] is cst.Name and func.value.value == "self":
                         self_called.add(func.attr.value)
                     if func.attr.value in _MODEL_METHODS:
                         key = dotted(func.value)
@@ -180,10 +185,12 @@ class _Walker:
             return True
         cls = self.class_of.get(id(fn))
         own = self.methods.get(id(cls), {}) if cls is not None else {}
+        n: Any
         for n in descendants(fn.body):
-            if isinstance(n, cst.With):
+            k = KIND[type(n)]
+            if k is cst.With:
                 return True
-            if isinstance(n, cst.Call):
+            if k is cst.Call:
                 func = n.func
                 if isinstance(func, cst.Attribute) and (func.attr.value in _MODE_CALLS or (
                         isinstance(func.value, cst.Name) and func.value.value == "self" and func.attr.value in own)):
@@ -338,11 +345,12 @@ class _Walker:
             if done:
                 order.append((n, comp))  # type: ignore[arg-type]
                 continue
-            if isinstance(n, (cst.Lambda, cst.FunctionDef)):
+            k = KIND[type(n)]
+            if k is cst.Lambda or k is cst.FunctionDef:
                 continue
-            if isinstance(n, cst.Call):
+            if k is cst.Call:
                 todo.append((n, True, comp))
-            inner = comp or isinstance(n, _COMPREHENSIONS)
+            inner = comp or k in _COMPREHENSIONS
             todo.extend((k, False, inner) for k in reversed(children(n)))
         for call, comp in order:
             self.in_comprehension = comp
