@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
 
 from normlint.config import Config
 from normlint.docs import index_page, readme_with_table, rule_pages
+from normlint.lint.data_scaling import SCALING
 from normlint.lint.engine import lint_source
 from normlint.lint.notebook import read_notebook
-from normlint.lint.rules import ALL_RULES, OPT_IN, ERRORS
+from normlint.lint.rules import ALL_RULES, OPT_IN, ERRORS, Rule
 from tests.helpers import ROOT
 
 
@@ -182,3 +184,38 @@ def test_prefilter_hides_no_finding_on_the_shared_corpus():
         _same_with_and_without_prefilter(read_notebook(path.read_text(encoding="utf-8")).source, str(path))
         checked += 1
     assert checked > 500
+
+
+def _naive_prefilter(rule, source: str) -> bool:
+    """Rule.may_match as written down: every required word, then every trigger, nothing shared."""
+    for need in rule.required:
+        if not any(n in source for n in ((need,) if isinstance(need, str) else need)):
+            return False
+    return all(re.search(t, source, re.M) is not None if isinstance(t, str) else bool(t(source)) for t in rule.triggers)
+
+
+def test_prefilter_sharing_between_rules_changes_no_answer():
+    """The rules look for each required word once a file and share trigger regexes (remembered for the last
+    source read): rule by rule or file by file, the answers are those of the rules' own words."""
+    sources = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "fixtures").rglob("*.py"))]
+    sources += [src for rule in ALL_RULES for src in (*rule.VALID, *rule.INVALID)]
+    base = Rule.may_match.__func__  # type: ignore[attr-defined]
+    expected = [[_naive_prefilter(rule, s) for rule in ALL_RULES] for s in sources]
+    assert [[base(rule, s) for rule in ALL_RULES] for s in sources] == expected  # file by file
+    by_rule = [[base(rule, s) for s in sources] for rule in ALL_RULES]  # rule by rule
+    assert [list(row) for row in zip(*by_rule)] == expected
+    assert any(any(row) for row in expected) and not all(all(row) for row in expected)
+
+
+@pytest.mark.parametrize("text, scaled", [
+    ("x = x / 255.", True), ("x *= 1.0 / 255", True), ("gen = ImageDataGenerator(rescale=1./255)", True),
+    ("gen = ImageDataGenerator(rescale=None)", False), ("xrescale = 2", False), ("self._rescale = 3", False),
+    ("layers.Normalization(axis=-1)(x)", True), ("layers.BatchNormalization()(x)", False),
+    ("x = normalize(x)", True), ("x = unnormalize(x)", False), ("x = tf.image.per_image_standardization(x)", True),
+    ("x = scale(x)", True), ("x = upscale(x)", False), ("x = minmax_scale(x)", True), ("x -= mean", True), ("x = x - x_mean", True),
+])
+def test_scaling_words_keep_their_word_boundaries(text, scaled):
+    """data_scaling.SCALING checks its word boundaries after the word (so the regex engine can jump to
+    where a match may start): ``rescale=``, ``normalize(``, ``scale(`` count, ``xrescale``, ``unnormalize(``,
+    ``upscale(`` and BatchNormalization do not."""
+    assert (SCALING.search(text) is not None) is scaled

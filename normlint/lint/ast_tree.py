@@ -81,7 +81,7 @@ class _Builder:
         if hasattr(ast, "TryStar"):
             self.stmt[ast.TryStar] = self.try_
         self.small: dict[type, Callable[[Any], Any]] = {
-            ast.Expr: lambda s: Expr(_r(s), value=self.e(s.value)),
+            ast.Expr: lambda s: Expr(_r(s), self.e(s.value)),  # the hot nodes take their fields by position: value
             ast.Assign: self.assign, ast.AnnAssign: self.annassign, ast.AugAssign: self.augassign,
             ast.Return: lambda s: Return(_r(s), value=self.opt(s.value)),
             ast.Raise: lambda s: Raise(_r(s), exc=self.opt(s.exc), cause=self.cause(s.cause)),
@@ -151,12 +151,14 @@ class _Builder:
     def word(self, word: str, line: int, col: int) -> Any:
         """A Name for ``word`` that the source holds at or after (line, byte col)."""
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        raw = text.encode("utf-8", "surrogatepass") if not text.isascii() else text
-        needle: Any = word.encode("utf-8", "surrogatepass") if not text.isascii() else word
+        raw: Any = text
+        needle: Any = word
+        if not self.ascii and not text.isascii():
+            raw, needle = text.encode("utf-8", "surrogatepass"), word.encode("utf-8", "surrogatepass")
         at = raw.find(needle, col)
         if at == -1:
             at = col
-        return Name((line, at, line, at + len(needle)), value=word)
+        return Name((line, at, line, at + len(needle)), word)
 
     def name_at_end(self, word: str, a: Any) -> Any:
         n = len(word.encode("utf-8", "surrogatepass")) if not word.isascii() else len(word)
@@ -189,7 +191,7 @@ class _Builder:
                 prev.body.append(small)
                 prev._r = (prev._r[0], prev._r[1], a.end_lineno, a.end_col_offset)
             else:
-                out.append(SimpleStatementLine(_r(a), body=[small]))
+                out.append(SimpleStatementLine(_r(a), [small]))  # body
         return out
 
     def _small(self, a: ast.stmt) -> Any:
@@ -217,7 +219,7 @@ class _Builder:
             args.sort(key=lambda x: (x._r[0], x._r[1]))  # f(x=1, *rest): source order, as libcst keeps it
         if len(args) == 1 and type(args[0].value) is GeneratorExp and self._opens_call(a, args[0].value):
             args[0]._r = args[0].value.elt._r  # f(x for x in y): the "(" is the call's; libcst's Arg starts at x
-        return Call(_r(a), func=self.e(a.func), args=tuple(args))
+        return Call(_r(a), self.e(a.func), tuple(args))  # func, args
 
     def _opens_call(self, call: ast.Call, genexp: Any) -> bool:
         """The "(" where ``genexp``'s ast range starts is the call's own (a sole generator argument)."""
@@ -229,14 +231,14 @@ class _Builder:
 
     def arg(self, a: ast.expr) -> Any:
         if type(a) is ast.Starred:
-            return Arg(_r(a), value=self.e(a.value), keyword=None, star="*")
+            return Arg(_r(a), self.e(a.value), None, "*")  # value, keyword, star
         value = self.e(a)
-        return Arg(value._r, value=value, keyword=None, star="")
+        return Arg(value._r, value, None, "")
 
     def keyword(self, k: ast.keyword) -> Any:
         if k.arg is None:
-            return Arg(_r(k), value=self.e(k.value), keyword=None, star="**")
-        return Arg(_r(k), value=self.e(k.value), keyword=self.word(k.arg, k.lineno, k.col_offset), star="")
+            return Arg(_r(k), self.e(k.value), None, "**")  # value, keyword, star
+        return Arg(_r(k), self.e(k.value), self.word(k.arg, k.lineno, k.col_offset), "")
 
     def constant(self, a: ast.Constant) -> Any:
         v = a.value
@@ -246,9 +248,9 @@ class _Builder:
         if v is ...:
             return Ellipsis(r)
         if isinstance(v, (str, bytes)):
-            return SimpleString(r, value=self.segment(r), evaluated_value=v)
+            return SimpleString(r, self.segment(r), v)  # value, evaluated_value
         cls = Integer if type(v) is int else Float if type(v) is float else Imaginary
-        return cls(r, value=self.segment(r))
+        return cls(r, self.segment(r))  # value
 
     def segment(self, r: tuple[int, int, int, int]) -> str:
         if r[0] == r[2] and self.ascii:  # most constants: one line, byte columns are characters
@@ -261,7 +263,7 @@ class _Builder:
 
     @staticmethod
     def _element(value: Any) -> Any:
-        return Element(value._r, value=value)
+        return Element(value._r, value)
 
     def sequence(self, a: Any) -> Any:
         cls = Tuple if type(a) is ast.Tuple else List if type(a) is ast.List else Set
@@ -369,8 +371,8 @@ class _Builder:
         targets = []
         for t in s.targets:
             target = self.target(t)
-            targets.append(AssignTarget(target._r, target=target))
-        return Assign(_r(s), targets=targets, value=self.e(s.value))
+            targets.append(AssignTarget(target._r, target))
+        return Assign(_r(s), targets, self.e(s.value))  # targets, value
 
     def annassign(self, s: ast.AnnAssign) -> Any:
         ann = self.e(s.annotation)
