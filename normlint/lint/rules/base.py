@@ -12,6 +12,7 @@ from normlint.lint.syntax import cst
 from normlint.lint.context import FileContext
 from normlint.lint.fixes import FixSpec
 from normlint.lint.options import Option
+from normlint.lint.rules.patterns import shared_trigger
 
 
 def page_url(code: str, base: str | None) -> str | None:
@@ -21,18 +22,6 @@ def page_url(code: str, base: str | None) -> str | None:
 
 # the source the prefilter read last, and which required words it holds (the source is compared by identity)
 _LAST: list[Any] = [None, {}]
-
-
-def shared_trigger(test: Callable[[str], bool]) -> Callable[[str], bool]:
-    """``test`` run once a file whichever rules use it (a costly regex several rules share): its answer
-    for the last source it read is kept (by identity)."""
-    last: list[Any] = [None, False]
-
-    def remembered(source: str) -> bool:
-        if last[0] is not source:
-            last[0], last[1] = source, test(source)
-        return bool(last[1])
-    return remembered
 
 
 _REGEX_TRIGGERS: dict[str, Callable[[str], bool]] = {}

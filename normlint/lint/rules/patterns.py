@@ -14,12 +14,24 @@ while a pattern that starts with a look-behind, a class or an alternation is tri
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from normlint.lint.keras_api import APPLICATIONS
 
 _PAREN = re.compile(r"[()]")
 Matcher = Callable[[str], bool]
+
+
+def shared_trigger(test: Matcher) -> Matcher:
+    """``test`` run once a file whichever rules use it (several rules ask whether BatchNorm is used): its
+    answer for the last source it read is kept (the source compared by identity)."""
+    last: list[Any] = [None, False]
+
+    def remembered(source: str) -> bool:
+        if last[0] is not source:
+            last[0], last[1] = source, test(source)
+        return bool(last[1])
+    return remembered
 
 
 def call_arguments(source: str, open_paren: int) -> str:
@@ -112,10 +124,12 @@ FIT = Symbol((".fit", ""))
 COMPILE = Symbol((".compile", ""))
 
 
+@shared_trigger
 def BN_USE(source: str) -> bool:  # noqa: N802 - reads like the other pattern constants
     return BN.used(source) or bool(_TF1_BN_IMPORT.search(source))
 
 
+@shared_trigger
 def DROPOUT_USE(source: str) -> bool:  # noqa: N802
     return DROPOUT.used(source) or bool(_TF1_DROPOUT_IMPORT.search(source))
 
@@ -127,12 +141,14 @@ APPLICATIONS_TEXT = "applications"
 _BN_APPLICATIONS = tuple(name for name, held in APPLICATIONS.items() if "BatchNormalization" in held)
 
 
+@shared_trigger
 def BN_OR_APPLICATION_USE(source: str) -> bool:  # noqa: N802
     if APPLICATIONS_TEXT in source and any(name in source for name in _BN_APPLICATIONS):
         return True
     return BN_USE(source)
 
 
+@shared_trigger
 def NORM_USE(source: str) -> bool:  # noqa: N802
     return NORM.used(source) or BN.used(source)
 
@@ -142,6 +158,7 @@ _TORCH_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(?:torch|torchvision|pytorch_li
                            r"|import[ \t][^\n]*\b(?:torch|torchvision|pytorch_lightning|lightning)\b)", re.M)
 
 
+@shared_trigger
 def TORCH_IMPORT(source: str) -> bool:  # noqa: N802
     return ("torch" in source or "lightning" in source) and bool(_TORCH_IMPORT.search(source))
 
@@ -188,6 +205,7 @@ _LINEAR_WITH_BIAS = TORCH_LINEAR.call_without(r"\bbias\s*=\s*False\b")
 _TF1_CONV_IMPORT = re.compile(r"from\s+[\w.]*layers\s+import\s[^\n]*\b(?:conv|dense|separable_conv)")
 
 
+@shared_trigger
 def CONV_WITH_BIAS(source: str) -> bool:  # noqa: N802
     return _CONV_WITH_BIAS(source) or bool(_TF1_CONV_IMPORT.search(source)) or _LINEAR_WITH_BIAS(source)
 

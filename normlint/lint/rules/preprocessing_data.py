@@ -11,7 +11,8 @@ from normlint.lint.data_scaling import (EVAL_WORDS, GENERATOR_SCALING, SCALING, 
                                         is_image_data_generator, method_calls, names_in,
                                         scaling, words)
 from normlint.lint.keras_api import SCALERS
-from normlint.lint.rules.base import Hit, Rule, shared_trigger
+from normlint.lint.rules.base import Hit, Rule
+from normlint.lint.rules.patterns import shared_trigger
 
 FAMILY = "Input preprocessing"
 
