@@ -75,6 +75,7 @@ class Interpreter:
         self._instance_walks = 0
         self._walked_plain: set[int] = set()
         self._symbols: dict[int, Value] = {}  # id(expression) -> the Symbol it names (the tree outlives the run)
+        self._arguments: dict[int, tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]] = {}
 
     # ----------------------------------------------------------------- driver
     def run(self) -> Flow:
@@ -532,6 +533,14 @@ class Interpreter:
         args, kwargs = modernize(call, kind, part.args + args, {**part.kwargs, **kwargs})
         return LayerObj(kind=kind, node=call, kwargs=kwargs, args=args, is_model=kind in MODEL_CLASSES)
 
+    def _layer_arguments(self, call: cst.Call, kind: str) -> tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]:
+        """The (modernized) arguments of a layer construction, once per call site (a helper inlined at each
+        call constructs its layers again); nothing changes a layer's args/kwargs afterwards."""
+        found = self._arguments.get(id(call))
+        if found is None:
+            found = self._arguments[id(call)] = modernize(call, kind, *kwargs_of(call))
+        return found
+
     def _opaque(self, values: list[Value]) -> Value:
         for v in values:
             if type(v) is Tensor or type(v) is Seq:
@@ -549,7 +558,7 @@ class Interpreter:
         if kind == "Input" or canon in ("keras.Input", "keras.layers.Input"):
             return Tensor()
         if kind is not None:
-            args, kwargs = modernize(call, kind, *kwargs_of(call))
+            args, kwargs = self._layer_arguments(call, kind)
             obj = LayerObj(kind=kind, node=call, kwargs=kwargs, args=args, is_model=kind in MODEL_CLASSES)
             if kind == "Sequential":
                 layers = pos[0] if pos else kw.get("layers", UNKNOWN)
@@ -662,7 +671,7 @@ class Interpreter:
         seq.output = seq.tail
 
     def _apply(self, layer: LayerObj, site: cst.CSTNode, values: list[Value]) -> Tensor:
-        inputs = tuple(_tensors(values)) or (Tensor(),)
+        inputs = _tensors_in(values) or (Tensor(),)
         if self._tape_depth and (layer.is_model or layer.user_class) and isinstance(site, cst.Call):
             # training=..., a flag under the name the model's call() gives it (is_training=True), or
             # passed by position (model(x, True)): passed, not missing
@@ -731,6 +740,18 @@ class Interpreter:
 
 
 _FIRST_METHODS = frozenset({"__init__", "build", "call", "forward"})
+
+
+def _tensors_in(values: list[Value]) -> tuple[Tensor, ...]:
+    """``tuple(_tensors(values))``, without a generator for the common case: no list among the values."""
+    found = []
+    for v in values:
+        t = type(v)
+        if t is Tensor:
+            found.append(v)
+        elif t is Seq:
+            return tuple(_tensors(values))
+    return tuple(found)  # type: ignore[arg-type]
 
 
 def _is_static(fn: cst.FunctionDef) -> bool:
