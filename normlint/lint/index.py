@@ -163,6 +163,10 @@ def _injected_modules(index: FileIndex, target: cst.Tuple, call: cst.Call) -> No
 _ALIAS_KINDS: tuple[type, ...] = (cst.Name, cst.Attribute)
 
 
+# the nodes the index records something of (besides calls)
+_RECORDED = frozenset({cst.Assign, cst.FunctionDef, cst.ClassDef, cst.Param, cst.Import, cst.ImportFrom, cst.AnnAssign,
+                       cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr, cst.With, cst.ExceptHandler, cst.Global,
+                       cst.MatchAs})
 # nodes with no children and nothing to record: never pushed on the walk's stack
 _INERT = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis})
 
@@ -183,7 +187,7 @@ def build_index(module: cst.Module) -> FileIndex:
         if t is cst.Call:
             cls, method, withs, _ = place
             index.calls.append(CallSite(node, cls, method, withs, assigned.get(id(node))))
-        elif t is cst.Attribute or t is cst.Arg or t is cst.Element:
+        elif t not in _RECORDED:
             pass
         elif t is cst.Assign:
             for target in node.targets:
