@@ -42,11 +42,12 @@ def _partial_of(ctx: FileContext, call: cst.Call) -> str | None:
 def normalization_calls(ctx: FileContext, kinds: frozenset[str]) -> Iterator[tuple[cst.Call, str]]:
     """Calls constructing a Keras layer of ``kinds`` (TF1 batch_normalization counts as BatchNormalization,
     and so does ``functools.partial(BatchNormalization, ...)``, whose keywords every later call shares)."""
+    partials = "partial" in ctx.source  # else no call's code holds it
     for site in ctx.calls:
         kind = ctx.names.layer_class(site.node.func)
         if kind is None and "BatchNormalization" in kinds and ctx.names.tf1_layer(site.node.func) == "batch_normalization":
             kind = "BatchNormalization"
-        if kind is None and "partial" in ctx.code(site.node.func):
+        if kind is None and partials and "partial" in ctx.code(site.node.func):
             kind = _partial_of(ctx, site.node)
         if kind in kinds:
             yield site.node, kind
