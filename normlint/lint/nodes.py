@@ -117,15 +117,28 @@ def _node(name: str, base: type, fields: str = "", extra: str = "", twin: str | 
     for ``libcst.<twin or name>``."""
     code = tuple(fields.split())
     slots = code + tuple(extra.split())
-    namespace: dict[str, Any] = {}
-    params = "".join(f", {f}=None" for f in slots)
-    exec(f"def __init__(self, _r{params}):\n    self._r = _r\n" + "".join(f"    self.{f} = {f}\n" for f in slots), namespace)
-    # a field holds a node, None, or a list/tuple of nodes
-    body = "".join(f"    v = n.{f}\n    if v is not None:\n        if type(v) is list or type(v) is tuple:\n"
-                   f"            out.extend(v)\n        else:\n            out.append(v)\n" for f in code)
-    exec(f"def kids(n):\n    out = []\n{body}    return out\n", namespace)
+    init, kids = _generated(code, slots)
     return ABCMeta(name, (base,), {"__slots__": slots, "FIELDS": code, "TWIN": twin or name, "__module__": __name__,
-                                   "__init__": namespace["__init__"], "kids": staticmethod(namespace["kids"])})
+                                   "__init__": init, "kids": staticmethod(kids)})
+
+
+_GENERATED: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[Any, Any]] = {}
+
+
+def _generated(code: tuple[str, ...], slots: tuple[str, ...]) -> tuple[Any, Any]:
+    """``__init__`` and ``kids`` for these fields, shared by the classes that have the same (they set and
+    read attributes by name); generated once each: compiling them is most of this module's import time."""
+    found = _GENERATED.get((code, slots))
+    if found is None:
+        namespace: dict[str, Any] = {}
+        params = "".join(f", {f}=None" for f in slots)
+        # a field holds a node, None, or a list/tuple of nodes
+        body = "".join(f"    v = n.{f}\n    if v is not None:\n        if type(v) is list or type(v) is tuple:\n"
+                       f"            out.extend(v)\n        else:\n            out.append(v)\n" for f in code)
+        exec(f"def __init__(self, _r{params}):\n    self._r = _r\n" + "".join(f"    self.{f} = {f}\n" for f in slots)
+             + f"def kids(n):\n    out = []\n{body}    return out\n", namespace)
+        found = _GENERATED[(code, slots)] = namespace["__init__"], namespace["kids"]
+    return found
 
 
 _KINDS: dict[type, type] = {}  # a libcst class -> the class of this module it stands for
