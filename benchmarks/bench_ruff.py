@@ -4,7 +4,9 @@ Usage:  python benchmarks/bench_ruff.py [CORPUS_DIR] [--repeat N]
 Default corpus: the installed keras package's sources. Each round runs both tools once as fresh processes,
 in alternating order (ruff first in odd rounds), nothing cached between runs (normlint keeps no cache
 unless --cache is given; ruff's is off with --no-cache). Printed: each tool's best and median wall-clock,
-and the median of the per-round ratios normlint / ruff (target <= 1.00). Then, separately, the warm
+and the median of the per-round ratios normlint / ruff (target <= 1.00); and the floor under any Python
+linter that reports every file's syntax errors as normlint does (NL000): Python started, every file read
+and compiled, in as many forked processes. Then, separately, the warm
 figure: `normlint lint --cache` run twice on the same files (the second run reads the cache), with ruff's
 own cache warm for comparison. Ruff must be installed (`pip install ruff`): it is a benchmark tool, not a
 dependency of normlint.
@@ -23,6 +25,27 @@ import time
 from corpus import corpus_and_repeat
 
 
+# What no Python linter that reports every file's syntax errors can go under: start Python, read every
+# file and compile() it (CPython's parser and compiler), in as many processes as normlint uses (fork).
+FLOOR = """
+import os, sys
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
+def work(paths):
+    for p in paths:
+        with open(p, "rb") as fh:
+            data = fh.read()
+        try:
+            compile(data, p, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            pass
+files = [os.path.join(r, n) for r, _, ns in os.walk(sys.argv[1]) for n in ns if n.endswith(".py")]
+jobs = min(8, len(os.sched_getaffinity(0)))
+with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+    list(pool.map(work, [files[i::jobs] for i in range(jobs)]))
+"""
+
+
 def _run(cmd: list[str], env: dict | None = None) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
@@ -38,18 +61,24 @@ def main() -> int:
     version = subprocess.run([ruff, "--version"], capture_output=True, text=True).stdout.strip()
     normlint = [sys.executable, "-m", "normlint", "lint", corpus]
     ruff_cmd = [ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", "--quiet", corpus]
-    times: dict[str, list[float]] = {"ruff": [], "normlint": []}
-    ratios = []
+    floor_cmd = [sys.executable, "-c", FLOOR, corpus]
+    commands = {"ruff": ruff_cmd, "normlint": normlint, "floor": floor_cmd}
+    times: dict[str, list[float]] = {"ruff": [], "normlint": [], "floor": []}
+    ratios, floor_ratios = [], []
     for i in range(repeat):
-        order = ["ruff", "normlint"] if i % 2 == 0 else ["normlint", "ruff"]
-        got = {name: _run(ruff_cmd if name == "ruff" else normlint) for name in order}
+        order = ["ruff", "normlint", "floor"] if i % 2 == 0 else ["floor", "normlint", "ruff"]
+        got = {name: _run(commands[name]) for name in order}
         for name, t in got.items():
             times[name].append(t)
         ratios.append(got["normlint"] / got["ruff"])
+        floor_ratios.append(got["floor"] / got["ruff"])
     files = sum(1 for root, _, names in os.walk(corpus) for n in names if n.endswith((".py", ".ipynb")))
     print(f"corpus: {corpus} ({files} files), {repeat} paired rounds, {version}, {os.cpu_count()} CPUs")
     print(f"  {'ruff check --select ALL --no-cache':38s} {min(times['ruff']):6.2f} s (median {statistics.median(times['ruff']):6.2f})")
     print(f"  {'normlint lint':38s} {min(times['normlint']):6.2f} s (median {statistics.median(times['normlint']):6.2f})")
+    print(f"  {'floor: Python + compile() of each file':38s} {min(times['floor']):6.2f} s (median "
+          f"{statistics.median(times['floor']):6.2f}), {statistics.median(floor_ratios):.2f}x ruff: what NL000 on "
+          f"every file costs before any analysis")
     ratio = statistics.median(ratios)
     print(f"normlint / ruff (cold): {ratio:.2f}x median of {repeat} paired rounds  (target <= 1.00x)  "
           f"{'PASS' if ratio <= 1.0 else 'FAIL'}")
