@@ -162,7 +162,7 @@ class _Builder:
 
     def name_at_end(self, word: str, a: Any) -> Any:
         n = len(word.encode("utf-8", "surrogatepass")) if not word.isascii() else len(word)
-        return Name((a.end_lineno, a.end_col_offset - n, a.end_lineno, a.end_col_offset), value=word)
+        return Name((a.end_lineno, a.end_col_offset - n, a.end_lineno, a.end_col_offset), word)
 
     def block(self, stmts: list[ast.stmt]) -> Any:
         first, last = stmts[0], stmts[-1]
@@ -207,11 +207,8 @@ class _Builder:
     def name(self, a: ast.Name) -> Any:
         return Name((a.lineno, a.col_offset, a.end_lineno, a.end_col_offset), a.id)
 
-    def attribute(self, a: Any) -> Any:  # an ast.Attribute
-        end, word = a.end_col_offset, a.attr
-        n = len(word) if word.isascii() else len(word.encode("utf-8", "surrogatepass"))
-        return Attribute((a.lineno, a.col_offset, a.end_lineno, end), self.e(a.value),
-                         Name((a.end_lineno, end - n, a.end_lineno, end), word))
+    def attribute(self, a: ast.Attribute) -> Any:
+        return Attribute(_r(a), self.e(a.value), self.name_at_end(a.attr, a))  # value, attr
 
     def call(self, a: ast.Call) -> Any:
         args = [self.arg(x) for x in a.args] + [self.keyword(k) for k in a.keywords]

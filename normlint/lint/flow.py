@@ -324,11 +324,6 @@ class Interpreter:
         finally:
             self._tape_depth -= tapes
 
-    def exec_small(self, small: cst.BaseSmallStatement, env: dict[str, Value]) -> None:
-        how = _SMALL[type(small)]
-        if how is not None:
-            how(self, small, env)
-
     def _exec_assign(self, small: cst.Assign, env: dict[str, Value]) -> None:
         value = self.eval(small.value, env)
         for t in small.targets:
@@ -366,19 +361,12 @@ class Interpreter:
                 owner.attrs[target.attr.value] = value
 
     # ---------------------------------------------------------- expressions
-    def lookup(self, name: str, env: dict[str, Value]) -> Value | None:
-        if name in env:
-            return env[name]
-        if name in self.globals:
-            return self.globals[name]
-        return None
-
     def eval(self, expr: cst.BaseExpression | None, env: dict[str, Value]) -> Value:
         """What ``expr`` evaluates to; UNKNOWN for what the flow does not follow."""
         return _EVAL[type(expr)](self, expr, env)
 
     def _eval_name(self, expr: cst.Name, env: dict[str, Value]) -> Value:
-        found = env.get(expr.value) or self.globals.get(expr.value)  # lookup(), inlined: the commonest eval
+        found = env.get(expr.value) or self.globals.get(expr.value)  # the local, else the module's (values are never falsy)
         if found is not None:
             return found
         if expr.value in self.names.functions and expr.value not in self.names.imports:
@@ -542,12 +530,7 @@ class Interpreter:
         return found
 
     def _opaque(self, values: list[Value]) -> Value:
-        for v in values:
-            if type(v) is Tensor or type(v) is Seq:
-                break
-        else:
-            return UNKNOWN  # most calls: no tensor among the arguments
-        tensors = tuple(_tensors(values))
+        tensors = _tensors_in(values)
         return Tensor(parents=tensors) if tensors else UNKNOWN
 
     def _call_symbol(self, canon: str, call: cst.Call, pos, kw, values) -> Value:

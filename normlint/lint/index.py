@@ -174,7 +174,7 @@ _INERT = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imag
 def build_index(module: cst.Module) -> FileIndex:
     index = FileIndex()
     assigned: dict[int, cst.BaseExpression] = {}
-    fast = isinstance(module, FastNode)  # a fast tree: a node's class is its kind, its kids() are generated
+    fast = isinstance(module, FastNode)  # a fast tree: its kids() are generated per class
     # (node, where it stands: (class, method, with-calls, directly in the class body)); nodes that share a
     # place share one tuple
     top: tuple[cst.ClassDef | None, str | None, tuple[cst.Call, ...], bool] = (None, None, (), False)
@@ -183,7 +183,7 @@ def build_index(module: cst.Module) -> FileIndex:
     while stack:
         node, place = pop()
         kids_place = place
-        t = type(node) if fast else kind(node)
+        t = KIND[type(node)]
         if t is cst.Call:
             cls, method, withs, _ = place
             index.calls.append(CallSite(node, cls, method, withs, assigned.get(id(node))))
@@ -250,6 +250,6 @@ def build_index(module: cst.Module) -> FileIndex:
             kids_place = (place[0], place[1], place[2], False)  # only a class body's block is "directly in the class"
         kids = node.kids(node) if fast else children(node)
         for kid in reversed(kids):
-            if (type(kid) if fast else kind(kid)) not in _INERT:
+            if KIND[type(kid)] not in _INERT:
                 push((kid, kids_place))
     return index

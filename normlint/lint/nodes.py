@@ -141,26 +141,21 @@ def _generated(code: tuple[str, ...], slots: tuple[str, ...]) -> tuple[Any, Any]
     return found
 
 
-_KINDS: dict[type, type] = {}  # a libcst class -> the class of this module it stands for
-
-
 def kind(node: Any) -> type:
     """The class of this module ``node`` is: its own type, or for a libcst node the class of the same name."""
     return KIND[type(node)]
 
 
 def kind_of_type(t: type) -> type:
-    if t.__module__ == __name__:
+    if t.__module__ == __name__ or not t.__module__.startswith("libcst"):
         return t
-    found = _KINDS.get(t)
-    if found is None:
-        found = _KINDS[t] = globals().get(t.__name__, t) if t.__module__.startswith("libcst") else t
-        if not isinstance(found, type):
-            found = _KINDS[t] = t
-    return found
+    found = globals().get(t.__name__, t)
+    return found if isinstance(found, type) else t
 
 
 class _Kinds(dict):
+    """type -> kind, each type worked out once."""
+
     def __missing__(self, t: type) -> type:
         found = self[t] = kind_of_type(t)
         return found
