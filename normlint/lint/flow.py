@@ -74,7 +74,9 @@ class Interpreter:
         self._done_funcs: set[int] = set()
         self._instance_walks = 0
         self._walked_plain: set[int] = set()
-        self._symbols: dict[int, Value] = {}  # id(expression) -> the Symbol it names (the tree outlives the run)
+        # id(expression) -> what it names beyond the local scope: a Symbol, a function or class of the file
+        # (the same node resolves alike every time it is read; the tree outlives the run)
+        self._resolved: dict[int, Value] = {}
         self._arguments: dict[int, tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]] = {}
 
     # ----------------------------------------------------------------- driver
@@ -247,17 +249,14 @@ class Interpreter:
     # ----------------------------------------------------------- statements
     def exec_block(self, body, env: dict[str, Value]) -> None:
         for stmt in body:
-            self.exec_stmt(stmt, env)
+            how = _STMT[type(stmt)]
+            if how is not None:
+                how(self, stmt, env)
 
     def _suite(self, suite: cst.BaseSuite) -> Sequence[cst.CSTNode]:
         if isinstance(suite, cst.IndentedBlock):
             return suite.body
         return [suite]
-
-    def exec_stmt(self, stmt: cst.CSTNode, env: dict[str, Value]) -> None:
-        how = _STMT[type(stmt)]
-        if how is not None:
-            how(self, stmt, env)
 
     def _exec_line(self, stmt: cst.SimpleStatementLine | cst.SimpleStatementSuite, env: dict[str, Value]) -> None:
         for small in stmt.body:
@@ -369,11 +368,17 @@ class Interpreter:
         found = env.get(expr.value) or self.globals.get(expr.value)  # the local, else the module's (values are never falsy)
         if found is not None:
             return found
-        if expr.value in self.names.functions and expr.value not in self.names.imports:
-            return FuncRef(self.names.functions[expr.value])
-        if expr.value in self.names.classes and expr.value not in self.names.imports:
-            return ClassRef(self.names.classes[expr.value])
-        return self._symbol(expr)
+        found = self._resolved.get(id(expr))
+        if found is None:
+            name = expr.value
+            if name in self.names.functions and name not in self.names.imports:
+                found = FuncRef(self.names.functions[name])
+            elif name in self.names.classes and name not in self.names.imports:
+                found = ClassRef(self.names.classes[name])
+            else:
+                found = self._symbol(expr)
+            self._resolved[id(expr)] = found
+        return found
 
     def _eval_attribute(self, expr: cst.Attribute, env: dict[str, Value]) -> Value:
         owner = self.eval(expr.value, env)
@@ -467,10 +472,10 @@ class Interpreter:
         return seq
 
     def _symbol(self, expr: cst.BaseExpression) -> Value:
-        found = self._symbols.get(id(expr))  # the same name read again (a helper inlined at each call)
+        found = self._resolved.get(id(expr))  # the same name read again (a helper inlined at each call)
         if found is None:
             canon = self.names.canonical(expr)
-            found = self._symbols[id(expr)] = Symbol(canon) if canon is not None else UNKNOWN
+            found = self._resolved[id(expr)] = Symbol(canon) if canon is not None else UNKNOWN
         return found
 
     def _binop(self, left: Value, right: Value, op: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
@@ -486,7 +491,8 @@ class Interpreter:
         func = self.eval(call.func, env)
         arg_values, pos, kw = [], [], {}
         for a in call.args:
-            v = _EVAL[type(a.value)](self, a.value, env)
+            how = _EVAL[type(a.value)]
+            v = UNKNOWN if how is _unknown else how(self, a.value, env)  # literals: no call
             arg_values.append(v)
             if a.keyword is not None:
                 kw[a.keyword.value] = v
