@@ -219,3 +219,52 @@ def test_scaling_words_keep_their_word_boundaries(text, scaled):
     where a match may start): ``rescale=``, ``normalize(``, ``scale(`` count, ``xrescale``, ``unnormalize(``,
     ``upscale(`` and BatchNormalization do not."""
     assert (SCALING.search(text) is not None) is scaled
+
+
+def _nl202_context(path: Path):
+    from normlint.lint import ast_tree
+    from normlint.lint.context import FileContext
+
+    source = path.read_text(encoding="utf-8")
+    return FileContext(ast_tree.build(source), source, str(path))
+
+
+def _nl202_hits(ctx) -> list[int]:
+    from normlint.lint import constants
+    from normlint.lint.rules.axes import BatchNormAxisVsDataFormat
+
+    with constants.current(lambda: ctx.constants):
+        return sorted(ctx.module.position(h.node)[0] for h in BatchNormAxisVsDataFormat().check(ctx))
+
+
+def test_nl202_asks_no_flow_of_code_that_names_no_format():
+    """Portable code reads the global format (``image_data_format() == ...``) and names none: no
+    convolution's format is known, so NL202 has nothing to compare and does not pay for the flow. A file
+    that names one, in a keyword or a ``**`` dict, is analysed as before."""
+    quiet = _nl202_context(ROOT / "fixtures" / "rules" / "NL202_negative_global_format.py")
+    assert _nl202_hits(quiet) == [] and "flow" not in quiet.__dict__
+    named = _nl202_context(ROOT / "fixtures" / "rules" / "NL202_positive_reads_global_format.py")
+    assert _nl202_hits(named) == [12, 17] and "flow" in named.__dict__
+
+
+@pytest.mark.slow
+def test_nl202_shortcut_changes_no_finding(monkeypatch):
+    """With the shortcut forced open (every file treated as naming a format), NL202 finds the same on
+    the fixtures, the tests' corpus and ../shared/corpus/models."""
+    from normlint.lint.rules import axes
+
+    paths = list(_corpus())
+    if SHARED_CORPUS.is_dir():
+        paths += sorted((SHARED_CORPUS / "models").rglob("*.py"))
+    only = Config(select=("NL202",))
+    checked = 0
+    for path in paths:
+        source = path.read_text(encoding="utf-8", errors="replace")
+        if not axes.BatchNormAxisVsDataFormat.may_match(source):
+            continue
+        with monkeypatch.context() as m:
+            m.setattr(axes, "_names_a_format", lambda ctx: True)
+            opened = lint_source(source, str(path), only)
+        assert lint_source(source, str(path), only) == opened, path
+        checked += 1
+    assert checked > 20

@@ -213,6 +213,20 @@ def _default_data_format(ctx: FileContext) -> str | None:
     return None
 
 
+_FORMAT_KEY = re.compile(r"[\"'](?:data_format|dim_ordering)[\"']")
+
+
+def _names_a_format(ctx: FileContext) -> bool:
+    """Some call passes a constant ``data_format=``/``dim_ordering=`` (a layer's format is only ever
+    such a keyword, or a key of a ``**`` dict, which the text names in quotes)."""
+    for site in ctx.calls:
+        for a in site.node.args:
+            if a.keyword is not None and a.keyword.value in ("data_format", "dim_ordering") \
+                    and isinstance(literal(a.value), str):
+                return True
+    return _FORMAT_KEY.search(ctx.source) is not None
+
+
 class BatchNormAxisVsDataFormat(Rule):
     code = "NL202"
     name = "batchnorm-axis-vs-data-format"
@@ -258,6 +272,8 @@ then normalizes other numbers and its weights change shape. An axis held in a na
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         default_format = _default_data_format(ctx)
+        if default_format is None and not _names_a_format(ctx):
+            return  # no convolution's format is known: nothing to compare, and the flow is not needed
         flagged: set[int] = set()
         for bn in batchnorm_applications(ctx):
             if id(bn.layer) in flagged or not bn.inputs:
