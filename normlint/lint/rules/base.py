@@ -80,25 +80,38 @@ class Rule:
     required: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
     # A trigger is a regex (re.MULTILINE) or a function of the text.
     triggers: ClassVar[tuple[str | Callable[[str], bool], ...]] = ()
-    _compiled: ClassVar[tuple[Callable[[str], object], ...] | None] = None
+    _prepared: ClassVar[tuple[tuple[tuple[str, ...], ...], tuple[Callable[[str], object], ...]] | None] = None
 
     @classmethod
     def may_match(cls, source: str) -> bool:
         if _LAST[0] is not source:  # the rules ask about the same words: each is looked for once a file
             _LAST[0], _LAST[1] = source, {}
         seen = _LAST[1]
-        for need in cls.required:
-            for n in (need,) if isinstance(need, str) else need:
-                found = seen.get(n)
+        prepared = cls.__dict__.get("_prepared")
+        if prepared is None:
+            prepared = cls._prepare()
+        needs, tests = prepared
+        for alternatives in needs:
+            for word in alternatives:
+                found = seen.get(word)
                 if found is None:
-                    found = seen[n] = n in source
+                    found = seen[word] = word in source
                 if found:
                     break
             else:
                 return False
-        if cls.__dict__.get("_compiled") is None:
-            cls._compiled = tuple(_regex_trigger(t) if isinstance(t, str) else t for t in cls.triggers)
-        return all(test(source) for test in cls._compiled)  # type: ignore[union-attr]
+        for test in tests:
+            if not test(source):
+                return False
+        return True
+
+    @classmethod
+    def _prepare(cls) -> tuple[tuple[tuple[str, ...], ...], tuple[Callable[[str], object], ...]]:
+        """``required`` as tuples of alternatives and ``triggers`` as functions, worked out once a class."""
+        needs = tuple((need,) if isinstance(need, str) else tuple(need) for need in cls.required)
+        tests = tuple(_regex_trigger(t) if isinstance(t, str) else t for t in cls.triggers)
+        cls._prepared = (needs, tests)
+        return cls._prepared
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         raise NotImplementedError
