@@ -245,6 +245,28 @@ def test_nl000_has_cpythons_message_and_position(tmp_path: Path):
     assert got == {name: expected for name, (_, expected) in cases.items()}
 
 
+def test_nl000_includes_the_compilers_errors_analysed_or_not(tmp_path: Path):
+    """``return``/``break``/``await`` in the wrong place parse, and only CPython's code generator rejects
+    them: a file some rule analyses (compiled from its tree) and a file no rule reads (compiled from its
+    text) both get NL000. symtable would be cheaper and says nothing of them, which is why normlint
+    compiles (benchmarks/bench_syntax_check.py times both)."""
+    import symtable
+
+    cases = {"ret.py": ("return 1\n", "'return' outside function"), "brk.py": ("break\n", "'break' outside loop"),
+             "aw.py": ("await x\n", "'await' outside function")}
+    for name, (body, message) in cases.items():
+        symtable.symtable(body, name, "exec")  # no error before code generation
+        (tmp_path / name).write_text(body)
+        (tmp_path / f"keras_{name}").write_text("import keras\nfrom keras import layers\n"
+                                                 "x = layers.BatchNormalization(axis=0)(x)\n" + body)
+    result = normlint("lint", str(tmp_path))
+    got = {Path(line.split(":")[0]).name: line.split(":", 1)[1] for line in result.stdout.splitlines()
+           if "NL000" in line}
+    for name, (body, message) in cases.items():
+        assert got[name] == f"1:1: NL000 cannot parse ({PY}): {message}"
+        assert got[f"keras_{name}"] == f"4:1: NL000 cannot parse ({PY}): {message}"
+
+
 def test_odd_file_names_are_safe_in_sarif_and_text(tmp_path: Path):
     names = ["hash#1.py", "my model.py", "100%.py", "new\nline.py"]
     for name in names:
