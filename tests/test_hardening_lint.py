@@ -257,12 +257,12 @@ def test_nl000_includes_the_compilers_errors_analysed_or_not(tmp_path: Path):
     for name, (body, message) in cases.items():
         symtable.symtable(body, name, "exec")  # no error before code generation
         (tmp_path / name).write_text(body)
-        (tmp_path / f"keras_{name}").write_text("import keras\nfrom keras import layers\n"
-                                                 "x = layers.BatchNormalization(axis=0)(x)\n" + body)
+        keras_code = "import keras\nfrom keras import layers\nx = layers.BatchNormalization(axis=0)(x)\n"
+        (tmp_path / f"keras_{name}").write_text(keras_code + body)
     result = normlint("lint", str(tmp_path))
     got = {Path(line.split(":")[0]).name: line.split(":", 1)[1] for line in result.stdout.splitlines()
            if "NL000" in line}
-    for name, (body, message) in cases.items():
+    for name, (_, message) in cases.items():
         assert got[name] == f"1:1: NL000 cannot parse ({PY}): {message}"
         assert got[f"keras_{name}"] == f"4:1: NL000 cannot parse ({PY}): {message}"
 
