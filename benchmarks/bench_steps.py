@@ -20,8 +20,7 @@ from pathlib import Path
 
 from corpus import corpus_and_repeat
 from normlint.config import Config
-from normlint.lint import ast_tree, constants, engine
-from normlint.lint import context
+from normlint.lint import ast_tree, constants, context, engine
 from normlint.lint.context import FileContext
 
 
