@@ -20,7 +20,6 @@ The option keys are not listed here: every ``Option`` declared on the engine or 
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +119,8 @@ def load_config(start: Path | None = None, pyproject: Path | None = None) -> Con
     path = pyproject or find_pyproject(start or Path.cwd())
     if path is None:
         return Config()
+    import tomllib  # only where there is a file to read
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

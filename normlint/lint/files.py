@@ -105,6 +105,12 @@ def discover(paths: list[str], exclude: tuple[str, ...] = ()) -> Discovery:
 
 def decode_source(data: bytes) -> str:
     """Text decoded as Python does (PEP 263 coding cookie, UTF-8 by default, a BOM honoured)."""
+    end = data.find(b"\n", data.find(b"\n") + 1)
+    if not data.startswith(b"\xef\xbb\xbf") and b"coding" not in (data if end == -1 else data[:end]):
+        try:  # no BOM, no cookie in the first two lines: UTF-8, as tokenize would say
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # tokenize's own words for it
     encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     return data.decode(encoding)
 
@@ -117,7 +123,9 @@ def read_source(path: str, cap: int = READ_CAP) -> str:
             raise ValueError(f"{_kind(st.st_mode)}, not a regular file")
         if st.st_size > cap:
             raise ValueError(f"{_size(st.st_size)}, over the {_size(cap)} that normlint reads of one file")
-        data = fh.read(cap + 1)
+        data = fh.read(st.st_size + 1)  # not read(cap + 1): that allocates the whole cap for every file
+        if len(data) > st.st_size:  # it grew since: on to the cap
+            data += fh.read(cap + 1 - len(data))
     return decode_source(data)
 
 
