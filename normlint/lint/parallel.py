@@ -21,7 +21,7 @@ import pickle
 import select
 import signal
 import struct
-from typing import Callable
+from typing import Any, Callable
 
 from normlint.lint.engine import Finding
 
@@ -93,7 +93,7 @@ def _hand(worker: _Worker, index: int) -> bool:
     return True
 
 
-def _messages(worker: _Worker) -> list[tuple[int, object]]:
+def _messages(worker: _Worker) -> list[tuple[int, Any]]:
     """The complete (chunk index, findings) messages in the worker's buffer, taken out of it."""
     out = []
     buf = worker.buffer
@@ -137,7 +137,7 @@ def _round(files: list[str], work: Work, jobs: int, chunk: int) -> tuple[dict[st
                     if isinstance(found, BaseException):
                         error = error or found
                         found = [[] for _ in chunks[index]]
-                    done.update(zip(chunks[index], found))  # type: ignore[arg-type]
+                    done.update(zip(chunks[index], found))
                     w.chunk = None
                     nxt = -1 if error else next(todo, -1)
                     if not _hand(w, nxt) and nxt >= 0:
