@@ -171,6 +171,14 @@ def test_every_node_of_the_syntax_zoo(layout):
     assert _agree(source) > 400
 
 
+@pytest.mark.parametrize("text", ["", "a", "a\n", "\n\n", "a\r", "\r\n", "a\r\nb\rc\nd", "x\x0cy\n", "x\x0by",
+                                  "\x1c\n\x1d\x1e", "a\x85b\n", "a\u2028b\u2029c", "é\x0cx\n", "é\r\nü"])
+def test_source_lines_are_the_lines_ast_counts(text):
+    """The builder's lines: str.splitlines() where it agrees with ast (no \\f, \\v, \\x1c-\\x1e, \\x85,
+    \\u2028, \\u2029), else the regex of ast's line ends."""
+    assert ast_tree.source_lines(text) == ast_tree._LINES.findall(text)
+
+
 def test_every_node_of_the_fixtures_and_tests():
     files = fixture_files() + sorted((ROOT / "tests").glob("*.py"))
     assert sum(_agree(p.read_text(encoding="utf-8")) for p in files) > 40_000

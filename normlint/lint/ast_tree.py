@@ -56,12 +56,21 @@ def _r(a: Any) -> tuple[int, int, int, int]:
 
 
 _LINES = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+$")
+# what str.splitlines() also ends a line at and ast does not, in ASCII (and \x85, \u2028, \u2029 beyond)
+_ASCII_OTHER_LINE_ENDS = ("\v", "\f", "\x1c", "\x1d", "\x1e")
+
+
+def source_lines(source: str) -> list[str]:
+    """The lines ``ast`` counts, each with its line end (\\r\\n, \\r or \\n end one)."""
+    if source.isascii() and not any(c in source for c in _ASCII_OTHER_LINE_ENDS):
+        return source.splitlines(True)  # the same lines, cheaper than the regex
+    return _LINES.findall(source)
 
 
 class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
-        self.lines = _LINES.findall(source)  # the lines ast counts (str.splitlines also splits at \f, \v...)
+        self.lines = source_lines(source)
         self.ascii = source.isascii()  # byte columns are character columns
         self._offsets: Offsets | None = None
         self.expr: dict[type, Callable[[Any], Any]] = {
