@@ -8,10 +8,10 @@ with it: only that chunk fails, the others go on. Failed files are tried again i
 a chunk, and when a round makes no progress, each remaining file alone in its own process: a file that
 kills its worker even then is one NL000 finding, and every other file is still linted.
 
-Plain ``os.fork``, ``select`` and ``pickle`` rather than ``concurrent.futures``: the executor's imports
+Plain ``os.fork``, ``select.poll`` and ``pickle`` rather than ``concurrent.futures``: the executor's imports
 (multiprocessing, logging, socket...) and its feeder and manager threads cost more than a cold run on a
-few hundred files can spare (``benchmarks/bench_ruff.py``). Where there is no ``fork`` (Windows) the files
-are linted in this process.
+few hundred files can spare (``benchmarks/bench_ruff.py``). Where there is no ``fork`` (Windows), or no
+process can be started (a process or open-file limit), the files are linted in this process.
 """
 
 from __future__ import annotations
@@ -65,9 +65,17 @@ class _Worker:
 
 
 def _start(chunks: list[list[str]], work: Work, others: list[_Worker]) -> _Worker:
-    task_r, task_w = os.pipe()
-    result_r, result_w = os.pipe()
-    pid = os.fork()
+    """A worker process; OSError when no pipe or process can be had (file or process limits)."""
+    fds: list[int] = []
+    try:
+        fds.extend(os.pipe())
+        fds.extend(os.pipe())
+        pid = os.fork()
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        raise
+    task_r, task_w, result_r, result_w = fds
     if pid == 0:  # the child: never returns into the parent's code
         code = 0
         try:
@@ -106,8 +114,13 @@ def _messages(worker: _Worker) -> list[tuple[int, Any]]:
     return out
 
 
+class NoWorker(Exception):
+    """Not one worker process could be started (the process or open-file limit is reached)."""
+
+
 def _round(files: list[str], work: Work, jobs: int, chunk: int) -> tuple[dict[str, list[Finding]], list[str]]:
-    """(results of the files that came back, files whose worker died with them)."""
+    """(results of the files that came back, files whose worker died with them); NoWorker when no
+    worker could be started (fewer than ``jobs`` do the work when some cannot)."""
     chunks = [files[i:i + chunk] for i in range(0, len(files), chunk)]
     done: dict[str, list[Finding]] = {}
     failed: list[str] = []
@@ -116,20 +129,28 @@ def _round(files: list[str], work: Work, jobs: int, chunk: int) -> tuple[dict[st
     error: BaseException | None = None
     try:
         for _ in range(min(jobs, len(chunks))):
-            workers.append(_start(chunks, work, workers))
+            try:
+                workers.append(_start(chunks, work, workers))
+            except OSError:
+                break
+        if not workers:
+            raise NoWorker()
         for w in list(workers):
             index = next(todo, -1)
             if not _hand(w, index) and index >= 0:
                 failed.extend(chunks[index])
         live = {w.results: w for w in workers}
+        poll = select.poll()  # not select.select(): it refuses descriptors above 1023
+        for fd in live:
+            poll.register(fd, select.POLLIN)
         while live:
-            ready, _, _ = select.select(list(live), [], [])
-            for fd in ready:
+            for fd, _ in poll.poll():
                 w = live[fd]
                 data = os.read(fd, 1 << 16)
                 if not data:  # the worker exited: with its chunk when it had one
                     if w.chunk is not None:
                         failed.extend(chunks[w.chunk])
+                    poll.unregister(fd)
                     del live[fd]
                     continue
                 w.buffer += data
@@ -160,21 +181,28 @@ def _round(files: list[str], work: Work, jobs: int, chunk: int) -> tuple[dict[st
 
 def lint_parallel(files: list[str], work: Work, jobs: int) -> dict[str, list[Finding]]:
     """``work(path)`` for every file, in ``jobs`` processes; never hangs on a dead worker."""
-    if not hasattr(os, "fork"):
+    if not hasattr(os, "fork") or not hasattr(select, "poll"):
         return {path: work(path) for path in files}
     files = sorted(files, key=_size, reverse=True)  # the largest first: the last chunks are the small files
     chunk = max(1, min(8, len(files) // (jobs * 16)))
     results: dict[str, list[Finding]] = {}
     pending = files
     while pending and not (jobs == 1 and chunk == 1):
-        done, failed = _round(pending, work, jobs, chunk)
+        try:
+            done, failed = _round(pending, work, jobs, chunk)
+        except NoWorker:  # as -j 1 would: in this process
+            results.update((path, work(path)) for path in pending)
+            return results
         results.update(done)
         if len(failed) == len(pending):  # no progress: go on one file per process
             jobs = chunk = 1
         chunk = 1 if failed else chunk  # one file a chunk: a death then costs no other file's work
         pending = failed
     for path in pending:  # each alone in a fresh process
-        done, failed = _round([path], work, 1, 1)
+        try:
+            done, failed = _round([path], work, 1, 1)
+        except NoWorker:  # it killed its worker before: never linted in this process
+            done, failed = {}, [path]
         results.update(done)
         if failed:
             results[path] = [Finding(path, 1, 1, "NL000", DIED)]
