@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -308,3 +309,24 @@ def test_explain_nl000_and_help_texts():
         assert "Exit codes" in text or "exit" in text.lower(), command
         helpless = [line for line in text.splitlines() if line.startswith("  --") and line.strip().count(" ") == 0]
         assert helpless == [], (command, helpless)
+
+
+WARNS = ('import keras\nx = 1\nif x is 1:\n    pattern = "\\d+"\nassert (x, "never false")\n'
+         "m = keras.Sequential([keras.layers.Dropout(0.5), keras.layers.BatchNormalization()])\n")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_python_warnings_about_the_linted_code_are_not_printed(tmp_path: Path, jobs: str):
+    """CPython warns while compiling such code ("is" with a literal, an always-true assert; invalid
+    escapes from 3.12): those are not normlint's findings to print, and -W error must not turn them
+    into NL000 (the grammar decides that, not the warning policy of normlint's own process)."""
+    for i in range(30):
+        (tmp_path / f"w{i:02d}.py").write_text(WARNS)
+    with warnings.catch_warnings(record=True) as seen:  # the claim: the running Python warns about this code
+        warnings.simplefilter("always")
+        compile(WARNS, "w.py", "exec")
+    assert any(w.category is SyntaxWarning for w in seen)
+    for env in ({}, {"PYTHONWARNINGS": "error"}):
+        result = normlint("lint", "-j", jobs, str(tmp_path), env=env)
+        assert result.returncode == 1 and "Warning" not in result.stderr, result.stderr[-2000:]
+        assert result.stdout.count("NL101") == 30 and "NL000" not in result.stdout

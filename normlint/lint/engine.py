@@ -6,6 +6,7 @@ import ast
 import gc
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
@@ -96,16 +97,18 @@ def lint_source(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        if check_syntax:  # every file alike, prefilter or not: the interpreter's grammar decides NL000
-            if rules and tree is None and not fixes:  # the tree the analysis reads, compiled: one parse
-                tree, error = _parse_and_compile(source, path)
-            else:
-                error = syntax_error(source, path)
-            if error:
-                return error
-        if not rules:
-            return []
-        return _lint_parsed(source, path, config, rules, describe_line or _line_words, fixes, tree)
+        with warnings.catch_warnings():  # CPython's warnings about the file ("is" with a literal, invalid
+            warnings.simplefilter("ignore")  # escapes...) are not normlint's to print, nor errors under -W error
+            if check_syntax:  # every file alike, prefilter or not: the interpreter's grammar decides NL000
+                if rules and tree is None and not fixes:  # the tree the analysis reads, compiled: one parse
+                    tree, error = _parse_and_compile(source, path)
+                else:
+                    error = syntax_error(source, path)
+                if error:
+                    return error
+            if not rules:
+                return []
+            return _lint_parsed(source, path, config, rules, describe_line or _line_words, fixes, tree)
     except RecursionError:
         return [Finding(path, 1, 1, "NL000", "NL000 not analysed: the file nests too deeply (RecursionError)")]
     except MemoryError:
