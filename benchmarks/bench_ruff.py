@@ -16,15 +16,12 @@ pyenv shim is a bash script that costs ~0.05 s a run); the path is printed.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
-import time
 
-from corpus import corpus_and_repeat
+from corpus import corpus_and_repeat, ruff_executable, timed_run
 
 
 # What no Python linter that reports every file's syntax errors can go under: start Python, read every
@@ -53,25 +50,9 @@ for pid in pids:
 """
 
 
-def _run(cmd: list[str], env: dict | None = None) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
-    return time.perf_counter() - start
-
-
-def _ruff_binary() -> str | None:
-    """The ruff executable itself: the one installed beside this Python first. A launcher found on PATH
-    (pyenv's shims are bash scripts that run ``pyenv exec``) costs ~0.05 s a run that normlint, started
-    as ``sys.executable -m normlint``, does not pay: such a comparison flatters normlint."""
-    beside = os.path.join(sysconfig.get_path("scripts"), "ruff" + (".exe" if os.name == "nt" else ""))
-    if os.path.isfile(beside) and os.access(beside, os.X_OK):
-        return beside
-    return shutil.which("ruff")
-
-
 def main() -> int:
     corpus, repeat = corpus_and_repeat()
-    ruff = _ruff_binary()
+    ruff = ruff_executable()
     if ruff is None:
         print("ruff is not installed (pip install ruff)", file=sys.stderr)
         return 2
@@ -84,7 +65,7 @@ def main() -> int:
     ratios, floor_ratios = [], []
     for i in range(repeat):
         order = ["ruff", "normlint", "floor"] if i % 2 == 0 else ["floor", "normlint", "ruff"]
-        got = {name: _run(commands[name]) for name in order}
+        got = {name: timed_run(commands[name]) for name in order}
         for name, t in got.items():
             times[name].append(t)
         ratios.append(got["normlint"] / got["ruff"])
@@ -101,12 +82,12 @@ def main() -> int:
           f"{'PASS' if ratio <= 1.0 else 'FAIL'}")
     with tempfile.TemporaryDirectory() as cache:
         warm_cmd = [*normlint[:4], "--cache-dir", cache, corpus]
-        _run(warm_cmd)  # fills the cache
-        warm = [_run(warm_cmd) for _ in range(repeat)]
+        timed_run(warm_cmd)  # fills the cache
+        warm = [timed_run(warm_cmd) for _ in range(repeat)]
     with tempfile.TemporaryDirectory() as ruff_cache:
         ruff_warm_cmd = [ruff, "check", "--select", "ALL", "--cache-dir", ruff_cache, "--exit-zero", "--quiet", corpus]
-        _run(ruff_warm_cmd)
-        ruff_warm = [_run(ruff_warm_cmd) for _ in range(repeat)]
+        timed_run(ruff_warm_cmd)
+        ruff_warm = [timed_run(ruff_warm_cmd) for _ in range(repeat)]
     print(f"warm (results cached): normlint lint --cache-dir {statistics.median(warm):.2f} s median, "
           f"ruff with its cache {statistics.median(ruff_warm):.2f} s median")
     return 0

@@ -25,11 +25,9 @@ import os
 import statistics
 import subprocess
 import sys
-import sysconfig
-import time
 from pathlib import Path
 
-from corpus import bytecode
+from corpus import bytecode, ruff_executable, timed_run
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_PATH = "import normlint.cli, normlint.config, normlint.lint.files, normlint.lint.parallel, normlint.report"
@@ -56,17 +54,6 @@ exec(sys.argv[1])
 spent["total"] = time.perf_counter() - start
 print(json.dumps(spent))
 """
-
-
-def _ruff() -> str | None:
-    beside = os.path.join(sysconfig.get_path("scripts"), "ruff")
-    return beside if os.path.isfile(beside) else None
-
-
-def _run(cmd: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start
 
 
 def _importtime_split() -> tuple[float, float]:
@@ -98,7 +85,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
     print(bytecode())
-    ruff = _ruff()
+    ruff = ruff_executable()
     commands = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "+ normlint's imports": [sys.executable, "-c", LINT_PATH],
@@ -110,7 +97,7 @@ def main() -> int:
     times: dict[str, list[float]] = {name: [] for name in commands}
     for i in range(args.repeat):
         for name in (list(commands) if i % 2 == 0 else list(reversed(commands))):
-            times[name].append(_run(commands[name]))
+            times[name].append(timed_run(commands[name]))
     print(f"{args.file}, {args.repeat} paired rounds, {os.cpu_count()} CPUs" + ("" if ruff else " (ruff not installed)"))
     for name, got in times.items():
         print(f"  {name:30s} {min(got):6.3f} s (median {statistics.median(got):6.3f})")

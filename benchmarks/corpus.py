@@ -1,12 +1,17 @@
-"""The lint benchmarks' corpus: a folder named on the command line, else the installed keras package."""
+"""What the lint benchmarks share: the corpus (a folder named on the command line, else the installed
+keras package), normlint byte-compiled as installed, the ruff executable, a timed run of a command."""
 
 from __future__ import annotations
 
 import argparse
 import compileall
 import importlib.util
+import os
 import shutil
+import subprocess
 import sys
+import sysconfig
+import time
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "normlint"
@@ -46,3 +51,20 @@ def corpus_and_repeat() -> tuple[str, int]:
     args = parser.parse_args()
     print(bytecode(args.source_only))
     return corpus_or_exit(args.corpus), args.repeat
+
+
+def ruff_executable() -> str | None:
+    """The ruff executable itself: the one installed beside this Python first. A launcher found on PATH
+    (pyenv's shims are bash scripts that run ``pyenv exec``) costs ~0.05 s a run that normlint, started
+    as ``sys.executable -m normlint``, does not pay: such a comparison flatters normlint."""
+    beside = os.path.join(sysconfig.get_path("scripts"), "ruff" + (".exe" if os.name == "nt" else ""))
+    if os.path.isfile(beside) and os.access(beside, os.X_OK):
+        return beside
+    return shutil.which("ruff")
+
+
+def timed_run(cmd: list[str], env: dict | None = None) -> float:
+    """Wall-clock seconds of one run of ``cmd`` (its output discarded, its exit status not judged)."""
+    start = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    return time.perf_counter() - start
