@@ -1,5 +1,3 @@
-import sys
+from normlint.cli import run
 
-from normlint.cli import main
-
-sys.exit(main())
+run()

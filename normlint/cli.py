@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from functools import partial
+from typing import NoReturn
 from pathlib import Path
 
 from normlint import __version__
@@ -370,5 +371,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+# Modules whose exit handlers must run (frameworks loaded by check/smoke flush logs, stop threads).
+_NEEDS_TEARDOWN = ("tensorflow", "keras", "jax", "torch")
+
+
+def run() -> NoReturn:
+    """The ``normlint`` command: ``main()``, then out without tearing the interpreter down. Freeing every
+    module and object one by one costs a lint run ~8 ms that nothing needs: the output is flushed
+    first, and a run that loaded a framework (``check``, ``smoke``) exits the usual way."""
+    code = main()
+    if any(name in sys.modules for name in _NEEDS_TEARDOWN):
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`normlint lint | head`): nothing more to say
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -273,3 +273,19 @@ def test_linting_without_fixes_does_not_import_libcst(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe.replace("['lint', sys.argv[1]]", "['lint', '--format', 'json', sys.argv[1]]"),
                           str(model)], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "True"  # JSON places fixes' edits: libcst's tree
+
+
+def test_the_node_classes_code_is_generated_and_current():
+    """normlint/lint/node_code.py holds every node class's __init__ and kids, as nodes.py would compile them
+    (importing nodes then compiles nothing); `python -m normlint.lint.nodes` rewrites it."""
+    from normlint.lint import node_code
+
+    path = ROOT / "normlint" / "lint" / "node_code.py"
+    assert path.read_text() == nodes.node_code_module(), "stale: run `python -m normlint.lint.nodes`"
+    made = {(c.FIELDS, c.__slots__): c for c in vars(nodes).values()
+            if isinstance(c, type) and issubclass(c, nodes.CSTNode) and "__init__" in vars(c)}
+    assert len(made) == len(node_code.CODE) > 40
+    for key, cls in made.items():
+        assert (vars(cls)["__init__"], vars(cls)["kids"].__func__) == node_code.CODE[key], cls.__name__
+    call = nodes.Call((1, 0, 1, 4), nodes.Name((1, 0, 1, 1), "f"), ())
+    assert (call.func.value, call.args, nodes.Call.kids(call)) == ("f", (), [call.func])
