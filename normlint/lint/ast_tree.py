@@ -19,6 +19,7 @@ import keyword
 import re
 from typing import Any, Callable
 
+from normlint.lint.compiler_checks import ASYNC_DEF, DEF, ENABLED, LAMBDA, MODULE, CompilerChecks
 from normlint.lint.fixes import Offsets
 from normlint.lint.nodes import (
     AnnAssign, Annotation, Arg, AsName, Assert, Assign, AssignTarget, Attribute, AugAssign, Await,
@@ -67,7 +68,7 @@ def source_lines(source: str) -> list[str]:
     return _LINES.findall(source)
 
 
-class _Builder:
+class _Builder(CompilerChecks):
     def __init__(self, source: str) -> None:
         self.source = source
         self.lines = source_lines(source)
@@ -92,13 +93,12 @@ class _Builder:
         self.small: dict[type, Callable[[Any], Any]] = {
             ast.Expr: lambda s: Expr(_r(s), self.e(s.value)),  # the hot nodes take their fields by position: value
             ast.Assign: self.assign, ast.AnnAssign: self.annassign, ast.AugAssign: self.augassign,
-            ast.Return: lambda s: Return(_r(s), value=self.opt(s.value)),
+            ast.Return: self.return_,
             ast.Raise: lambda s: Raise(_r(s), exc=self.opt(s.exc), cause=self.cause(s.cause)),
             ast.Assert: lambda s: Assert(_r(s), test=self.e(s.test), msg=self.opt(s.msg)),
             ast.Delete: self.delete, ast.Global: self.names_stmt, ast.Nonlocal: self.names_stmt,
             ast.Import: self.import_, ast.ImportFrom: self.import_from,
-            ast.Pass: lambda s: Pass(_r(s)), ast.Break: lambda s: Break(_r(s)),
-            ast.Continue: lambda s: Continue(_r(s)),
+            ast.Pass: lambda s: Pass(_r(s)), ast.Break: self.loop_jump, ast.Continue: self.loop_jump,
         }
 
     # ---- positions
@@ -221,6 +221,8 @@ class _Builder:
 
     def call(self, a: ast.Call) -> Any:
         args = [self.arg(x) for x in a.args] + [self.keyword(k) for k in a.keywords]
+        if len(a.keywords) > 1:
+            self._check_keywords(a.keywords)
         if a.keywords and a.args and (a.keywords[0].lineno, a.keywords[0].col_offset) < (a.args[-1].lineno, a.args[-1].col_offset):
             args.sort(key=lambda x: (x._r[0], x._r[1]))  # f(x=1, *rest): source order, as libcst keeps it
         if len(args) == 1 and type(args[0].value) is GeneratorExp and self._opens_call(a, args[0].value):
@@ -273,6 +275,8 @@ class _Builder:
 
     def sequence(self, a: Any) -> Any:
         cls = Tuple if type(a) is ast.Tuple else List if type(a) is ast.List else Set
+        if cls is not Set:
+            self._check_unpacking(a.elts, a.ctx)
         return cls(_r(a), elements=self.elements(a.elts))
 
     def dict(self, a: ast.Dict) -> Any:
@@ -326,12 +330,25 @@ class _Builder:
         return IfExp(_r(a), body=self.e(a.body), test=self.e(a.test), orelse=self.e(a.orelse))
 
     def lambda_(self, a: ast.Lambda) -> Any:
-        return Lambda(_r(a), params=self.parameters(a.args), body=self.e(a.body))
+        params = self.parameters(a.args)
+        saved = self._enter(LAMBDA)
+        body = self.e(a.body)
+        self._leave(saved)
+        return Lambda(_r(a), params=params, body=body)
 
     def named(self, a: ast.NamedExpr) -> Any:
+        self._risk(":=")
         return NamedExpr(_r(a), target=self.e(a.target), value=self.e(a.value))
 
     def comp(self, a: Any) -> Any:
+        self._comp += 1
+        if any(g.is_async for g in a.generators):
+            self._check_async()
+        built = self._comp_node(a)
+        self._comp -= 1
+        return built
+
+    def _comp_node(self, a: Any) -> Any:
         for_in = None
         for g in reversed(a.generators):
             target = self.e(g.target)
@@ -348,9 +365,11 @@ class _Builder:
         return None if value is None else From(value._r, item=value)  # raise ... from <cause>
 
     def await_(self, a: ast.Await) -> Any:
+        self._check_await()
         return Await(_r(a), expression=self.e(a.value))
 
     def yield_(self, a: Any) -> Any:
+        self._check_yield()
         value = self.opt(a.value)
         if type(a) is ast.YieldFrom:
             value = From(value._r, item=value)
@@ -365,11 +384,13 @@ class _Builder:
         return FormattedStringExpression(r, expression=self.e(a.value), format_spec=spec.parts if spec else None)
 
     def starred(self, a: ast.Starred) -> Any:
+        self._risk("a starred expression")  # arguments and display elements are built elsewhere
         return StarredElement(_r(a), value=self.e(a.value))
 
     # ---- simple statements
     def target(self, t: ast.expr) -> Any:
         if isinstance(t, (ast.Tuple, ast.List)):
+            self._check_unpacking(t.elts, t.ctx)
             return (Tuple if type(t) is ast.Tuple else List)(_r(t), elements=self.elements(t.elts))
         return self.e(t)
 
@@ -381,7 +402,7 @@ class _Builder:
         return Assign(_r(s), targets, self.e(s.value))  # targets, value
 
     def annassign(self, s: ast.AnnAssign) -> Any:
-        ann = self.e(s.annotation)
+        ann = self.annotation(s.annotation)
         return AnnAssign(_r(s), target=self.e(s.target), annotation=Annotation(ann._r, annotation=ann),
                          value=self.opt(s.value))
 
@@ -394,6 +415,7 @@ class _Builder:
         return Del(_r(s), target=target)
 
     def names_stmt(self, s: Any) -> Any:
+        self._risk("global/nonlocal")
         cls = Global if type(s) is ast.Global else Nonlocal
         items, col = [], s.col_offset
         for n in s.names:
@@ -424,6 +446,7 @@ class _Builder:
         return Import(_r(s), names=[self.alias(a) for a in s.names])
 
     def import_from(self, s: ast.ImportFrom) -> Any:
+        self._check_import_from(s)
         module = None
         if s.module:
             text = self.segment(_r(s))
@@ -449,6 +472,7 @@ class _Builder:
         return out
 
     def parameters(self, a: ast.arguments) -> Any:
+        self._check_params(a)
         positional = [*a.posonlyargs, *a.args]
         defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
         params = [self.param(p, d) for p, d in zip(positional, defaults)]
@@ -463,7 +487,7 @@ class _Builder:
         name = Name((p.lineno, p.col_offset, p.lineno, p.col_offset + len(p.arg.encode())), value=p.arg)
         ann = None
         if p.annotation is not None:
-            inner = self.e(p.annotation)
+            inner = self.annotation(p.annotation)
             ann = Annotation(inner._r, annotation=inner)
         d = self.opt(default)
         r = _r(p) if d is None else (p.lineno, p.col_offset, d._r[2], d._r[3])
@@ -478,17 +502,40 @@ class _Builder:
         decorators = self.decorators(s)
         returns = None
         if s.returns is not None:
-            inner = self.e(s.returns)
+            inner = self.annotation(s.returns)
             returns = Annotation(inner._r, annotation=inner)
+        params = self.parameters(s.args)
+        is_async = type(s) is ast.AsyncFunctionDef
+        saved = self._enter(ASYNC_DEF if is_async else DEF)
+        body = self.block(s.body)
+        self._leave(saved)
         return FunctionDef(_r(s), name=self.word(s.name, s.lineno, s.col_offset + 3),
-                           params=self.parameters(s.args), body=self.block(s.body), decorators=decorators, returns=returns,
-                           asynchronous=type(s) is ast.AsyncFunctionDef)
+                           params=params, body=body, decorators=decorators, returns=returns, asynchronous=is_async)
 
     def class_(self, s: ast.ClassDef) -> Any:
         decorators = self.decorators(s)
+        bases, keywords = [self.arg(b) for b in s.bases], [self.keyword(k) for k in s.keywords]
+        self._check_keywords(s.keywords)
+        saved = self._enter(MODULE)  # a class body: no return, yield or await; a new block count
+        body = self.block(s.body)
+        self._leave(saved)
         return ClassDef(_r(s), name=self.word(s.name, s.lineno, s.col_offset + 5),
-                        body=self.block(s.body), bases=[self.arg(b) for b in s.bases],
-                        keywords=[self.keyword(k) for k in s.keywords], decorators=decorators)
+                        body=body, bases=bases, keywords=keywords, decorators=decorators)
+
+    def annotation(self, a: ast.expr) -> Any:
+        """An annotation's expression (yield and await are not for annotations)."""
+        self._comp += 1
+        inner = self.e(a)
+        self._comp -= 1
+        return inner
+
+    def return_(self, s: ast.Return) -> Any:
+        self._check_return()
+        return Return(_r(s), value=self.opt(s.value))
+
+    def loop_jump(self, s: Any) -> Any:
+        self._check_loop_jump()
+        return (Break if type(s) is ast.Break else Continue)(_r(s))
 
     def orelse(self, stmts: list[ast.stmt]) -> Any:
         if not stmts:
@@ -507,13 +554,32 @@ class _Builder:
         return If(_r(s), test=self.e(s.test), body=self.block(s.body), orelse=self.orelse(s.orelse))
 
     def for_(self, s: Any) -> Any:
-        return For(_r(s), target=self.target(s.target), iter=self.e(s.iter), body=self.block(s.body),
-                   orelse=self.orelse(s.orelse), asynchronous=type(s) is ast.AsyncFor)
+        if type(s) is ast.AsyncFor:
+            self._check_async()
+        target, it = self.target(s.target), self.e(s.iter)
+        return For(_r(s), target=target, iter=it, body=self.loop_body(s.body), orelse=self.orelse(s.orelse),
+                   asynchronous=type(s) is ast.AsyncFor)
 
     def while_(self, s: ast.While) -> Any:
-        return While(_r(s), test=self.e(s.test), body=self.block(s.body), orelse=self.orelse(s.orelse))
+        test = self.e(s.test)
+        return While(_r(s), test=test, body=self.loop_body(s.body), orelse=self.orelse(s.orelse))
+
+    def loop_body(self, stmts: list[ast.stmt]) -> Any:
+        saved = self._loop_body()
+        body = self.block(stmts)
+        self._restore_loop(saved)  # the loop's else: is outside it
+        return body
+
+    def inner_block(self, stmts: list[ast.stmt], blocks: int) -> Any:
+        """A try/with body: ``blocks`` more static blocks open (CPython's limit is per function)."""
+        saved = self._blocks_in(blocks)
+        body = self.block(stmts)
+        self._restore_loop(saved)
+        return body
 
     def with_(self, s: Any) -> Any:
+        if type(s) is ast.AsyncWith:
+            self._check_async()
         items = []
         for i in s.items:
             item = self.e(i.context_expr)
@@ -523,26 +589,38 @@ class _Builder:
                 asname = AsName(target._r, name=target)
             end = asname._r if asname is not None else item._r
             items.append(WithItem((item._r[0], item._r[1], end[2], end[3]), item=item, asname=asname))
-        return With(_r(s), items=items, body=self.block(s.body), asynchronous=type(s) is ast.AsyncWith)
+        return With(_r(s), items=items, body=self.inner_block(s.body, len(items)), asynchronous=type(s) is ast.AsyncWith)
 
     def try_(self, s: Any) -> Any:
         star = type(s) is not ast.Try
+        if star:
+            self._risk("except*")
+        self._check_handlers(s.handlers)
         handlers = []
         for h in s.handlers:
             name = None
             if h.name is not None:
                 n = self.word(h.name, h.lineno, (h.type.end_col_offset if h.type is not None and h.type.lineno == h.lineno else h.col_offset))
                 name = AsName(n._r, name=n)
-            handlers.append((ExceptStarHandler if star else ExceptHandler)(_r(h), body=self.block(h.body),
+            handlers.append((ExceptStarHandler if star else ExceptHandler)(_r(h), body=self.inner_block(h.body, 3),
                                                                            type=self.opt(h.type), name=name))
         finalbody = None
         if s.finalbody:
-            b = self.block(s.finalbody)
+            b = self.inner_block(s.finalbody, 2)
             finalbody = Finally(b._r, body=b)
-        return (TryStar if star else Try)(_r(s), body=self.block(s.body), handlers=handlers,
-                                          orelse=self.orelse(s.orelse) if s.orelse else None, finalbody=finalbody)
+        return (TryStar if star else Try)(_r(s), body=self.inner_block(s.body, 2), handlers=handlers,
+                                          orelse=self._try_else(s.orelse), finalbody=finalbody)
+
+    def _try_else(self, stmts: list[ast.stmt]) -> Any:
+        if not stmts:
+            return None
+        saved = self._blocks_in(2)
+        built = self.orelse(stmts)
+        self._restore_loop(saved)
+        return built
 
     def match(self, s: Any) -> Any:
+        self._risk("match")
         cases = [MatchCase(_r(c.pattern), pattern=self.pattern(c.pattern), body=self.block(c.body),
                            guard=self.opt(c.guard)) for c in s.cases]
         return Match(_r(s), subject=self.e(s.subject), cases=cases)
@@ -568,4 +646,14 @@ def build(source: str, tree: ast.Module | None = None) -> Any:
     """The Module of ``source`` (``tree``: its ``ast.parse``, when the caller has it). Raises SyntaxError
     (and ValueError, RecursionError, MemoryError) as ``ast.parse`` does, and ``Unsupported`` for a
     construct the tree does not model."""
-    return _Builder(source).module(tree if tree is not None else ast.parse(source))
+    tree = tree if tree is not None else ast.parse(source)
+    return builder(source, tree).module(tree)
+
+
+def builder(source: str, tree: ast.Module) -> _Builder:
+    """The builder of ``source``'s tree, its compiler checks started (``build`` for the usual call)."""
+    b = _Builder(source)
+    b._start_checks(source, tree)
+    if not ENABLED:
+        b.unsafe = "compiler checks not verified on this Python"
+    return b

@@ -99,16 +99,18 @@ def lint_source(
     try:
         with warnings.catch_warnings():  # CPython's warnings about the file ("is" with a literal, invalid
             warnings.simplefilter("ignore")  # escapes...) are not normlint's to print, nor errors under -W error
+            verify = False  # the analysed tree still to be compiled, unless its builder saw nothing to reject
             if check_syntax:  # every file alike, prefilter or not: the interpreter's grammar decides NL000
-                if rules and tree is None and not fixes:  # the tree the analysis reads, compiled: one parse
-                    tree, error = _parse_and_compile(source, path)
+                if rules and tree is None and not fixes:  # the tree the analysis reads: one parse
+                    tree, error = _parse(source, path)
+                    verify = True
                 else:
                     error = syntax_error(source, path)
                 if error:
                     return error
             if not rules:
                 return []
-            return _lint_parsed(source, path, config, rules, describe_line or _line_words, fixes, tree)
+            return _lint_parsed(source, path, config, rules, describe_line or _line_words, fixes, tree, verify)
     except RecursionError:
         return [Finding(path, 1, 1, "NL000", "NL000 not analysed: the file nests too deeply (RecursionError)")]
     except MemoryError:
@@ -128,28 +130,47 @@ def syntax_error(source: str, path: str) -> list[Finding]:
     return _parse_and_compile(source, path, tree=False)[1]
 
 
-def _parse_and_compile(source: str, path: str, tree: bool = True) -> tuple[ast.Module | None, list[Finding]]:
-    """(``ast.parse(source)`` when ``tree``, NL000 as ``syntax_error`` words it). Compiling the parsed
-    tree raises what compiling the source does (the parser's errors, then the compiler's: ``return``
-    outside a function...) and costs half as much."""
-    parsed = None
+def _parse(source: str, path: str) -> tuple[ast.Module | None, list[Finding]]:
+    """(``ast.parse(source)``, NL000 as ``syntax_error`` words it when the parser refuses the file). What
+    only the compiler rejects (``return`` outside a function...) is left to ``compile_tree``."""
     try:
-        if tree:
-            try:
-                parsed = ast.parse(source, path)
-            except (ValueError, RecursionError, MemoryError, OverflowError):
-                return None, syntax_error(source, path)  # the words of compiling the source (a file may nest
-                # too deeply for ast's Python objects and not for the compiler)
-            compile(parsed, path, "exec", dont_inherit=True)
-        else:
-            compile(source, path, "exec", dont_inherit=True)
-    except SyntaxError as exc:  # TabError and IndentationError too
+        return ast.parse(source, path), []
+    except SyntaxError as exc:
+        return None, _refused(exc, path)
+    except (ValueError, RecursionError, MemoryError, OverflowError):
+        # the words of compiling the source (a file may nest too deeply for ast's Python objects and not
+        # for the compiler)
+        return None, syntax_error(source, path)
+
+
+def compile_tree(tree: ast.Module, path: str) -> list[Finding]:
+    """NL000 when CPython's compiler rejects the parsed tree: compiling ``ast.parse(source)`` raises what
+    compiling the source does (the parser's errors, then the compiler's) and costs half as much."""
+    try:
+        compile(tree, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return _refused(exc, path)
+    return []
+
+
+def _parse_and_compile(source: str, path: str, tree: bool = True) -> tuple[ast.Module | None, list[Finding]]:
+    """(``ast.parse(source)`` when ``tree``, NL000 as ``syntax_error`` words it)."""
+    if tree:
+        parsed, error = _parse(source, path)
+        return (parsed, compile_tree(parsed, path)) if parsed is not None and not error else (None, error)
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return None, _refused(exc, path)
+    return None, []
+
+
+def _refused(exc: BaseException, path: str) -> list[Finding]:
+    if isinstance(exc, SyntaxError):  # TabError and IndentationError too
         kind = "" if type(exc) is SyntaxError else f"{type(exc).__name__}: "
         line, col = exc.lineno or 1, max(exc.offset or 1, 1)
-        return None, [Finding(path, line, col, "NL000", f"NL000 cannot parse ({PYTHON}): {kind}{exc.msg}")]
-    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        return None, [Finding(path, 1, 1, "NL000", f"NL000 cannot parse ({PYTHON}): {type(exc).__name__}: {_first_line(exc)}")]
-    return parsed, []
+        return [Finding(path, line, col, "NL000", f"NL000 cannot parse ({PYTHON}): {kind}{exc.msg}")]
+    return [Finding(path, 1, 1, "NL000", f"NL000 cannot parse ({PYTHON}): {type(exc).__name__}: {_first_line(exc)}")]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -162,10 +183,13 @@ def _line_words(line: int) -> str:
 
 
 def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]],
-                 describe_line: Callable[[int], str], fixes: bool = True, tree: ast.Module | None = None) -> list[Finding]:
+                 describe_line: Callable[[int], str], fixes: bool = True, tree: ast.Module | None = None,
+                 verify: bool = False) -> list[Finding]:
+    """``verify``: ``tree`` is not compiled yet (NL000): compiled unless the fast tree's builder saw nothing
+    the compiler could reject (normlint.lint.compiler_checks)."""
     if not fixes:  # nothing to render: CPython's parser builds the tree (ast_tree), libcst only where it must
         try:
-            return _lint_fast(source, path, config, rules, describe_line, tree)
+            return _lint_fast(source, path, config, rules, describe_line, tree, verify)
         except ast_tree.Unsupported:
             pass
         except RecursionError:
@@ -173,6 +197,10 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
         except Exception:  # a shape the fast tree gets wrong must cost time, never a finding
             if STRICT:
                 raise
+    if verify and tree is not None:  # the fast tree was not built: the compiler decides as it always did
+        error = compile_tree(tree, path)
+        if error:
+            return error
     import libcst as cst  # the fixes' path: imported on first use (~0.15 s)
 
     from normlint.lint.positions import Locator
@@ -211,11 +239,16 @@ STRICT = False
 
 
 def _lint_fast(source: str, path: str, config: Config, rules: list[type[Rule]],
-               describe_line: Callable[[int], str], tree: ast.Module | None = None) -> list[Finding]:
+               describe_line: Callable[[int], str], tree: ast.Module | None = None,
+               verify: bool = False) -> list[Finding]:
     try:
         module = ast_tree.build(source, tree)
     except (SyntaxError, ValueError, MemoryError) as exc:  # libcst's path words what CPython refuses
         raise ast_tree.Unsupported(str(exc)) from exc
+    if verify and tree is not None and module._b.unsafe is not None:
+        error = compile_tree(tree, path)
+        if error:
+            return error
     ctx = FileContext(module, source, path, dict(config.options))
     hits, errors = _check(ctx, rules, path)
     findings = set(errors)
