@@ -13,6 +13,7 @@ import pytest
 from normlint.config import Config
 from normlint.lint import ast_tree, engine, nodes
 from normlint.lint.nodes import kind
+from normlint.lint.fixes import Offsets
 from normlint.lint.flake8_plugin import Plugin
 from normlint.lint.index import children
 from normlint.lint.positions import _resolve_positions
@@ -177,6 +178,8 @@ def test_source_lines_are_the_lines_ast_counts(text):
     """The builder's lines: str.splitlines() where it agrees with ast (no \\f, \\v, \\x1c-\\x1e, \\x85,
     \\u2028, \\u2029), else the regex of ast's line ends."""
     assert ast_tree.source_lines(text) == ast_tree._LINES.findall(text)
+    # the line starts the builder's Offsets takes from these lines are the ones found by searching the text
+    assert Offsets(text, ast_tree.source_lines(text)).starts == Offsets(text).starts
 
 
 def test_every_node_of_the_fixtures_and_tests():

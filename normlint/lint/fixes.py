@@ -15,6 +15,7 @@ The engine resolves the nodes to character offsets of the source (``Edit``), so 
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Literal, Mapping
 
@@ -77,9 +78,15 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 class Offsets:
     """(line, column) of libcst positions to character offsets of the source, and back."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, lines: list[str] | None = None) -> None:
+        """``lines``: the source's lines with their ends (\\r\\n, \\r, \\n), when the caller has them."""
         self.source = source
-        self.starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
+        if lines is None:
+            self.starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
+        else:  # the line ends' offsets: each line's end, but for a last line with none
+            self.starts = [0, *accumulate(map(len, lines))]
+            if lines and not lines[-1].endswith(("\n", "\r")):
+                self.starts.pop()
         first = _NEWLINE.search(source)
         self.newline = first.group() if first else "\n"
 
