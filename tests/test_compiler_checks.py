@@ -76,6 +76,12 @@ REJECTED = {
     "attribute __debug__": "x.__debug__ = 1\n",
     "keyword __debug__": "f(__debug__=1)\n",
     "parameter and global": "def f(a):\n    global a\n",
+    "global after an assignment": "def f():\n    x = 1\n    global x\n",
+    "global after a use": "def f():\n    print(x)\n    global x\n",
+    "global after code at module level": "x = 1\nglobal x\n",
+    "annotated global": "def f():\n    global x\n    x: int = 1\n",
+    "global parameter after a docstring": 'def f(a):\n    """Doc."""\n    global a\n',
+    "nonlocal parameter": "def f():\n    x = 1\n    def g(x):\n        nonlocal x\n",
     "nonlocal at module level": "nonlocal x\n",
     "walrus rebinding a comprehension variable": "[i := 0 for i in range(5)]\n",
     "match wildcard before a case": "match x:\n    case _:\n        pass\n    case 1:\n        pass\n",
@@ -93,6 +99,8 @@ ACCEPTED = {
     "unpacking": "a, *b = c\n[d, *e] = f\nfor g, *h in i:\n    pass\nx = [*a, *b]\nf(*a, *b, **c, **d)\n",
     "future imports after the docstring": '"""Doc."""\nfrom __future__ import annotations\nfrom __future__ import division\n',
     "import * at module level": "from os import *\n",
+    "a def opening with global": 'def f(a):\n    """Doc."""\n    global x, y\n    global z\n    y = a\n'
+                                 "    def g():\n        z: int = 1\n",
     "keywords": "f(a=1, b=2, **k)\nclass A(B, metaclass=M):\n    x: int = 1\n",
     "lambdas and comprehensions": "f = lambda a, b=1, *c, d, **e: a\nx = [i for i in y if i]\ng = {k: v for k, v in d.items()}\n",
     "try and with": "try:\n    with a as b, c:\n        pass\nexcept ValueError as e:\n    raise\nexcept:\n    pass\nelse:\n"
@@ -191,3 +199,41 @@ def test_no_snippet_of_cpythons_test_suite_that_fails_to_compile_is_called_safe(
             missed.append(source)
     assert refused > 300, "the test suite's snippets were not found"
     assert not missed, f"{len(missed)} refused snippets called safe, e.g.:\n{missed[0]}"
+
+
+# statements that are errors in some places and not in others, put at random lines of real files
+MUTATIONS = ("return", "return 1", "break", "continue", "yield", "x = yield", "await f()", "global gx", "nonlocal nx",
+             "from __future__ import annotations", "from os import *", "f(a=1, a=2)", "*a, *b = c",
+             "async for q in w: pass", "async with q: pass", "[x async for x in y]", "__debug__ = 1",
+             "lambda a, a: 0", "def dup(a, a): pass", "class K(metaclass=M, metaclass=N): pass", "(yield)",
+             "[(yield) for q in w]", "x: int = 1", "global gx\n{indent}gx: int = 1", "a, *b = c")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not compiler_checks.ENABLED, reason="compiler checks not verified on this Python")
+def test_statements_put_anywhere_in_real_files_are_unsafe_wherever_the_compiler_refuses_them():
+    import random
+
+    rng = random.Random(15)
+    files = sorted(Path(ast.__file__).parent.glob("*.py"))[:80] + sorted((Path(__file__).parents[1] / "normlint").rglob("*.py"))
+    refused, missed = 0, []
+    for path in files:
+        lines = path.read_text(encoding="utf-8").splitlines(True)
+        for _ in range(10):
+            at = rng.randrange(len(lines) + 1)
+            before = lines[at - 1] if at else ""
+            indent = before[:len(before) - len(before.lstrip())] + ("    " if before.rstrip().endswith(":") else "")
+            source = "".join(lines[:at]) + indent + rng.choice(MUTATIONS).replace("{indent}", indent) + "\n" + "".join(lines[at:])
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                continue
+            if _compiles(source):
+                continue
+            refused += 1
+            builder = ast_tree.builder(source, tree)
+            builder.module(tree)
+            if builder.unsafe is None:
+                missed.append(f"{path}:{at}: {source.splitlines()[at]!r}")
+    assert refused > 300
+    assert not missed, missed[:5]

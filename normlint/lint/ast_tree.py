@@ -402,6 +402,8 @@ class _Builder(CompilerChecks):
         return Assign(_r(s), targets, self.e(s.value))  # targets, value
 
     def annassign(self, s: ast.AnnAssign) -> Any:
+        if self._globals:
+            self._check_annotated(s.target)
         ann = self.annotation(s.annotation)
         return AnnAssign(_r(s), target=self.e(s.target), annotation=Annotation(ann._r, annotation=ann),
                          value=self.opt(s.value))
@@ -415,7 +417,7 @@ class _Builder(CompilerChecks):
         return Del(_r(s), target=target)
 
     def names_stmt(self, s: Any) -> Any:
-        self._risk("global/nonlocal")
+        self._check_scope_names(s)
         cls = Global if type(s) is ast.Global else Nonlocal
         items, col = [], s.col_offset
         for n in s.names:
@@ -506,7 +508,7 @@ class _Builder(CompilerChecks):
             returns = Annotation(inner._r, annotation=inner)
         params = self.parameters(s.args)
         is_async = type(s) is ast.AsyncFunctionDef
-        saved = self._enter(ASYNC_DEF if is_async else DEF)
+        saved = self._enter(ASYNC_DEF if is_async else DEF, s)
         body = self.block(s.body)
         self._leave(saved)
         return FunctionDef(_r(s), name=self.word(s.name, s.lineno, s.col_offset + 3),

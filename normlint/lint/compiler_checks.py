@@ -21,7 +21,8 @@ What makes a file unsafe:
   ``async def`` (``await`` also in a comprehension, a lambda or an annotation);
 - ``break``/``continue`` outside a loop body (a loop's ``else:`` is outside it; a ``def`` or ``class``
   starts afresh);
-- ``global``/``nonlocal``, ``:=``, ``match``, ``try``/``except*``;
+- ``nonlocal``, ``:=``, ``match``, ``try``/``except*``; ``global`` anywhere but the first statements of a
+  ``def`` (after its docstring), or naming one of its parameters, or a name the ``def`` annotates;
 - ``from m import *`` not at module level; ``from __future__ import`` anywhere but the file's first
   statements (after the docstring), or of a feature this Python does not have;
 - a starred expression anywhere but an argument, a display element or one target of an unpacking; two
@@ -61,6 +62,9 @@ class CompilerChecks:
         self._loop = False  # directly in a loop body of the current function or class
         self._blocks = 0  # static blocks open in the current function or class
         self._top = True  # at module level, outside any def or class
+        self._leading: frozenset[int] = frozenset()  # the global statements the current def opens with
+        self._params: frozenset[str] = frozenset()  # the current def's parameters
+        self._globals: set[str] = set()  # the names the current def declares global
         if "__debug__" in source or (not source.isascii() and "__debug__" in unicodedata.normalize("NFKC", source)):
             self.unsafe = "__debug__"
         self._futures = _future_prefix(tree.body)
@@ -70,15 +74,24 @@ class CompilerChecks:
             self.unsafe = why
 
     # ---- scopes
-    def _enter(self, scope: int, loop: bool = False, blocks: int = 0) -> tuple[int, int, bool, int, bool]:
-        saved = (self._scope, self._comp, self._loop, self._blocks, self._top)
+    def _enter(self, scope: int, node: Any = None) -> tuple[Any, ...]:
+        """A def (``node``), a class body or a lambda begins: what the enclosing code had, to ``_leave``."""
+        saved = (self._scope, self._comp, self._loop, self._blocks, self._top, self._leading, self._params, self._globals)
         if scope != LAMBDA:
-            self._loop, self._blocks, self._top = loop, blocks, False
+            self._loop, self._blocks, self._top = False, 0, False
+            self._leading, self._params, self._globals = frozenset(), frozenset(), set()
+            if node is not None:
+                self._leading = _leading_globals(node.body)
+                if self._leading:
+                    a = node.args
+                    self._params = frozenset(p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+                                             if p is not None)
         self._scope, self._comp = scope, 0 if scope != LAMBDA else self._comp
         return saved
 
-    def _leave(self, saved: tuple[int, int, bool, int, bool]) -> None:
-        self._scope, self._comp, self._loop, self._blocks, self._top = saved
+    def _leave(self, saved: tuple[Any, ...]) -> None:
+        (self._scope, self._comp, self._loop, self._blocks, self._top, self._leading, self._params,
+         self._globals) = saved
 
     def _loop_body(self, more_blocks: int = 1) -> tuple[bool, int]:
         saved = (self._loop, self._blocks)
@@ -119,6 +132,16 @@ class CompilerChecks:
         if self._scope != ASYNC_DEF:
             self._risk("async outside an async def")
 
+    def _check_scope_names(self, s: ast.Global | ast.Nonlocal) -> None:
+        if type(s) is ast.Global and id(s) in self._leading and self._params.isdisjoint(s.names):
+            self._globals.update(s.names)  # a def that opens with ``global x``: nothing can precede it
+        else:
+            self._risk("global/nonlocal")
+
+    def _check_annotated(self, target: ast.expr) -> None:
+        if type(target) is ast.Name and target.id in self._globals:
+            self._risk("an annotated global")
+
     def _check_import_from(self, s: ast.ImportFrom) -> None:
         if s.module == "__future__" and id(s) not in self._futures:
             self._risk("a __future__ import")
@@ -148,6 +171,18 @@ class CompilerChecks:
     def _check_handlers(self, handlers: list[ast.ExceptHandler]) -> None:
         if any(h.type is None for h in handlers[:-1]):
             self._risk("a bare except: before another handler")
+
+
+def _leading_globals(body: list[ast.stmt]) -> frozenset[int]:
+    """The ``global`` statements a def's body opens with (after its docstring)."""
+    found = set()
+    start = 1 if body and type(body[0]) is ast.Expr and type(body[0].value) is ast.Constant \
+        and type(body[0].value.value) is str else 0
+    for s in body[start:]:
+        if type(s) is not ast.Global:
+            break
+        found.add(id(s))
+    return frozenset(found)
 
 
 def _future_prefix(body: list[ast.stmt]) -> frozenset[int]:
