@@ -16,7 +16,6 @@ at ``file_line`` (SARIF also carries ``properties.cell``/``cellLine``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 from urllib.parse import quote
@@ -58,6 +57,8 @@ def format_text(findings: Sequence[Finding]) -> str:
 
 
 def format_json(findings: Sequence[Finding], files: int, docs_url: str | None = None) -> str:
+    import json  # only for these reports: not a text run's import
+
     doc = {
         "tool": "normlint",
         "version": __version__,
@@ -220,6 +221,8 @@ def format_findings(findings: Sequence[Finding], fmt: str, files: int, docs_url:
     if fmt == "github":
         return format_github(findings)
     if fmt == "sarif":
+        import json  # only for these reports: not a text run's import
+
         return json.dumps(sarif_document(findings, docs_url), indent=2) + "\n"
     return format_text(findings)
 
@@ -294,6 +297,8 @@ def check_failures(static: Sequence[Finding], result: dict) -> int:
 
 
 def format_check_json(path: str, static: Sequence[Finding], result: dict) -> str:
+    import json  # only for these reports: not a text run's import
+
     doc = {
         "tool": "normlint",
         "version": __version__,

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from normlint.config import Config
 from normlint.lint.engine import MAX_FILE_SIZE, PYTHON, Finding, _size, apply_noqa, lint_source
-from normlint.lint.notebook import SUFFIX as NOTEBOOK, NotebookError, read_notebook
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
 
 if TYPE_CHECKING:
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", ".mypy_cache",
                        ".pytest_cache", "node_modules", "site-packages", ".eggs", ".ipynb_checkpoints"})
+NOTEBOOK = ".ipynb"  # normlint.lint.notebook reads them (imported when there is one: json and all)
 SUFFIXES = (".py", ".pyi", NOTEBOOK)
 READ_CAP = 64 << 20  # never read more than this of one file, whatever max-file-size says
 
@@ -178,6 +178,8 @@ def lint_text(source: str, path: str, config: Config, fixes: bool = True) -> lis
 
 def lint_notebook(raw: str, path: str, config: Config, fixes: bool = True) -> list[Finding]:
     """Findings of a notebook's code cells, each placed in its cell and in the .ipynb file."""
+    from normlint.lint.notebook import NotebookError, read_notebook
+
     try:
         nb = read_notebook(raw)
     except NotebookError as exc:

@@ -18,8 +18,7 @@ from typing import Any, Iterator
 from normlint import __version__
 from normlint.config import Config, ConfigError, load_config
 from normlint.lint.engine import lint_source
-from normlint.lint.files import lint_notebook
-from normlint.lint.notebook import SUFFIX as NOTEBOOK
+from normlint.lint.files import NOTEBOOK, lint_notebook
 from normlint.lint.options import OptionError, all_options
 from normlint.lint.rules import OPT_IN
 

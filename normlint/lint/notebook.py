@@ -27,7 +27,6 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
-SUFFIX = ".ipynb"
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 _MAGIC = re.compile(r"^(\s*)(?:[%!]|\?\??\w)")
 _ASSIGNED_MAGIC = re.compile(r"^(\s*)([\w.\[\]'\", ]+?)\s*=\s*[%!]")

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import chain
+from typing import Any, Iterable, Iterator
 
 from normlint.lint.syntax import cst
 
@@ -118,10 +119,28 @@ class _Setting:
     loops: tuple[tuple[int, int], ...]  # (id of each enclosing loop, its iteration) when it was set
 
 
+# the nodes that hold statements: ClassDef and Assign are never under anything else (expressions hold none)
+_HOLDS_STATEMENTS = frozenset({
+    cst.Module, cst.IndentedBlock, cst.SimpleStatementSuite, cst.SimpleStatementLine, cst.If, cst.Else, cst.For,
+    cst.While, cst.With, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally,
+    cst.FunctionDef, cst.ClassDef, cst.Match, cst.MatchCase})
+
+
+def _statements(module: cst.Module) -> Iterator[Any]:
+    """Every statement of the module, at any depth (and the blocks holding them), without its expressions."""
+    todo: list[Any] = [module]
+    while todo:
+        node = todo.pop()
+        yield node
+        todo.extend(kid for kid in children(node) if KIND[type(kid)] in _HOLDS_STATEMENTS or
+                    KIND[type(kid)] is cst.Assign)
+
+
 class _Walker:
-    def __init__(self, module: cst.Module, names: Names) -> None:
+    def __init__(self, module: cst.Module, names: Names, calls: list[cst.Call] | None = None) -> None:
         self.module = module
         self.names = names
+        self._calls = calls  # every call of the file (the index's), else found by walking it
         self.out = Modes()
         self.functions: dict[str, cst.FunctionDef] = {}
         self.methods: dict[int, dict[str, cst.FunctionDef]] = {}  # class id -> its methods
@@ -147,7 +166,11 @@ class _Walker:
         called: set[str] = set()  # functions called by name
         self_called: set[str] = set()  # methods called on self
         node: Any  # a node of either tree, told apart by KIND
-        for node in descendants(self.module):
+        if self._calls is None:
+            nodes: Iterable[Any] = descendants(self.module)
+        else:  # the statements (classes, assignments) by a walk that skips expressions; the calls are known
+            nodes = chain(_statements(self.module), self._calls)
+        for node in nodes:
             k = KIND[type(node)]
             if k is cst.ClassDef:
                 methods = {s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)} \
@@ -588,5 +611,6 @@ def _top_level(body) -> list[cst.CSTNode]:
     return out
 
 
-def analyze_modes(module: cst.Module, names: Names) -> Modes:
-    return _Walker(module, names).run()
+def analyze_modes(module: cst.Module, names: Names, calls: list[cst.Call] | None = None) -> Modes:
+    """``calls``: every call of the module (the index's), when the caller has them."""
+    return _Walker(module, names, calls).run()

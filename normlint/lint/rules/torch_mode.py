@@ -35,7 +35,7 @@ def _grad_off_or_eval_function(source: str) -> bool:
 def modes(ctx: FileContext) -> Modes:
     found = ctx.memo.get("torch_modes")
     if found is None:
-        found = ctx.memo["torch_modes"] = analyze_modes(ctx.module, ctx.names)
+        found = ctx.memo["torch_modes"] = analyze_modes(ctx.module, ctx.names, [site.node for site in ctx.calls])
     return found
 
 
