@@ -70,6 +70,7 @@ REJECTED = {
     "a starred target alone": "*a = c\n",
     "two starred for targets": "for *a, *b in c:\n    pass\n",
     "starred expression statement": "*a\n",
+    "256 targets before a star": ", ".join(f"a{i}" for i in range(256)) + ", *b = c\n",
     "starred value of a statement": "def f(a):\n    *a[0]\n",
     "bare except before another": "try:\n    pass\nexcept:\n    pass\nexcept ValueError:\n    pass\n",
     "assign __debug__": "__debug__ = 1\n",
@@ -97,6 +98,7 @@ ACCEPTED = {
                                    "    finally:\n        continue\n",
     "break in a loop's else inside a loop": "while x:\n    for y in z:\n        pass\n    else:\n        break\n",
     "unpacking": "a, *b = c\n[d, *e] = f\nfor g, *h in i:\n    pass\nx = [*a, *b]\nf(*a, *b, **c, **d)\n",
+    "255 targets before a star": ", ".join(f"a{i}" for i in range(255)) + ", *b = c\n",
     "future imports after the docstring": '"""Doc."""\nfrom __future__ import annotations\nfrom __future__ import division\n',
     "import * at module level": "from os import *\n",
     "a def opening with global": 'def f(a):\n    """Doc."""\n    global x, y\n    global z\n    y = a\n'

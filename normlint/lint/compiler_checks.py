@@ -165,8 +165,9 @@ class CompilerChecks:
         if type(ctx) is ast.Load:
             return
         stars = [i for i, x in enumerate(elts) if type(x) is ast.Starred]
-        if stars and (len(stars) > 1 or stars[0] > 255 or type(ctx) is not ast.Store):
-            self._risk("starred targets")
+        if stars and (len(stars) > 1 or stars[0] >= 1 << 8 or len(elts) - stars[0] - 1 >= (2**31 - 1) >> 8
+                      or type(ctx) is not ast.Store):
+            self._risk("starred targets")  # CPython's limits: 255 targets before the star, 2**23 after
 
     def _check_handlers(self, handlers: list[ast.ExceptHandler]) -> None:
         if any(h.type is None for h in handlers[:-1]):
