@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 import sys
 import sysconfig
 import textwrap
@@ -135,3 +137,22 @@ def test_rules_and_explain():
 def test_module_entry_point_matches_console_script():
     assert Path(sys.executable).exists()
     assert normlint("--version").stdout.startswith("normlint ")
+
+
+def test_the_command_leaves_its_whole_report_behind_a_file_or_a_closed_pipe(tmp_path: Path):
+    """The `normlint` command exits without tearing the interpreter down (cli.run): what it wrote is flushed
+    first, to a file as to a pipe, and a reader that stops early (`| head -1`) gets no traceback."""
+    body = "".join(f"x{i} = layers.Dropout(0.5)(x)\nx{i} = layers.BatchNormalization()(x{i})\n" for i in range(1000))
+    model = tmp_path / "many.py"
+    model.write_text("from keras import layers\n" + body)
+    out = tmp_path / "report.txt"
+    with out.open("w") as fh:
+        done = subprocess.run([sys.executable, "-m", "normlint", "lint", str(model)], stdout=fh, stderr=subprocess.PIPE,
+                              text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    lines = out.read_text().splitlines()
+    assert sum(": NL101 " in line for line in lines) == 1000 and len(out.read_text()) > 1 << 17  # beyond any buffer, the pipe's too
+    pipe = subprocess.run(f"{shlex.quote(sys.executable)} -m normlint lint {shlex.quote(str(model))} | head -1",
+                          shell=True, capture_output=True, text=True, timeout=300)
+    assert pipe.stdout.count("\n") == 1 and "NL101" in pipe.stdout
+    assert "Traceback" not in pipe.stderr and "Exception ignored" not in pipe.stderr
