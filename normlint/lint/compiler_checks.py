@@ -177,9 +177,7 @@ class CompilerChecks:
 def _leading_globals(body: list[ast.stmt]) -> frozenset[int]:
     """The ``global`` statements a def's body opens with (after its docstring)."""
     found = set()
-    start = 1 if body and type(body[0]) is ast.Expr and type(body[0].value) is ast.Constant \
-        and type(body[0].value.value) is str else 0
-    for s in body[start:]:
+    for s in _after_docstring(body):
         if type(s) is not ast.Global:
             break
         found.add(id(s))
@@ -190,12 +188,17 @@ def _future_prefix(body: list[ast.stmt]) -> frozenset[int]:
     """The ``from __future__ import`` statements the compiler accepts: the file's first statements (after a
     docstring), each naming features this Python has."""
     ok = set()
-    start = 1 if body and type(body[0]) is ast.Expr and type(body[0].value) is ast.Constant \
-        and type(body[0].value.value) is str else 0
-    for s in body[start:]:
+    for s in _after_docstring(body):
         if type(s) is not ast.ImportFrom or s.module != "__future__":
             break
         if s.level or any(a.name not in _FEATURES for a in s.names):
             break
         ok.add(id(s))
     return frozenset(ok)
+
+
+def _after_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements of a body after its docstring (a first statement that is a string), as CPython reads it."""
+    if body and type(body[0]) is ast.Expr and type(body[0].value) is ast.Constant and type(body[0].value.value) is str:
+        return body[1:]
+    return body
