@@ -127,7 +127,11 @@ def _size(n: int) -> str:
 def syntax_error(source: str, path: str) -> list[Finding]:
     """NL000 with CPython's own message and position when the running interpreter cannot compile the
     file, else nothing. The message names the Python version whose grammar decided."""
-    return _parse_and_compile(source, path, tree=False)[1]
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return _refused(exc, path)
+    return []
 
 
 def _parse(source: str, path: str) -> tuple[ast.Module | None, list[Finding]]:
@@ -151,18 +155,6 @@ def compile_tree(tree: ast.Module, path: str) -> list[Finding]:
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return _refused(exc, path)
     return []
-
-
-def _parse_and_compile(source: str, path: str, tree: bool = True) -> tuple[ast.Module | None, list[Finding]]:
-    """(``ast.parse(source)`` when ``tree``, NL000 as ``syntax_error`` words it)."""
-    if tree:
-        parsed, error = _parse(source, path)
-        return (parsed, compile_tree(parsed, path)) if parsed is not None and not error else (None, error)
-    try:
-        compile(source, path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        return None, _refused(exc, path)
-    return None, []
 
 
 def _refused(exc: BaseException, path: str) -> list[Finding]:

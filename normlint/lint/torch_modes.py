@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from normlint.lint.syntax import cst
 
@@ -137,10 +137,10 @@ def _statements(module: cst.Module) -> Iterator[Any]:
 
 
 class _Walker:
-    def __init__(self, module: cst.Module, names: Names, calls: list[cst.Call] | None = None) -> None:
+    def __init__(self, module: cst.Module, names: Names, calls: list[cst.Call]) -> None:
         self.module = module
         self.names = names
-        self._calls = calls  # every call of the file (the index's), else found by walking it
+        self._calls = calls  # every call of the file (the index's)
         self.out = Modes()
         self.functions: dict[str, cst.FunctionDef] = {}
         self.methods: dict[int, dict[str, cst.FunctionDef]] = {}  # class id -> its methods
@@ -166,11 +166,8 @@ class _Walker:
         called: set[str] = set()  # functions called by name
         self_called: set[str] = set()  # methods called on self
         node: Any  # a node of either tree, told apart by KIND
-        if self._calls is None:
-            nodes: Iterable[Any] = descendants(self.module)
-        else:  # the statements (classes, assignments) by a walk that skips expressions; the calls are known
-            nodes = chain(_statements(self.module), self._calls)
-        for node in nodes:
+        # the statements (classes, assignments) by a walk that skips expressions; the calls are the index's
+        for node in chain(_statements(self.module), self._calls):
             k = KIND[type(node)]
             if k is cst.ClassDef:
                 methods = {s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)} \
@@ -611,6 +608,6 @@ def _top_level(body) -> list[cst.CSTNode]:
     return out
 
 
-def analyze_modes(module: cst.Module, names: Names, calls: list[cst.Call] | None = None) -> Modes:
-    """``calls``: every call of the module (the index's), when the caller has them."""
+def analyze_modes(module: cst.Module, names: Names, calls: list[cst.Call]) -> Modes:
+    """``calls``: every call of the module (the index's)."""
     return _Walker(module, names, calls).run()
