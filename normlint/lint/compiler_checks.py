@@ -93,11 +93,10 @@ class CompilerChecks:
         (self._scope, self._comp, self._loop, self._blocks, self._top, self._leading, self._params,
          self._globals) = saved
 
-    def _loop_body(self, more_blocks: int = 1) -> tuple[bool, int]:
-        saved = (self._loop, self._blocks)
-        self._loop, self._blocks = True, self._blocks + more_blocks
-        if self._blocks > _MAX_BLOCKS:
-            self._risk("blocks nested deeply")
+    def _loop_body(self) -> tuple[bool, int]:
+        """Inside a loop's body: one more block, and break/continue allowed."""
+        saved = self._blocks_in(1)
+        self._loop = True
         return saved
 
     def _blocks_in(self, more_blocks: int) -> tuple[bool, int]:
