@@ -221,8 +221,8 @@ class _Builder(CompilerChecks):
 
     def call(self, a: ast.Call) -> Any:
         args = [self.arg(x) for x in a.args] + [self.keyword(k) for k in a.keywords]
-        if len(a.keywords) > 1 and len({k.arg for k in a.keywords}) != len(a.keywords):
-            self._check_keywords(a.keywords)  # the same name twice (or two **: allowed)
+        if len(a.keywords) > 1:
+            self._check_keywords(a.keywords)
         if a.keywords and a.args and (a.keywords[0].lineno, a.keywords[0].col_offset) < (a.args[-1].lineno, a.args[-1].col_offset):
             args.sort(key=lambda x: (x._r[0], x._r[1]))  # f(x=1, *rest): source order, as libcst keeps it
         if len(args) == 1 and type(args[0].value) is GeneratorExp and self._opens_call(a, args[0].value):
@@ -275,7 +275,7 @@ class _Builder(CompilerChecks):
 
     def sequence(self, a: Any) -> Any:
         cls = Tuple if type(a) is ast.Tuple else List if type(a) is ast.List else Set
-        if cls is not Set and type(a.ctx) is not ast.Load:
+        if cls is not Set:
             self._check_unpacking(a.elts, a.ctx)
         return cls(_r(a), elements=self.elements(a.elts))
 
@@ -532,8 +532,7 @@ class _Builder(CompilerChecks):
         return inner
 
     def return_(self, s: ast.Return) -> Any:
-        if self._scope != DEF and self._scope != ASYNC_DEF:
-            self._check_return()
+        self._check_return()
         return Return(_r(s), value=self.opt(s.value))
 
     def loop_jump(self, s: Any) -> Any:
