@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from normlint.lint.compiler_checks import ASYNC_DEF, DEF, ENABLED, LAMBDA, MODULE, CompilerChecks
 from normlint.lint.fixes import Offsets
+from normlint.lint.index import CallSite, IndexRecorder, _bound, _import, _import_from
 from normlint.lint.nodes import (
     AnnAssign, Annotation, Arg, AsName, Assert, Assign, AssignTarget, Attribute, AugAssign, Await,
     BinaryOperation, BooleanOperation, Break, Call, ClassDef, CompFor, CompIf, Comparison, ComparisonTarget,
@@ -68,7 +69,7 @@ def source_lines(source: str) -> list[str]:
     return _LINES.findall(source)
 
 
-class _Builder(CompilerChecks):
+class _Builder(CompilerChecks, IndexRecorder):
     def __init__(self, source: str) -> None:
         self.source = source
         self.lines = source_lines(source)
@@ -173,12 +174,16 @@ class _Builder(CompilerChecks):
         n = len(word.encode("utf-8", "surrogatepass")) if not word.isascii() else len(word)
         return Name((a.end_lineno, a.end_col_offset - n, a.end_lineno, a.end_col_offset), word)
 
-    def block(self, stmts: list[ast.stmt]) -> Any:
+    def block(self, stmts: list[ast.stmt], class_body: bool = False) -> Any:
         first, last = stmts[0], stmts[-1]
         r = (first.lineno, first.col_offset, last.end_lineno, last.end_col_offset)
+        saved, self._class_body = self._class_body, class_body
         if self._before(first).rstrip().endswith(":"):  # `if x: y = 1`: the header's line holds the body
-            return SimpleStatementSuite(r, body=[self._small(x) for x in stmts])
-        return IndentedBlock(r, body=self.statements(stmts))
+            built = SimpleStatementSuite(r, body=[self._small(x) for x in stmts])
+        else:
+            built = IndentedBlock(r, body=self.statements(stmts))
+        self._class_body = saved
+        return built
 
     def _before(self, a: ast.stmt) -> str:
         """The text of ``a``'s first line before it."""
@@ -220,14 +225,22 @@ class _Builder(CompilerChecks):
         return Attribute(_r(a), self.e(a.value), self.name_at_end(a.attr, a))  # value, attr
 
     def call(self, a: ast.Call) -> Any:
-        args = [self.arg(x) for x in a.args] + [self.keyword(k) for k in a.keywords]
+        site = CallSite(None, self._cls, self._method, self._withs, None)  # type: ignore[arg-type]  # as the call begins
+        self._sites.append(site)
+        func = self.e(a.func)
+        if a.keywords and a.args and (a.keywords[0].lineno, a.keywords[0].col_offset) < (a.args[-1].lineno, a.args[-1].col_offset):
+            # f(x=1, *rest): source order, as libcst keeps it
+            mixed: list[Any] = [*a.args, *a.keywords]
+            args = [self.keyword(x) if type(x) is ast.keyword else self.arg(x)
+                    for x in sorted(mixed, key=lambda x: (x.lineno, x.col_offset))]
+        else:
+            args = [self.arg(x) for x in a.args] + [self.keyword(k) for k in a.keywords]
         if len(a.keywords) > 1:
             self._check_keywords(a.keywords)
-        if a.keywords and a.args and (a.keywords[0].lineno, a.keywords[0].col_offset) < (a.args[-1].lineno, a.args[-1].col_offset):
-            args.sort(key=lambda x: (x._r[0], x._r[1]))  # f(x=1, *rest): source order, as libcst keeps it
         if len(args) == 1 and type(args[0].value) is GeneratorExp and self._opens_call(a, args[0].value):
             args[0]._r = args[0].value.elt._r  # f(x for x in y): the "(" is the call's; libcst's Arg starts at x
-        return Call(_r(a), self.e(a.func), tuple(args))  # func, args
+        site.node = node = Call(_r(a), func, tuple(args))  # func, args
+        return node
 
     def _opens_call(self, call: ast.Call, genexp: Any) -> bool:
         """The "(" where ``genexp``'s ast range starts is the call's own (a sole generator argument)."""
@@ -282,22 +295,24 @@ class _Builder(CompilerChecks):
     def dict(self, a: ast.Dict) -> Any:
         out = []
         for k, v in zip(a.keys, a.values):
-            value = self.e(v)
             if k is None:
+                value = self.e(v)
                 out.append(StarredDictElement(value._r, value=value))
             else:
                 key = self.e(k)
+                value = self.e(v)
                 out.append(DictElement((key._r[0], key._r[1], value._r[2], value._r[3]), key=key, value=value))
         return Dict(_r(a), elements=out)
 
     def subscript(self, a: ast.Subscript) -> Any:
         parts = a.slice.elts if isinstance(a.slice, ast.Tuple) and not self._parenthesized(a.slice) else [a.slice]
+        value = self.e(a.value)
         elements = []
         for p in parts:
             inner = self.e(p)
             piece = inner if type(p) is ast.Slice else Index(inner._r, value=inner)
             elements.append(SubscriptElement(inner._r, slice=piece))
-        return Subscript(_r(a), value=self.e(a.value), slice=tuple(elements))
+        return Subscript(_r(a), value=value, slice=tuple(elements))
 
     def _parenthesized(self, t: ast.Tuple) -> bool:
         """``x[(a, b)]``: one index, as libcst reads it (``x[a, b]`` and ``x[(a), 1]`` are two)."""
@@ -322,12 +337,14 @@ class _Builder(CompilerChecks):
         return left
 
     def compare(self, a: ast.Compare) -> Any:
+        left = self.e(a.left)
         targets = [ComparisonTarget(c._r, operator=_CMP[type(op)], comparator=c)
                    for op, c in zip(a.ops, (self.e(x) for x in a.comparators))]
-        return Comparison(_r(a), left=self.e(a.left), comparisons=targets)
+        return Comparison(_r(a), left=left, comparisons=targets)
 
     def ifexp(self, a: ast.IfExp) -> Any:
-        return IfExp(_r(a), body=self.e(a.body), test=self.e(a.test), orelse=self.e(a.orelse))
+        test = self.e(a.test)
+        return IfExp(_r(a), body=self.e(a.body), test=test, orelse=self.e(a.orelse))
 
     def lambda_(self, a: ast.Lambda) -> Any:
         params = self.parameters(a.args)
@@ -338,7 +355,9 @@ class _Builder(CompilerChecks):
 
     def named(self, a: ast.NamedExpr) -> Any:
         self._risk(":=")
-        return NamedExpr(_r(a), target=self.e(a.target), value=self.e(a.value))
+        node = NamedExpr(_r(a), target=self.e(a.target), value=self.e(a.value))
+        _bound(self.index, node, NamedExpr)
+        return node
 
     def comp(self, a: Any) -> Any:
         self._comp += 1
@@ -349,16 +368,22 @@ class _Builder(CompilerChecks):
         return built
 
     def _comp_node(self, a: Any) -> Any:
-        for_in = None
-        for g in reversed(a.generators):
+        dict_comp = type(a) is ast.DictComp
+        first = (self.e(a.key), self.e(a.value)) if dict_comp else self.e(a.elt)
+        parts = []
+        for g in a.generators:
             target = self.e(g.target)
-            ifs = [CompIf(_r(c), test=self.e(c)) for c in g.ifs]
-            for_in = CompFor(target._r, target=target, iter=self.e(g.iter), ifs=ifs, inner_for_in=for_in,
+            it = self.e(g.iter)
+            parts.append((g, target, it, [CompIf(_r(c), test=self.e(c)) for c in g.ifs]))
+        for_in = None
+        for g, target, it, ifs in reversed(parts):
+            for_in = CompFor(target._r, target=target, iter=it, ifs=ifs, inner_for_in=for_in,
                              asynchronous=bool(g.is_async))
-        if type(a) is ast.DictComp:
-            return DictComp(_r(a), key=self.e(a.key), value=self.e(a.value), for_in=for_in)
+            _bound(self.index, for_in, CompFor)
+        if dict_comp:
+            return DictComp(_r(a), key=first[0], value=first[1], for_in=for_in)
         cls = ListComp if type(a) is ast.ListComp else SetComp if type(a) is ast.SetComp else GeneratorExp
-        return cls(_r(a), elt=self.e(a.elt), for_in=for_in)
+        return cls(_r(a), elt=first, for_in=for_in)
 
     def cause(self, a: ast.expr | None) -> Any:
         value = self.opt(a)
@@ -379,9 +404,10 @@ class _Builder(CompilerChecks):
         return FormattedString(_r(a), parts=[self.e(v) for v in a.values if type(v) is ast.FormattedValue])
 
     def fvalue(self, a: ast.FormattedValue) -> Any:
+        expression = self.e(a.value)
         spec = self.opt(a.format_spec)
         r = _r(a) if hasattr(a, "lineno") else (0, 0, 0, 0)
-        return FormattedStringExpression(r, expression=self.e(a.value), format_spec=spec.parts if spec else None)
+        return FormattedStringExpression(r, expression=expression, format_spec=spec.parts if spec else None)
 
     def starred(self, a: ast.Starred) -> Any:
         self._risk("a starred expression")  # arguments and display elements are built elsewhere
@@ -399,17 +425,24 @@ class _Builder(CompilerChecks):
         for t in s.targets:
             target = self.target(t)
             targets.append(AssignTarget(target._r, target))
-        return Assign(_r(s), targets, self.e(s.value))  # targets, value
+        first_site = len(self.index.calls)
+        node = Assign(_r(s), targets, self.e(s.value))  # targets, value
+        self._assigned(node, first_site)
+        return node
 
     def annassign(self, s: ast.AnnAssign) -> Any:
         if self._globals:
             self._check_annotated(s.target)
+        target = self.e(s.target)
         ann = self.annotation(s.annotation)
-        return AnnAssign(_r(s), target=self.e(s.target), annotation=Annotation(ann._r, annotation=ann),
-                         value=self.opt(s.value))
+        node = AnnAssign(_r(s), target=target, annotation=Annotation(ann._r, annotation=ann), value=self.opt(s.value))
+        _bound(self.index, node, AnnAssign)
+        return node
 
     def augassign(self, s: ast.AugAssign) -> Any:
-        return AugAssign(_r(s), target=self.e(s.target), operator=_AUGOP[type(s.op)], value=self.e(s.value))
+        node = AugAssign(_r(s), target=self.e(s.target), operator=_AUGOP[type(s.op)], value=self.e(s.value))
+        _bound(self.index, node, AugAssign)
+        return node
 
     def delete(self, s: ast.Delete) -> Any:
         targets = [self.target(t) for t in s.targets]
@@ -424,6 +457,8 @@ class _Builder(CompilerChecks):
             name = self.word(n, s.lineno, col + 1)
             col = name._r[3]
             items.append(NameItem(name._r, name=name))
+            if cls is Global:
+                self.index.bind_counts[n] += 1
         return cls(_r(s), names=items)
 
     def dotted(self, text: str, a: Any) -> Any:
@@ -445,7 +480,9 @@ class _Builder(CompilerChecks):
         return ImportAlias(_r(a), name=name, asname=asname)
 
     def import_(self, s: ast.Import) -> Any:
-        return Import(_r(s), names=[self.alias(a) for a in s.names])
+        node = Import(_r(s), names=[self.alias(a) for a in s.names])
+        _import(self.index, node)
+        return node
 
     def import_from(self, s: ast.ImportFrom) -> Any:
         self._check_import_from(s)
@@ -459,7 +496,9 @@ class _Builder(CompilerChecks):
             names: Any = ImportStar(_r(s.names[0]))
         else:
             names = [self.alias(a) for a in s.names]
-        return ImportFrom(_r(s), module=module, names=names, relative="." * (s.level or 0))
+        node = ImportFrom(_r(s), module=module, names=names, relative="." * (s.level or 0))
+        _import_from(self.index, node)
+        return node
 
     # ---- compound statements
     def decorators(self, s: Any) -> list[Any]:
@@ -477,16 +516,20 @@ class _Builder(CompilerChecks):
         self._check_params(a)
         positional = [*a.posonlyargs, *a.args]
         defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
-        params = [self.param(p, d) for p, d in zip(positional, defaults)]
+        n = len(a.posonlyargs)  # built in FIELDS order: params, star_arg, kwonly_params, star_kwarg, posonly_params
+        params = [self.param(p, d) for p, d in zip(positional[n:], defaults[n:])]
+        star_arg: Any = self.param(a.vararg, None, "*") if a.vararg else None
         kwonly = [self.param(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults)]
-        star_arg: Any = self.param(a.vararg, None, "*") if a.vararg else (ParamStar((0, 0, 0, 0)) if kwonly else None)
+        if star_arg is None and kwonly:
+            star_arg = ParamStar((0, 0, 0, 0))
         star_kwarg = self.param(a.kwarg, None, "**") if a.kwarg else None
-        n = len(a.posonlyargs)
-        return Parameters((0, 0, 0, 0), params=params[n:], posonly_params=params[:n], kwonly_params=kwonly,
+        posonly = [self.param(p, d) for p, d in zip(positional[:n], defaults[:n])]
+        return Parameters((0, 0, 0, 0), params=params, posonly_params=posonly, kwonly_params=kwonly,
                           star_arg=star_arg, star_kwarg=star_kwarg)
 
     def param(self, p: ast.arg, default: ast.expr | None, star: str = "") -> Any:
         name = Name((p.lineno, p.col_offset, p.lineno, p.col_offset + len(p.arg.encode())), value=p.arg)
+        self.index.bind_counts[p.arg] += 1
         ann = None
         if p.annotation is not None:
             inner = self.annotation(p.annotation)
@@ -501,28 +544,44 @@ class _Builder(CompilerChecks):
         return Param(r, name=name, annotation=ann, default=d, star=star)
 
     def function(self, s: Any) -> Any:
+        claim = self._claim(self.index.functions, s.name)
+        method = self._method
+        if self._class_body:  # a method: defined directly in a class body
+            self._method = s.name
+        params = self.parameters(s.args)  # FIELDS order: name, params, body, decorators, returns
+        is_async = type(s) is ast.AsyncFunctionDef
+        saved = self._enter(ASYNC_DEF if is_async else DEF, s)
+        body = self.block(s.body)
+        self._leave(saved)
         decorators = self.decorators(s)
         returns = None
         if s.returns is not None:
             inner = self.annotation(s.returns)
             returns = Annotation(inner._r, annotation=inner)
-        params = self.parameters(s.args)
-        is_async = type(s) is ast.AsyncFunctionDef
-        saved = self._enter(ASYNC_DEF if is_async else DEF, s)
-        body = self.block(s.body)
-        self._leave(saved)
-        return FunctionDef(_r(s), name=self.word(s.name, s.lineno, s.col_offset + 3),
+        self._method = method
+        node = FunctionDef(_r(s), name=self.word(s.name, s.lineno, s.col_offset + 3),
                            params=params, body=body, decorators=decorators, returns=returns, asynchronous=is_async)
+        if claim:
+            self.index.functions[s.name] = node
+        return node
 
     def class_(self, s: ast.ClassDef) -> Any:
-        decorators = self.decorators(s)
+        claim = self._claim(self.index.classes, s.name)
+        marker, first_site = object(), len(self.index.calls)  # the class of the calls in it, until it is made
+        place, self._cls, self._method = (self._cls, self._method), marker, None
+        saved = self._enter(MODULE)  # a class body: no return, yield or await; a new block count
+        body = self.block(s.body, class_body=True)  # FIELDS order: name, body, bases, keywords, decorators
+        self._leave(saved)
         bases, keywords = [self.arg(b) for b in s.bases], [self.keyword(k) for k in s.keywords]
         self._check_keywords(s.keywords)
-        saved = self._enter(MODULE)  # a class body: no return, yield or await; a new block count
-        body = self.block(s.body)
-        self._leave(saved)
-        return ClassDef(_r(s), name=self.word(s.name, s.lineno, s.col_offset + 5),
+        decorators = self.decorators(s)
+        self._cls, self._method = place
+        node = ClassDef(_r(s), name=self.word(s.name, s.lineno, s.col_offset + 5),
                         body=body, bases=bases, keywords=keywords, decorators=decorators)
+        self._class_made(node, marker, first_site)
+        if claim:
+            self.index.classes[s.name] = node
+        return node
 
     def annotation(self, a: ast.expr) -> Any:
         """An annotation's expression (yield and await are not for annotations)."""
@@ -559,8 +618,10 @@ class _Builder(CompilerChecks):
         if type(s) is ast.AsyncFor:
             self._check_async()
         target, it = self.target(s.target), self.e(s.iter)
-        return For(_r(s), target=target, iter=it, body=self.loop_body(s.body), orelse=self.orelse(s.orelse),
+        node = For(_r(s), target=target, iter=it, body=self.loop_body(s.body), orelse=self.orelse(s.orelse),
                    asynchronous=type(s) is ast.AsyncFor)
+        _bound(self.index, node, For)
+        return node
 
     def while_(self, s: ast.While) -> Any:
         test = self.e(s.test)
@@ -589,15 +650,21 @@ class _Builder(CompilerChecks):
             if i.optional_vars is not None:
                 target = self.target(i.optional_vars)
                 asname = AsName(target._r, name=target)
+                self.index.bind(target)
             end = asname._r if asname is not None else item._r
             items.append(WithItem((item._r[0], item._r[1], end[2], end[3]), item=item, asname=asname))
-        return With(_r(s), items=items, body=self.inner_block(s.body, len(items)), asynchronous=type(s) is ast.AsyncWith)
+        withs = self._withs  # the context-manager calls are outside the block they open
+        self._withs = withs + tuple(i.item for i in items if type(i.item) is Call)
+        body = self.inner_block(s.body, len(items))
+        self._withs = withs
+        return With(_r(s), items=items, body=body, asynchronous=type(s) is ast.AsyncWith)
 
     def try_(self, s: Any) -> Any:
         star = type(s) is not ast.Try
         if star:
             self._risk("except*")
         self._check_handlers(s.handlers)
+        body = self.inner_block(s.body, 2)  # FIELDS order: body, handlers, orelse, finalbody
         handlers = []
         for h in s.handlers:
             name = None
@@ -606,12 +673,14 @@ class _Builder(CompilerChecks):
                 name = AsName(n._r, name=n)
             handlers.append((ExceptStarHandler if star else ExceptHandler)(_r(h), body=self.inner_block(h.body, 3),
                                                                            type=self.opt(h.type), name=name))
+            if name is not None and not star:
+                self.index.bind(name.name)
+        orelse = self._try_else(s.orelse)
         finalbody = None
         if s.finalbody:
             b = self.inner_block(s.finalbody, 2)
             finalbody = Finally(b._r, body=b)
-        return (TryStar if star else Try)(_r(s), body=self.inner_block(s.body, 2), handlers=handlers,
-                                          orelse=self._try_else(s.orelse), finalbody=finalbody)
+        return (TryStar if star else Try)(_r(s), body=body, handlers=handlers, orelse=orelse, finalbody=finalbody)
 
     def _try_else(self, stmts: list[ast.stmt]) -> Any:
         if not stmts:
@@ -623,13 +692,16 @@ class _Builder(CompilerChecks):
 
     def match(self, s: Any) -> Any:
         self._risk("match")
+        subject = self.e(s.subject)
         cases = [MatchCase(_r(c.pattern), pattern=self.pattern(c.pattern), body=self.block(c.body),
                            guard=self.opt(c.guard)) for c in s.cases]
-        return Match(_r(s), subject=self.e(s.subject), cases=cases)
+        return Match(_r(s), subject=subject, cases=cases)
 
     def pattern(self, p: Any) -> Any:
         if type(p) is ast.MatchAs:
             name = self.name_at_end(p.name, p) if p.name else None
+            if name is not None:
+                self.index.bind(name)
             return MatchAs(_r(p), pattern=self.pattern(p.pattern) if p.pattern else None, name=name)
         parts = []
         for field in ("value", "patterns", "cls", "kwd_patterns", "keys", "pattern"):
@@ -656,6 +728,7 @@ def builder(source: str, tree: ast.Module) -> _Builder:
     """The builder of ``source``'s tree, its compiler checks started (``build`` for the usual call)."""
     b = _Builder(source)
     b._start_checks(source, tree)
+    b._start_index()
     if not ENABLED:
         b.unsafe = "compiler checks not verified on this Python"
     return b

@@ -78,7 +78,8 @@ class FileContext:
 
     @cached_property
     def index(self) -> FileIndex:
-        return build_index(self.module)
+        recorded = getattr(getattr(self.module, "_b", None), "index", None)  # a fast tree's, made with it
+        return recorded if recorded is not None else build_index(self.module)
 
     @cached_property
     def constants(self) -> Constants:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator
 
 from normlint.lint.syntax import cst
 
@@ -171,7 +171,37 @@ _RECORDED = frozenset({cst.Assign, cst.FunctionDef, cst.ClassDef, cst.Param, cst
 _INERT = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis})
 
 
+def _assign(index: FileIndex, node: cst.Assign) -> cst.BaseExpression | None:
+    """Record ``node``; the target of ``target = <call>`` (one target, a call's value), else None."""
+    for each in node.targets:
+        index.bind(each.target)
+        if kind(each.target) is cst.Name:
+            index.assignments.setdefault(each.target.value, []).append(node.value)  # type: ignore[attr-defined]
+        elif kind(each.target) in (cst.Tuple, cst.List):
+            for name in _target_names(each.target):
+                index.derived.setdefault(name, []).append(node.value)
+    if len(node.targets) != 1:
+        return None
+    target = node.targets[0].target
+    if kind(target) is cst.Tuple and kind(node.value) is cst.Call:
+        _injected_modules(index, target, node.value)
+    if kind(target) is cst.Name and kind(node.value) in _ALIAS_KINDS:
+        index.aliases[target.value] = node.value
+    return target if kind(node.value) is cst.Call else None
+
+
+def _bound(index: FileIndex, node: cst.CSTNode, t: type) -> None:
+    """Record an AnnAssign, AugAssign, For, CompFor or NamedExpr."""
+    index.bind(node.target)  # type: ignore[attr-defined]
+    if t is cst.AnnAssign and node.value is not None and kind(node.target) is cst.Name:  # type: ignore[attr-defined]
+        index.assignments.setdefault(node.target.value, []).append(node.value)  # type: ignore[attr-defined]
+    elif t is cst.AugAssign and kind(node.target) is cst.Name:  # type: ignore[attr-defined]
+        index.derived.setdefault(node.target.value, []).append(node)  # type: ignore[attr-defined]
+
+
 def build_index(module: cst.Module) -> FileIndex:
+    """The index of any tree (libcst's, or a fast tree: ``IndexRecorder`` builds the same one while the
+    fast tree is built, and a test holds the two equal), by one walk in FIELDS order."""
     index = FileIndex()
     assigned: dict[int, cst.BaseExpression] = {}
     fast = isinstance(module, FastNode)  # a fast tree: its kids() are generated per class
@@ -190,21 +220,9 @@ def build_index(module: cst.Module) -> FileIndex:
         elif t not in _RECORDED:
             pass
         elif t is cst.Assign:
-            for target in node.targets:
-                index.bind(target.target)
-                if kind(target.target) is cst.Name:
-                    index.assignments.setdefault(target.target.value, []).append(node.value)
-                elif kind(target.target) in (cst.Tuple, cst.List):
-                    for name in _target_names(target.target):
-                        index.derived.setdefault(name, []).append(node.value)
-            if len(node.targets) == 1:
-                target = node.targets[0].target
-                if kind(target) is cst.Tuple and kind(node.value) is cst.Call:
-                    _injected_modules(index, target, node.value)
-                if kind(node.value) is cst.Call:
-                    assigned[id(node.value)] = target
-                if kind(target) is cst.Name and kind(node.value) in _ALIAS_KINDS:
-                    index.aliases[target.value] = node.value
+            target = _assign(index, node)
+            if target is not None:
+                assigned[id(node.value)] = target
         elif t is cst.FunctionDef:
             index.bind_counts[node.name.value] += 1
             index.functions.setdefault(node.name.value, node)
@@ -221,17 +239,13 @@ def build_index(module: cst.Module) -> FileIndex:
         elif t is cst.ImportFrom:
             _import_from(index, node)
         elif t is cst.AnnAssign or t is cst.AugAssign or t is cst.For or t is cst.CompFor or t is cst.NamedExpr:
-            index.bind(node.target)
-            if t is cst.AnnAssign and node.value is not None and kind(node.target) is cst.Name:
-                index.assignments.setdefault(node.target.value, []).append(node.value)
-            elif t is cst.AugAssign and kind(node.target) is cst.Name:
-                index.derived.setdefault(node.target.value, []).append(node)
+            _bound(index, node, t)
         elif t is cst.With:
             for item in node.items:
                 if item.asname is not None:
                     index.bind(item.asname.name)
             # the context-manager calls themselves are outside the with-block they open
-            inner = (place[0], place[1], place[2] + tuple(i.item for i in node.items if kind(i.item) is cst.Call), False)
+            inner = (place[0], place[1], place[2] + with_calls(node), False)
             outer = place if not place[3] else (place[0], place[1], place[2], False)
             items = {id(i) for i in node.items}
             for kid in reversed(node.kids(node) if fast else children(node)):
@@ -253,3 +267,47 @@ def build_index(module: cst.Module) -> FileIndex:
             if KIND[type(kid)] not in _INERT:
                 push((kid, kids_place))
     return index
+
+
+def with_calls(node: cst.With) -> tuple[cst.Call, ...]:
+    """The context managers a ``with`` opens that are calls."""
+    return tuple(i.item for i in node.items if kind(i.item) is cst.Call)  # type: ignore[misc]
+
+
+class IndexRecorder:
+    """The index of a fast tree, recorded while normlint.lint.ast_tree builds it (mixed into its builder):
+    the same FileIndex as ``build_index`` walking the finished tree, without the walk (tested equal).
+
+    The builder makes each node's children in FIELDS order and appends a CallSite to ``_sites`` as a call
+    begins: the calls in the walk's pre-order. The other nodes the index reads are recorded when made
+    (statements never nest in one another: their order is the walk's); a definition claims its name as
+    it begins (``_claim``), so the first in the walk's order keeps it; a class's calls get the ClassDef
+    once it is made (``_class_made``)."""
+
+    index: FileIndex
+
+    def _start_index(self) -> None:
+        self.index = FileIndex()
+        self._sites = self.index.calls
+        self._cls: object = None  # the innermost class (its marker until it is made), method, with-calls
+        self._method: str | None = None
+        self._withs: tuple[cst.Call, ...] = ()
+        self._class_body = False  # the block being built is a class's body (its defs are methods)
+
+    def _assigned(self, node: cst.Assign, first_site: int) -> None:
+        """An Assign is made; ``first_site``: the number of calls before its value was built."""
+        target = _assign(self.index, node)
+        if target is not None:
+            self.index.calls[first_site].assigned_to = target
+
+    def _claim(self, table: dict[str, Any], name: str) -> bool:
+        self.index.bind_counts[name] += 1
+        if name in table:
+            return False
+        table[name] = None
+        return True
+
+    def _class_made(self, node: cst.ClassDef, marker: object, first_site: int) -> None:
+        for site in self.index.calls[first_site:]:
+            if site.cls is marker:
+                site.cls = node
