@@ -20,7 +20,7 @@ The option keys are not listed here: every ``Option`` declared on the engine or 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from normlint.records import field, record
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ class ConfigError(Exception):
     """pyproject.toml exists but its [tool.normlint] table is not usable."""
 
 
-@dataclass
+@record
 class Config:
     select: tuple[str, ...] = ("NL",)
     extend_select: tuple[str, ...] = ()  # added to select; an opt-in rule runs only when named in full here or in select

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
+from normlint.records import field, record
 from typing import Callable
 
 from normlint.config import Config
@@ -24,7 +24,7 @@ from normlint.lint.notebook import Notebook, NotebookError, code_cells, read_not
 MAX_ROUNDS = 10
 
 
-@dataclass
+@record
 class FixResult:
     text: str  # the fixed text (the input when nothing applied)
     applied: list[Finding] = field(default_factory=list)

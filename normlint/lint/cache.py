@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import asdict
+from normlint.records import asdict
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -70,7 +70,7 @@ class ResultCache:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump([asdict(f) for f in findings], out)  # the fix (a dataclass of Edits) too
+                json.dump([asdict(f) for f in findings], out)  # the fix (a record of Edits) too
             os.replace(tmp, target)  # readers see the whole entry or none
         except OSError:
             pass

@@ -39,7 +39,7 @@ Pick the cheapest view that answers the rule's question:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from normlint.records import field, record
 from functools import cached_property
 from typing import Any
 
@@ -68,7 +68,7 @@ def is_literal(value: Any) -> bool:
     return value is not _NO_LITERAL
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class FileContext:
     module: cst.Module
     source: str

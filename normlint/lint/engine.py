@@ -7,7 +7,7 @@ import gc
 import re
 import sys
 import warnings
-from dataclasses import dataclass, field
+from normlint.records import field, record
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from normlint.config import Config
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import libcst as cst
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class Finding:
     path: str
     line: int

@@ -10,7 +10,7 @@ import io
 import os
 import stat
 import tokenize
-from dataclasses import dataclass, field, replace
+from normlint.records import field, record, replace
 from fnmatch import fnmatch
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ SUFFIXES = (".py", ".pyi", NOTEBOOK)
 READ_CAP = 64 << 20  # never read more than this of one file, whatever max-file-size says
 
 
-@dataclass
+@record
 class Discovery:
     """What ``discover`` found: the files to lint (each once), and what it could not use."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from itertools import accumulate
-from dataclasses import dataclass
+from normlint.records import record
 from typing import TYPE_CHECKING, Callable, Literal, Mapping
 
 from normlint.lint.syntax import cst
@@ -28,7 +28,7 @@ SAFE, UNSAFE = "safe", "unsafe"
 Mode = Literal["replace", "insert_after", "insert_before", "delete_lines", "insert_after_lines", "insert_before_lines"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NodeEdit:
     """One edit in terms of a node: ``replace`` its text; ``insert_after``/``insert_before`` it;
     ``delete_lines``: remove the whole lines it spans; ``insert_after_lines``/``insert_before_lines``: add
@@ -39,7 +39,7 @@ class NodeEdit:
     mode: Mode = "replace"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FixSpec:
     """``edits`` may be a function that makes them: a fix that renders code (libcst's tree) says what it
     does without rendering anything where no edit is placed (the fast tree: flake8, the text report)."""
@@ -52,7 +52,7 @@ class FixSpec:
         return self.edits() if callable(self.edits) else self.edits
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class Edit:
     """Replace ``source[start:end]`` with ``text``; (line, col) are 1-based, for reports."""
 
@@ -65,7 +65,7 @@ class Edit:
     end_col: int = 0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fix:
     message: str
     applicability: str

@@ -12,7 +12,7 @@ Rules import from here, never from the interpreter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from normlint.records import field, record
 from typing import Iterator
 
 from normlint.lint.syntax import cst
@@ -29,13 +29,13 @@ class Value:
 UNKNOWN = Value()
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Tensor(Value):
     producer: "Application | None" = None
     parents: tuple["Tensor", ...] = ()
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class LayerObj(Value):
     """A constructed layer (or model). ``kind`` is the Keras class name or the user's class name."""
 
@@ -88,7 +88,7 @@ class LayerObj(Value):
         return sorted(found)
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Application:
     layer: LayerObj
     inputs: tuple[Tensor, ...]
@@ -98,14 +98,14 @@ class Application:
     in_call_of: str | None  # class name when applied inside that class's call()
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Images(Value):
     """Image arrays from keras.datasets.*.load_data(), still in raw pixel units."""
 
     node: cst.CSTNode
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Seq(Value):
     """A list or tuple. ``sites``: for each item, the expression that wrote it (None where unknown), so
     that a finding on a layer of ``Sequential(blocks)`` points at the element, not at the call."""
@@ -124,14 +124,14 @@ class Seq(Value):
         return self.sites + [None] * (len(self.items) - len(self.sites))
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class PartOf(Value):
     """One of ``model.layers``: which one is not followed, only whose."""
 
     model: "LayerObj"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Instance(Value):
     """An object of a plain class of the file (a Trainer, a GAN wrapper): its attributes are followed,
     so ``self.model`` set in ``__init__`` is the model its ``train_step`` calls."""
@@ -140,7 +140,7 @@ class Instance(Value):
     attrs: dict[str, Value] = field(default_factory=dict)
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Partial(Value):
     """``functools.partial(layers.Conv2D, padding="same")``: calling it constructs the layer."""
 
@@ -149,18 +149,18 @@ class Partial(Value):
     kwargs: dict[str, cst.BaseExpression]
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class FuncRef(Value):
     node: cst.FunctionDef
     self_obj: "LayerObj | Instance | None" = None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ClassRef(Value):
     node: cst.ClassDef
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Bound(Value):
     """``receiver.method`` not yet called."""
 
@@ -169,14 +169,14 @@ class Bound(Value):
     receiver_expr: cst.BaseExpression
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Symbol(Value):
     """A Keras/TF API symbol that is not a layer class: ``tf.GradientTape``, ``keras.datasets.cifar10``."""
 
     canon: str
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class MethodCall:
     receiver: Value
     receiver_expr: cst.BaseExpression
@@ -186,14 +186,14 @@ class MethodCall:
     arg_nodes: list[cst.Arg]
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class TapeCall:
     model: LayerObj
     node: cst.Call
     has_training: bool
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class TrainableSet:
     """``x.trainable = value`` (``owner`` is what x evaluated to: a LayerObj, or anything else)."""
 
@@ -206,7 +206,7 @@ class _Return(Exception):
     pass
 
 
-@dataclass
+@record
 class Flow:
     applications: list[Application] = field(default_factory=list)
     method_calls: list[MethodCall] = field(default_factory=list)

@@ -6,9 +6,8 @@ dataclass fields that hold code (not whitespace or punctuation) with an explicit
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
-from dataclasses import dataclass, field
+from normlint.records import field, record
 from typing import Any, Iterator
 
 from normlint.lint.syntax import cst
@@ -27,6 +26,8 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 def child_fields(t: type) -> tuple[str, ...]:
     names = _FIELDS.get(t)  # a libcst class (a fast node's children come from its own kids())
     if names is None:
+        import dataclasses  # libcst's nodes are dataclasses (and libcst imports the module anyway)
+
         names = tuple(
             f.name for f in dataclasses.fields(t) if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace")
         )
@@ -79,7 +80,7 @@ def dotted(expr: cst.BaseExpression | None) -> str | None:
     return ".".join(reversed(parts))
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class CallSite:
     """One call in the file and where it stands."""
 
@@ -90,7 +91,7 @@ class CallSite:
     assigned_to: cst.BaseExpression | None  # `target = <this call>`
 
 
-@dataclass
+@record
 class FileIndex:
     imports: dict[str, str] = field(default_factory=dict)
     bind_counts: Counter = field(default_factory=Counter)

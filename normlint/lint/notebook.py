@@ -25,7 +25,7 @@ import ast
 import json
 import re
 import warnings
-from dataclasses import dataclass, field
+from normlint.records import field, record
 
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 _MAGIC = re.compile(r"^(\s*)(?:[%!]|\?\??\w)")
@@ -39,14 +39,14 @@ class NotebookError(ValueError):
     """The file is not a notebook normlint can read (not JSON, no cells)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Place:
     cell: int  # 1-based among code cells
     line: int  # 1-based line in the cell
     file_line: int  # 1-based line of the .ipynb file
 
 
-@dataclass
+@record
 class Notebook:
     source: str  # the code cells, joined: what the engine lints
     places: list[Place] = field(default_factory=list)  # one per line of ``source``

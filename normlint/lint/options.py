@@ -4,7 +4,7 @@ rule's on its class. ``[tool.normlint]`` keys, ``normlint lint --NAME`` flags an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from normlint.records import record
 from typing import Any
 
 
@@ -12,7 +12,7 @@ class OptionError(ValueError):
     """A value that does not fit its option; the message names where it came from."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Option:
     name: str  # kebab-case: the [tool.normlint] key, the CLI flag --NAME, flake8's --normlint-NAME
     kind: str  # "int" (a whole number) or "size" (bytes: 524288, "512K", "1M")

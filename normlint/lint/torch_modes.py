@@ -19,7 +19,7 @@ It records, for the rules:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from normlint.records import field, record
 from itertools import chain
 from typing import Any, Iterator
 
@@ -74,7 +74,7 @@ def is_eval_name(name: str) -> bool:
     return any(w in _EVAL_WORDS for w in _WORD.findall(name.lower()))
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Forward:
     node: cst.Call
     key: str  # the receiver, in the names of the entry the walk started from
@@ -87,7 +87,7 @@ class Forward:
     setter: cst.CSTNode | None  # the eval()/train() call that set the mode it ran in
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Revert:
     """A training forward in the eval mode that an earlier pass of its loop left."""
 
@@ -97,13 +97,13 @@ class Revert:
     eval_call: cst.CSTNode  # the eval() call itself
 
 
-@dataclass
+@record
 class Modes:
     forwards: list[Forward] = field(default_factory=list)
     reverts: list[Revert] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _Loop:
     node: cst.CSTNode
     depth: int  # how many inlined calls deep the function that holds it is
@@ -111,7 +111,7 @@ class _Loop:
     steps: bool = False  # an optimizer step inside it
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class _Setting:
     mode: str
     call: cst.CSTNode

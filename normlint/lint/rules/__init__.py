@@ -7,15 +7,32 @@ here, nothing else. ``python -m normlint.scaffold`` writes such a module with it
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 
 from normlint.lint.rules.base import Hit, Rule
 
 
+def _module_names() -> list[str]:
+    """The modules of this package, by name. Listed from its folder (``pkgutil.iter_modules`` imports
+    ``inspect``, ~5 ms of every run's start); a package that is no plain folder (a zip) asks pkgutil."""
+    names: set[str] = set()
+    for folder in __path__:
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        names.update(e[:-3] for e in entries if e.endswith(".py") and e[:-3].isidentifier() and e != "__init__.py")
+    if not names:
+        import pkgutil
+
+        names = {info.name for info in pkgutil.iter_modules(__path__)}
+    return sorted(names)
+
+
 def _discover() -> tuple[type[Rule], ...]:
     found: dict[str, type[Rule]] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    for name in _module_names():
+        module = importlib.import_module(f"{__name__}.{name}")
         for obj in vars(module).values():
             if (isinstance(obj, type) and issubclass(obj, Rule) and obj.__module__ == module.__name__
                     and "code" in obj.__dict__):

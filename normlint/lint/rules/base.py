@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from normlint.records import record
 from typing import Any, Callable, ClassVar, Iterator
 
 from normlint.lint.syntax import cst
@@ -36,7 +36,7 @@ def _regex_trigger(pattern: str) -> Callable[[str], bool]:
     return found
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Hit:
     """A finding before positions are known. ``{line}`` in the message becomes ``related``'s line."""
 
