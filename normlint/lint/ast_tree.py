@@ -53,6 +53,13 @@ _CMP = _ops("Eq:Equal NotEq:NotEqual Lt:LessThan LtE:LessThanEqual Gt:GreaterTha
             "In:In NotIn:NotIn")
 
 
+class _Dispatch(dict):
+    """The builder's table of node kinds: a kind it does not know is Unsupported."""
+
+    def __missing__(self, key: type) -> Any:
+        raise Unsupported(key.__name__)
+
+
 def _r(a: Any) -> tuple[int, int, int, int]:
     return (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
 
@@ -75,7 +82,7 @@ class _Builder(CompilerChecks, IndexRecorder):
         self.lines = source_lines(source)
         self.ascii = source.isascii()  # byte columns are character columns
         self._offsets: Offsets | None = None
-        self.expr: dict[type, Callable[[Any], Any]] = {
+        self.expr: dict[type, Callable[[Any], Any]] = _Dispatch({
             ast.Name: self.name, ast.Attribute: self.attribute, ast.Call: self.call, ast.Constant: self.constant,
             ast.Tuple: self.sequence, ast.List: self.sequence, ast.Set: self.sequence, ast.Dict: self.dict,
             ast.Subscript: self.subscript, ast.BinOp: self.binop, ast.UnaryOp: self.unary, ast.BoolOp: self.boolop,
@@ -83,7 +90,7 @@ class _Builder(CompilerChecks, IndexRecorder):
             ast.ListComp: self.comp, ast.SetComp: self.comp, ast.GeneratorExp: self.comp, ast.DictComp: self.comp,
             ast.Await: self.await_, ast.Yield: self.yield_, ast.YieldFrom: self.yield_, ast.JoinedStr: self.fstring,
             ast.FormattedValue: self.fvalue, ast.Starred: self.starred, ast.Slice: self.slice,
-        }
+        })
         self.stmt: dict[type, Callable[[Any], Any]] = {
             ast.FunctionDef: self.function, ast.AsyncFunctionDef: self.function, ast.ClassDef: self.class_,
             ast.If: self.if_, ast.For: self.for_, ast.AsyncFor: self.for_, ast.While: self.while_,
@@ -150,10 +157,7 @@ class _Builder(CompilerChecks, IndexRecorder):
 
     # ---- helpers
     def e(self, a: ast.AST) -> Any:
-        fn = self.expr.get(type(a))
-        if fn is None:
-            raise Unsupported(type(a).__name__)
-        return fn(a)
+        return self.expr[type(a)](a)
 
     def opt(self, a: ast.AST | None) -> Any:
         return None if a is None else self.e(a)

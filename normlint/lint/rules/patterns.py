@@ -163,8 +163,13 @@ def TORCH_IMPORT(source: str) -> bool:  # noqa: N802
     return ("torch" in source or "lightning" in source) and bool(_TORCH_IMPORT.search(source))
 
 
-# PyTorch's own BatchNorm spellings (Keras never writes these)
-TORCH_BN = r"BatchNorm[123]d|SyncBatchNorm\b|batch_norm\s*\("
+# PyTorch's own BatchNorm spellings (Keras never writes these): one regex each, so each opens with its literal
+_TORCH_BN = tuple(re.compile(p) for p in (r"BatchNorm[123]d", r"SyncBatchNorm\b", r"batch_norm\s*\("))
+
+
+@shared_trigger
+def TORCH_BN(source: str) -> bool:  # noqa: N802
+    return any(r.search(source) for r in _TORCH_BN)
 
 
 # A value may sit in a name (axis=CHANNEL_AXIS), an expression (momentum=1 - 0.9) or a constant dict

@@ -19,8 +19,8 @@ _GRAD_OFF = re.compile(r"no_grad|inference_mode|set_grad_enabled")
 _DEF = re.compile(r"def\s+(\w+)")
 
 
-# a model-like call (``model(x)``, ``self.net(x)``) or a mode switch
-_MODEL_CALL = re.compile(r"\b\w*(?:[Mm]odel|[Nn]et|encoder|decoder|backbone|generator|discriminator|classifier|teacher|"
+# a model-like call (``model(x)``, ``self.net(x)``, ``resnet(x)``: a name that ends so) or a mode switch
+_MODEL_CALL = re.compile(r"(?:[Mm]odel|[Nn]et|encoder|decoder|backbone|generator|discriminator|classifier|teacher|"
                          r"student|cnn|CNN|mlp|MLP|ema|vgg)\d*\s*\(|\.(?:eval|train|forward)\s*\(|\bModule\b|"
                          r"Sequential\s*\(|\bmodels\.\w+\s*\(|from_pretrained")
 

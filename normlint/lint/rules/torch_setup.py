@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
 from normlint.lint.syntax import cst
@@ -17,7 +16,6 @@ from normlint.lint.rules.training import _constant_fix
 from normlint.lint.torch_api import BATCHNORM, MOMENTUM_POSITION
 
 FAMILY = "Normalization setup"
-_TORCH_BN = re.compile(patterns.TORCH_BN)
 
 
 def _momentum(call: cst.Call, kind: str, offset: int = 0) -> cst.BaseExpression | None:
@@ -71,7 +69,7 @@ is assigned once and read only as `momentum=`.
                "import torch.nn as nn\nnn.BatchNorm1d(64, 1e-3, 0.99)\n")
     required = (("BatchNorm", "batch_norm"),)
     # a PyTorch BatchNorm spelling (or a torch import), and a momentum keyword or three positional arguments
-    triggers = (lambda s: patterns.TORCH_IMPORT(s) or bool(_TORCH_BN.search(s)),
+    triggers = (lambda s: patterns.TORCH_IMPORT(s) or patterns.TORCH_BN(s),
                 r"momentum|BatchNorm\w*\s*\([^()=]*,[^()=]*,")
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
