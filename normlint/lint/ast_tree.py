@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from normlint.lint.compiler_checks import ASYNC_DEF, DEF, ENABLED, LAMBDA, MODULE, CompilerChecks
 from normlint.lint.fixes import Offsets
-from normlint.lint.index import CallSite, IndexRecorder, _bound, _import, _import_from
+from normlint.lint.index import CallSite, IndexRecorder, _bound, _import, _import_from, with_calls
 from normlint.lint.nodes import (
     AnnAssign, Annotation, Arg, AsName, Assert, Assign, AssignTarget, Attribute, AugAssign, Await,
     BinaryOperation, BooleanOperation, Break, Call, ClassDef, CompFor, CompIf, Comparison, ComparisonTarget,
@@ -658,7 +658,7 @@ class _Builder(CompilerChecks, IndexRecorder):
             end = asname._r if asname is not None else item._r
             items.append(WithItem((item._r[0], item._r[1], end[2], end[3]), item=item, asname=asname))
         withs = self._withs  # the context-manager calls are outside the block they open
-        self._withs = withs + tuple(i.item for i in items if type(i.item) is Call)
+        self._withs = withs + with_calls(items)
         body = self.inner_block(s.body, len(items))
         self._withs = withs
         return With(_r(s), items=items, body=body, asynchronous=type(s) is ast.AsyncWith)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from normlint.records import field, record
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from normlint.lint.syntax import cst
 
@@ -246,7 +246,7 @@ def build_index(module: cst.Module) -> FileIndex:
                 if item.asname is not None:
                     index.bind(item.asname.name)
             # the context-manager calls themselves are outside the with-block they open
-            inner = (place[0], place[1], place[2] + with_calls(node), False)
+            inner = (place[0], place[1], place[2] + with_calls(node.items), False)
             outer = place if not place[3] else (place[0], place[1], place[2], False)
             items = {id(i) for i in node.items}
             for kid in reversed(node.kids(node) if fast else children(node)):
@@ -270,9 +270,9 @@ def build_index(module: cst.Module) -> FileIndex:
     return index
 
 
-def with_calls(node: cst.With) -> tuple[cst.Call, ...]:
-    """The context managers a ``with`` opens that are calls."""
-    return tuple(i.item for i in node.items if kind(i.item) is cst.Call)  # type: ignore[misc]
+def with_calls(items: Sequence[cst.WithItem]) -> tuple[cst.Call, ...]:
+    """The context managers of a ``with``'s items that are calls."""
+    return tuple(i.item for i in items if kind(i.item) is cst.Call)  # type: ignore[misc]
 
 
 class IndexRecorder:
