@@ -20,9 +20,10 @@ The option keys are not listed here: every ``Option`` declared on the engine or 
 from __future__ import annotations
 
 import fnmatch
-from normlint.records import field, record
 from pathlib import Path
 from typing import Any
+
+from normlint.records import field, record
 
 
 class ConfigError(Exception):

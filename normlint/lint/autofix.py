@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import warnings
-from normlint.records import field, record
 from typing import Callable
 
 from normlint.config import Config
 from normlint.lint.engine import Finding, apply_noqa, lint_source
 from normlint.lint.fixes import SAFE, Edit, Fix, Offsets, apply, overlaps
 from normlint.lint.notebook import Notebook, NotebookError, code_cells, read_notebook, source_key, source_pieces
+from normlint.records import field, record
 
 MAX_ROUNDS = 10
 

@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import tempfile
-from normlint.records import asdict
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 from normlint.config import Config
 from normlint.lint.engine import Finding
 from normlint.lint.fixes import Edit, Fix
+from normlint.records import asdict
 
 _FORMAT = 1
 

@@ -39,11 +39,11 @@ Pick the cheapest view that answers the rule's question:
 
 from __future__ import annotations
 
-from normlint.records import field, record
 from functools import cached_property
 from typing import Any
 
 from normlint.lint.syntax import cst
+from normlint.records import field, record
 
 from normlint.lint.nodes import made
 from normlint.lint.constants import NO_VALUE, Constants, evaluate, keyword

@@ -7,7 +7,6 @@ import gc
 import re
 import sys
 import warnings
-from normlint.records import field, record
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from normlint.config import Config
@@ -16,6 +15,7 @@ from normlint.lint.context import FileContext
 from normlint.lint.fixes import Fix, Offsets, resolve
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
 from normlint.lint.rules import ALL_RULES, Hit, Rule
+from normlint.records import field, record
 
 if TYPE_CHECKING:
     import libcst as cst

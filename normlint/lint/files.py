@@ -10,13 +10,13 @@ import io
 import os
 import stat
 import tokenize
-from normlint.records import field, record, replace
 from fnmatch import fnmatch
 from typing import TYPE_CHECKING
 
 from normlint.config import Config
 from normlint.lint.engine import MAX_FILE_SIZE, PYTHON, Finding, _size, apply_noqa, lint_source
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
+from normlint.records import field, record, replace
 
 if TYPE_CHECKING:
     from normlint.lint.cache import ResultCache

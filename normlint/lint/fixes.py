@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 from itertools import accumulate
-from normlint.records import record
 from typing import TYPE_CHECKING, Callable, Literal, Mapping
 
 from normlint.lint.syntax import cst
+from normlint.records import record
 
 if TYPE_CHECKING:
     from libcst.metadata import CodeRange

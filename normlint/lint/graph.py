@@ -12,10 +12,10 @@ Rules import from here, never from the interpreter.
 
 from __future__ import annotations
 
-from normlint.records import field, record
 from typing import Iterator
 
 from normlint.lint.syntax import cst
+from normlint.records import field, record
 
 from normlint.lint.constants import dict_items
 

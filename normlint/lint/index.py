@@ -7,10 +7,10 @@ dataclass fields that hold code (not whitespace or punctuation) with an explicit
 from __future__ import annotations
 
 from collections import Counter
-from normlint.records import field, record
 from typing import Any, Iterator, Sequence
 
 from normlint.lint.syntax import cst
+from normlint.records import field, record
 
 from normlint.lint.nodes import KIND, FastNode, kind
 

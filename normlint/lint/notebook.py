@@ -25,6 +25,7 @@ import ast
 import json
 import re
 import warnings
+
 from normlint.records import field, record
 
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})

@@ -4,8 +4,9 @@ rule's on its class. ``[tool.normlint]`` keys, ``normlint lint --NAME`` flags an
 
 from __future__ import annotations
 
-from normlint.records import record
 from typing import Any
+
+from normlint.records import record
 
 
 class OptionError(ValueError):

@@ -19,11 +19,11 @@ It records, for the rules:
 from __future__ import annotations
 
 import re
-from normlint.records import field, record
 from itertools import chain
 from typing import Any, Iterator
 
 from normlint.lint.syntax import cst
+from normlint.records import field, record
 
 from normlint.lint.index import children, descendants, dotted
 from normlint.lint.nodes import KIND

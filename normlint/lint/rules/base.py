@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import sys
-from normlint.records import record
 from typing import Any, Callable, ClassVar, Iterator
 
 from normlint.lint.syntax import cst
+from normlint.records import record
 
 from normlint.lint.context import FileContext
 from normlint.lint.fixes import FixSpec
