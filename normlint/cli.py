@@ -325,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json", "github"), default="text",
                        help="text (default), json (always a document, with the error when a file could not be checked) or github")
     check.add_argument("--batch-size", type=int, default=16, help="probe batch size, at least 2 (default 16)")
-    check.add_argument("--seed", type=int, default=0, help="seed of the random probe batch (default 0)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the random probe batch and of the model's initial weights (default 0)")
     check.add_argument("--no-lint", action="store_true", help="skip the static rules")
     check.set_defaults(func=cmd_check)
 

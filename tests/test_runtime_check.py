@@ -207,6 +207,51 @@ def test_multi_input_models_get_one_probe_per_input():
     assert all(layer["status"] == "pass" for layer in layers.values())
 
 
+def test_the_same_file_checked_twice_gets_the_same_numbers():
+    """The model's initial weights come from --seed, not from the run: verdicts and measurements repeat."""
+    def numbers(doc):
+        return [(layer["layer"], c["name"], c["status"], c.get("max_abs"), c.get("max_rel"))
+                for m in doc["models"] for layer in m["layers"] for c in layer["checks"]]
+
+    first, second = (check_json(RUNTIME / "multi_input.py", "--no-lint")[1] for _ in range(2))
+    assert numbers(first) == numbers(second)
+    other = check_json(RUNTIME / "multi_input.py", "--no-lint", "--seed", "5")[1]
+    assert numbers(other) != numbers(first)  # another seed: other weights, other measurements
+
+
+def test_a_correct_hand_written_norm_passes_on_inputs_that_barely_vary():
+    """A layer norm over 4 pooled features of similar size: at the input's own scale the variance (1e-6) is
+    below the layer's epsilon (1e-5) and scaling the input moves the output, yet the layer computes what
+    a layer norm promises. (multi_input.py's ConditionalLayerNorm failed so on one JAX run in 400.)"""
+    import keras
+    from keras import ops
+
+    from normlint.runtime import checks
+
+    class PooledLayerNorm(keras.layers.Layer):
+        def __init__(self, epsilon=1e-5, **kwargs):
+            super().__init__(**kwargs)
+            self.epsilon = epsilon
+
+        def call(self, x):
+            mean, variance = ops.moments(x, axes=[-1], keepdims=True)
+            return (x - mean) / ops.sqrt(variance + self.epsilon)
+
+    class CenteringLayerNorm(PooledLayerNorm):  # its name promises a layer norm; it only subtracts the mean
+        def call(self, x):
+            return x - ops.mean(x, axis=-1, keepdims=True)
+
+    rng = np.random.default_rng(0)
+    for spread in (1.0, 1e-2, 1e-3):
+        x = (rng.normal(0.5, 1.0, (16, 1)) + spread * rng.normal(size=(16, 4))).astype(np.float32)
+        words, results = checks.check_custom(PooledLayerNorm(), x, rng)
+        assert words == "mean and std per sample, over features (4 values)", spread
+        assert all(c.status == "pass" for c in results), (spread, results)
+        words, results = checks.check_custom(CenteringLayerNorm(), x, rng)
+        semantics = next(c for c in results if c.name == "semantics")
+        assert semantics.status == "fail" and "it does not divide by a standard deviation" in semantics.detail, spread
+
+
 def test_static_warnings_do_not_fail_the_check(tmp_path: Path):
     model = tmp_path / "bias.py"
     model.write_text(

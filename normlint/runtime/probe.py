@@ -123,15 +123,46 @@ def measure(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> Semantics:
     other = list(p)
     other[0] = (p[0] + 1) % x.shape[0]
     batch_dependent = bool(dy[tuple(other)] > tol)
-    shift = 2.0 * spread + 1.0
-    centered = _close(_run(fn, x + shift), y0)
-    scale_invariant = _close(_run(fn, 3.0 * x), y0)
+    # shift and scale where the statistics dwarf any epsilon: a correct norm whose input varies little
+    # over its axes (4 pooled features of similar size) is not scale-invariant at that input's own scale
+    k = statistics_scale(x, tuple(reduced), group, group_axis, batch_dependent)
+    xs, ys = (x, y0) if k == 1.0 else (k * x, _run(fn, k * x))
+    with np.errstate(over="ignore", invalid="ignore"):
+        centered = _close(_run(fn, xs + (2.0 * k * spread + 1.0)), ys)
+        scale_invariant = _close(_run(fn, 3.0 * xs), ys)
     unit_l2 = False
     if scale_invariant and not centered and reduced and group is None:
         n = int(np.prod([x.shape[a] for a in reduced]))
-        sums = np.square(y0).sum(axis=tuple(reduced))
+        sums = np.square(ys).sum(axis=tuple(reduced))
         unit_l2 = n > 1 and bool(np.allclose(sums, 1.0, rtol=1e-2, atol=1e-3))
     return Semantics(tuple(reduced), group, group_axis, batch_dependent, centered, scale_invariant, unit_l2)
+
+
+STATISTICS_VARIANCE = 1.0  # the least variance a probed group of values is scaled up to
+MAX_SCALE = 1e4
+
+
+def statistics_scale(x: np.ndarray, reduced: tuple[int, ...], group: int | None, group_axis: int | None,
+                     batch_dependent: bool) -> float:
+    """The factor (>= 1, at most MAX_SCALE) that gives every non-constant group of values a layer takes
+    its statistics over a variance of at least STATISTICS_VARIANCE: at that scale an epsilon of up to
+    ~1e-2 added to the variance changes a normalizer's output by under 0.5%, so shifting and scaling the
+    input show what the layer computes, not its epsilon. 1 for an elementwise layer."""
+    axes = list(reduced) + ([0] if batch_dependent else [])
+    values = x
+    if group is not None and group_axis is not None:  # split the channel axis into (groups, group size)
+        shape = list(x.shape)
+        shape[group_axis:group_axis + 1] = [x.shape[group_axis] // group, group]
+        values = x.reshape(shape)
+        axes = [a + (a > group_axis) for a in axes] + [group_axis + 1]
+    if not axes:
+        return 1.0
+    variances = values.var(axis=tuple(axes)).ravel()
+    top = float(variances.max()) if variances.size else 0.0
+    if not top > 0.0:
+        return 1.0
+    least = float(variances[variances > top * 1e-12].min())
+    return float(min(max(1.0, np.sqrt(STATISTICS_VARIANCE / least)), MAX_SCALE))
 
 
 def _close(a: np.ndarray, b: np.ndarray, rtol: float = 5e-3) -> bool:

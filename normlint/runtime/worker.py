@@ -73,6 +73,20 @@ def _multi_probe(model, specs, request):
     return arrays
 
 
+def seed_weights(seed: int) -> None:
+    """The same file checked twice gets the same initial weights, so the same verdicts: Keras draws the
+    seed of every unseeded initializer (and of its global SeedGenerator) from Python's ``random``, and
+    NumPy-built weights come from NumPy's global generator. Not ``keras.utils.set_random_seed``: it also
+    seeds TensorFlow, which would make a tf.data pipeline's random augmentation repeat itself on every
+    pass, unlike the user's own runs. A seed the user's file sets itself wins."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+
+
 def run(request: dict) -> dict:
     result: dict = {"models": [], "error": None, "timings": {}}
     t0 = time.perf_counter()
@@ -93,6 +107,7 @@ def run(request: dict) -> dict:
     path = Path(request["file"])
     try:
         records = record_adapt_calls()
+        seed_weights(int(request.get("seed", 0)))
         t1 = time.perf_counter()
         module = loader.import_file(path)
         models = loader.find_models(module, request.get("entry"))
