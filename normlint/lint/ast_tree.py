@@ -82,32 +82,6 @@ class _Builder(CompilerChecks, IndexRecorder):
         self.lines = source_lines(source)
         self.ascii = source.isascii()  # byte columns are character columns
         self._offsets: Offsets | None = None
-        self.expr: dict[type, Callable[[Any], Any]] = _Dispatch({
-            ast.Name: self.name, ast.Attribute: self.attribute, ast.Call: self.call, ast.Constant: self.constant,
-            ast.Tuple: self.sequence, ast.List: self.sequence, ast.Set: self.sequence, ast.Dict: self.dict,
-            ast.Subscript: self.subscript, ast.BinOp: self.binop, ast.UnaryOp: self.unary, ast.BoolOp: self.boolop,
-            ast.Compare: self.compare, ast.IfExp: self.ifexp, ast.Lambda: self.lambda_, ast.NamedExpr: self.named,
-            ast.ListComp: self.comp, ast.SetComp: self.comp, ast.GeneratorExp: self.comp, ast.DictComp: self.comp,
-            ast.Await: self.await_, ast.Yield: self.yield_, ast.YieldFrom: self.yield_, ast.JoinedStr: self.fstring,
-            ast.FormattedValue: self.fvalue, ast.Starred: self.starred, ast.Slice: self.slice,
-        })
-        self.stmt: dict[type, Callable[[Any], Any]] = {
-            ast.FunctionDef: self.function, ast.AsyncFunctionDef: self.function, ast.ClassDef: self.class_,
-            ast.If: self.if_, ast.For: self.for_, ast.AsyncFor: self.for_, ast.While: self.while_,
-            ast.With: self.with_, ast.AsyncWith: self.with_, ast.Try: self.try_, ast.Match: self.match,
-        }
-        if hasattr(ast, "TryStar"):
-            self.stmt[ast.TryStar] = self.try_
-        self.small: dict[type, Callable[[Any], Any]] = {
-            ast.Expr: lambda s: Expr(_r(s), self.e(s.value)),  # the hot nodes take their fields by position: value
-            ast.Assign: self.assign, ast.AnnAssign: self.annassign, ast.AugAssign: self.augassign,
-            ast.Return: self.return_,
-            ast.Raise: lambda s: Raise(_r(s), exc=self.opt(s.exc), cause=self.cause(s.cause)),
-            ast.Assert: lambda s: Assert(_r(s), test=self.e(s.test), msg=self.opt(s.msg)),
-            ast.Delete: self.delete, ast.Global: self.names_stmt, ast.Nonlocal: self.names_stmt,
-            ast.Import: self.import_, ast.ImportFrom: self.import_from,
-            ast.Pass: lambda s: Pass(_r(s)), ast.Break: self.loop_jump, ast.Continue: self.loop_jump,
-        }
 
     # ---- positions
     def offsets(self) -> Offsets:
@@ -157,7 +131,7 @@ class _Builder(CompilerChecks, IndexRecorder):
 
     # ---- helpers
     def e(self, a: ast.AST) -> Any:
-        return self.expr[type(a)](a)
+        return _EXPR[type(a)](self, a)
 
     def opt(self, a: ast.AST | None) -> Any:
         return None if a is None else self.e(a)
@@ -199,9 +173,9 @@ class _Builder(CompilerChecks, IndexRecorder):
         """libcst's statements: compound ones, and lines of small ones (``a = 1; b = 2`` is one line)."""
         out: list[Any] = []
         for a in stmts:
-            fn = self.stmt.get(type(a))
+            fn = _STMT.get(type(a))
             if fn is not None:
-                out.append(fn(a))
+                out.append(fn(self, a))
                 continue
             small = self._small(a)
             prev: Any = out[-1] if out else None
@@ -213,10 +187,10 @@ class _Builder(CompilerChecks, IndexRecorder):
         return out
 
     def _small(self, a: ast.stmt) -> Any:
-        small = self.small.get(type(a))
+        small = _SMALL.get(type(a))
         if small is None:
             raise Unsupported(type(a).__name__)
-        return small(a)
+        return small(self, a)
 
     def module(self, tree: ast.Module) -> Any:
         return Module((1, 0, 1, 0), body=self.statements(tree.body), _b=self)
@@ -713,6 +687,38 @@ class _Builder(CompilerChecks, IndexRecorder):
             for x in (v if isinstance(v, list) else [v] if v is not None else []):
                 parts.append(self.pattern(x) if isinstance(x, ast.pattern) else self.e(x))
         return MatchPattern(_r(p), parts=parts)
+
+
+# The builder's dispatch tables: plain functions taking the builder, kept on no builder (bound methods in
+# an instance's dict would tie the builder, its index and so the whole tree into a reference cycle that
+# only the cyclic collector frees: it then walks every node of every file; see FileContext.release).
+_B = _Builder
+_EXPR: dict[type, Callable[[Any, Any], Any]] = _Dispatch({
+    ast.Name: _B.name, ast.Attribute: _B.attribute, ast.Call: _B.call, ast.Constant: _B.constant,
+    ast.Tuple: _B.sequence, ast.List: _B.sequence, ast.Set: _B.sequence, ast.Dict: _B.dict,
+    ast.Subscript: _B.subscript, ast.BinOp: _B.binop, ast.UnaryOp: _B.unary, ast.BoolOp: _B.boolop,
+    ast.Compare: _B.compare, ast.IfExp: _B.ifexp, ast.Lambda: _B.lambda_, ast.NamedExpr: _B.named,
+    ast.ListComp: _B.comp, ast.SetComp: _B.comp, ast.GeneratorExp: _B.comp, ast.DictComp: _B.comp,
+    ast.Await: _B.await_, ast.Yield: _B.yield_, ast.YieldFrom: _B.yield_, ast.JoinedStr: _B.fstring,
+    ast.FormattedValue: _B.fvalue, ast.Starred: _B.starred, ast.Slice: _B.slice,
+})
+_STMT: dict[type, Callable[[Any, Any], Any]] = {
+    ast.FunctionDef: _B.function, ast.AsyncFunctionDef: _B.function, ast.ClassDef: _B.class_,
+    ast.If: _B.if_, ast.For: _B.for_, ast.AsyncFor: _B.for_, ast.While: _B.while_,
+    ast.With: _B.with_, ast.AsyncWith: _B.with_, ast.Try: _B.try_, ast.Match: _B.match,
+}
+if hasattr(ast, "TryStar"):
+    _STMT[ast.TryStar] = _B.try_
+_SMALL: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Expr: lambda b, s: Expr(_r(s), b.e(s.value)),  # the hot nodes take their fields by position: value
+    ast.Assign: _B.assign, ast.AnnAssign: _B.annassign, ast.AugAssign: _B.augassign,
+    ast.Return: _B.return_,
+    ast.Raise: lambda b, s: Raise(_r(s), exc=b.opt(s.exc), cause=b.cause(s.cause)),
+    ast.Assert: lambda b, s: Assert(_r(s), test=b.e(s.test), msg=b.opt(s.msg)),
+    ast.Delete: _B.delete, ast.Global: _B.names_stmt, ast.Nonlocal: _B.names_stmt,
+    ast.Import: _B.import_, ast.ImportFrom: _B.import_from,
+    ast.Pass: lambda b, s: Pass(_r(s)), ast.Break: _B.loop_jump, ast.Continue: _B.loop_jump,
+}
 
 
 class _Pos:

@@ -97,6 +97,16 @@ class FileContext:
     def calls(self) -> list[CallSite]:
         return self.index.calls
 
+    def release(self) -> None:
+        """Break the reference cycles of the file's analysis once its findings are made (a rule's memo holds
+        objects that hold this context; a tensor and the application that produced it name each other), so
+        that reference counting frees it, and the tree it points at, at once. Left to the cyclic collector,
+        each collection first walks every object of the file: a tenth of a lint run's CPU on model code."""
+        self.memo.clear()
+        flow = self.__dict__.get("flow")  # computed only if a rule asked for it
+        if flow is not None:
+            flow.release()
+
     def code(self, node: cst.CSTNode) -> str:
         if made(node):  # legacy's data_format="channels_first" for dim_ordering="th": its literal
             return str(getattr(node, "value", ""))

@@ -211,7 +211,10 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
             where, detail = (1, 1), f"{type(exc).__name__}: {_first_line(exc)}"
         return [Finding(path, *where, "NL000", f"NL000 not analysed: {PYTHON} compiles the file but libcst cannot parse it: {detail}")]
     ctx = FileContext(module, source, path, dict(config.options))
-    hits, errors = _check(ctx, rules, path)
+    try:
+        hits, errors = _check(ctx, rules, path)
+    finally:
+        ctx.release()
     if not hits:
         return errors
     locate = Locator(source, module)
@@ -242,7 +245,10 @@ def _lint_fast(source: str, path: str, config: Config, rules: list[type[Rule]],
         if error:
             return error
     ctx = FileContext(module, source, path, dict(config.options))
-    hits, errors = _check(ctx, rules, path)
+    try:
+        hits, errors = _check(ctx, rules, path)
+    finally:
+        ctx.release()
     findings = set(errors)
     for code, hit in hits:
         findings.add(_finding(path, code, hit, module.position, describe_line, _label(hit)))

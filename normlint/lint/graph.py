@@ -215,6 +215,24 @@ class Flow:
     classes: dict[str, LayerObj] = field(default_factory=dict)
     pipelines: list[LayerObj] = field(default_factory=list)  # torchvision Compose([...]) objects
 
+    def release(self) -> None:
+        """Break the graph's reference cycles once the rules are done with it (FileContext.release)."""
+        held: list[Value] = [*self.classes.values(), *self.pipelines]
+        for app in self.applications:  # a tensor names the application that produced it, and back
+            app.output.producer = None
+            held.append(app.layer)
+        seen: set[int] = set()
+        while held:  # a layer may hold itself (a recursive module among its members, self.me = self)
+            obj = held.pop()
+            if id(obj) in seen or not isinstance(obj, (LayerObj, Instance)):
+                continue
+            seen.add(id(obj))
+            held.extend(obj.attrs.values())
+            obj.attrs = {}
+            if isinstance(obj, LayerObj):
+                held.extend(obj.members)
+                obj.members = []
+
 
 def kwargs_of(call: cst.Call) -> tuple[list[cst.BaseExpression], dict[str, cst.BaseExpression]]:
     """Positional and keyword arguments of a call; ``**cfg`` of a constant dict counts as keywords."""
