@@ -6,6 +6,7 @@ Exit codes: 0 clean, 1 findings (or failed checks), 2 usage errors and unusable 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from functools import partial
@@ -357,8 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    enabled = gc.isenabled()
+    gc.disable()  # building the parser imports every rule: tens of thousands of objects, none of them garbage
+    try:
+        args = build_parser().parse_args(argv)
+    finally:
+        if enabled:
+            gc.enable()
     try:
         return args.func(args)
     except UsageError as exc:

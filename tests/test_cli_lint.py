@@ -156,3 +156,19 @@ def test_the_command_leaves_its_whole_report_behind_a_file_or_a_closed_pipe(tmp_
                           shell=True, capture_output=True, text=True, timeout=300)
     assert pipe.stdout.count("\n") == 1 and "NL101" in pipe.stdout
     assert "Traceback" not in pipe.stderr and "Exception ignored" not in pipe.stderr
+
+
+@pytest.mark.parametrize("argv", [["rules"], ["lint", "--no-such-option"]])
+def test_the_collector_is_back_on_after_the_command_line_is_read(argv: list[str], capsys) -> None:
+    """main() turns the cyclic collector off while the parser imports the rules, and on again, even when
+    the command line is refused."""
+    import gc
+
+    from normlint import cli
+
+    assert gc.isenabled()
+    try:
+        cli.main(argv)
+    except SystemExit:
+        pass
+    assert gc.isenabled()
