@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "fixtures").rglob("*.py"))]
 
 
+@pytest.mark.skipif(regexes.engine_key() != regex_code.KEY,
+                    reason="the table is recorded on another Python: it is regenerated there (CI's)")
 def test_the_table_is_current() -> None:
     """Regenerate with ``python -m normlint.regexes`` when this fails."""
     assert (ROOT / "normlint" / "regex_code.py").read_text(encoding="utf-8") == regexes.generated_source()
