@@ -4,7 +4,9 @@ Usage:  python benchmarks/bench_ruff.py [CORPUS_DIR] [--repeat N]
 Default corpus: the installed keras package's sources. Each round runs both tools once as fresh processes,
 in alternating order (ruff first in odd rounds), nothing cached between runs (normlint keeps no cache
 unless --cache-dir is given; ruff's is off with --no-cache). Printed: each tool's best and median wall-clock,
-and the median of the per-round ratios normlint / ruff (target <= 1.00); and the floor under any Python
+and the median of the per-round ratios normlint / ruff (target <= 1.00), with each tool's CPU time (user +
+system, its child processes and threads included): a tool that needs more CPU than the other loses more
+wall time when the machine is busy; and the floor under any Python
 linter that reports every file's syntax errors as normlint does (NL000): Python started, every file read
 and compiled, in as many forked processes. Then, separately, the warm
 figure: `normlint lint --cache-dir` run twice on the same files (the second run reads the cache), with ruff's
@@ -16,6 +18,7 @@ pyenv shim is a bash script that costs ~0.05 s a run); the path is printed.
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,6 +53,11 @@ for pid in pids:
 """
 
 
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def main() -> int:
     corpus, repeat = corpus_and_repeat()
     ruff = ruff_executable()
@@ -62,18 +70,24 @@ def main() -> int:
     floor_cmd = [sys.executable, "-c", FLOOR, corpus]
     commands = {"ruff": ruff_cmd, "normlint": normlint, "floor": floor_cmd}
     times: dict[str, list[float]] = {"ruff": [], "normlint": [], "floor": []}
+    cpu: dict[str, list[float]] = {"ruff": [], "normlint": [], "floor": []}
     ratios, floor_ratios = [], []
     for i in range(repeat):
         order = ["ruff", "normlint", "floor"] if i % 2 == 0 else ["floor", "normlint", "ruff"]
-        got = {name: timed_run(commands[name]) for name in order}
+        got = {}
+        for name in order:
+            before = _cpu()
+            got[name] = timed_run(commands[name])
+            cpu[name].append(_cpu() - before)
         for name, t in got.items():
             times[name].append(t)
         ratios.append(got["normlint"] / got["ruff"])
         floor_ratios.append(got["floor"] / got["ruff"])
     files = sum(1 for root, _, names in os.walk(corpus) for n in names if n.endswith((".py", ".ipynb")))
     print(f"corpus: {corpus} ({files} files), {repeat} paired rounds, {version} ({ruff}), {os.cpu_count()} CPUs")
-    print(f"  {'ruff check --select ALL --no-cache':38s} {min(times['ruff']):6.2f} s (median {statistics.median(times['ruff']):6.2f})")
-    print(f"  {'normlint lint':38s} {min(times['normlint']):6.2f} s (median {statistics.median(times['normlint']):6.2f})")
+    for name, label in (("ruff", "ruff check --select ALL --no-cache"), ("normlint", "normlint lint")):
+        print(f"  {label:38s} {min(times[name]):6.2f} s (median {statistics.median(times[name]):6.2f}), "
+              f"CPU {statistics.median(cpu[name]):.2f} s median")
     print(f"  {'floor: Python + compile() of each file':38s} {min(times['floor']):6.2f} s (median "
           f"{statistics.median(times['floor']):6.2f}), {statistics.median(floor_ratios):.2f}x ruff: what NL000 on "
           f"every file costs before any analysis")
