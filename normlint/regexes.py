@@ -42,27 +42,34 @@ def preload() -> int:
     engine's or ``re`` keeps no such cache (another Python version)."""
     cache = getattr(re, "_cache", None)
     limit = getattr(re, "_MAXCACHE", 0)
-    if not isinstance(cache, dict) or engine_key() is None:
+    key = engine_key()
+    if not isinstance(cache, dict) or key is None:
         return 0
     try:
         from normlint import regex_code
     except ImportError:
         return 0
-    if regex_code.KEY != engine_key():
+    if regex_code.KEY != key:
         return 0
     made = 0
-    for (pattern, flags), (final_flags, code, groups, groupindex, indexgroup) in regex_code.TABLE.items():
-        key = (str, pattern, flags)
-        if key in cache:
+    for (pattern, flags), recorded in regex_code.TABLE.items():
+        cache_key = (str, pattern, flags)
+        if cache_key in cache:
             continue
         if len(cache) >= limit:
             break  # the host's patterns (flake8's) keep their places
         try:
-            cache[key] = _sre.compile(pattern, final_flags, list(code), groups, dict(groupindex), indexgroup)
+            cache[cache_key] = from_program(pattern, recorded)
         except (RuntimeError, TypeError, ValueError, OverflowError):  # "invalid SRE code": left to re
             continue
         made += 1
     return made
+
+
+def from_program(pattern: str, recorded: tuple[Any, ...]) -> re.Pattern[str]:
+    """The compiled pattern of a recorded program (``program``'s result): what ``re`` would have made."""
+    final_flags, code, groups, groupindex, indexgroup = recorded
+    return _sre.compile(pattern, final_flags, list(code), groups, dict(groupindex), indexgroup)
 
 
 def program(pattern: str, flags: int) -> tuple[int, tuple[int, ...], int, dict[str, int], tuple[str | None, ...]]:

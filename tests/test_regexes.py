@@ -26,12 +26,10 @@ def test_the_table_is_current() -> None:
 @pytest.mark.skipif(regexes.engine_key() != regex_code.KEY, reason="the table is another engine's")
 @pytest.mark.parametrize("key", list(regex_code.TABLE), ids=lambda k: k[0][:40])
 def test_a_recorded_pattern_matches_as_re_compiles_it(key: tuple[str, int]) -> None:
-    import _sre
     from re import _compiler  # type: ignore[attr-defined]
 
     pattern, flags = key
-    final_flags, code, groups, groupindex, indexgroup = regex_code.TABLE[key]
-    recorded = _sre.compile(pattern, final_flags, list(code), groups, dict(groupindex), indexgroup)
+    recorded = regexes.from_program(pattern, regex_code.TABLE[key])
     fresh = _compiler.compile(pattern, flags)
     assert (recorded.pattern, recorded.flags, recorded.groups, recorded.groupindex) == (
         fresh.pattern, fresh.flags, fresh.groups, fresh.groupindex)
