@@ -13,12 +13,14 @@ from __future__ import annotations
 import ast
 import gc
 import textwrap
+import weakref
 from pathlib import Path
 
 import pytest
 
 from normlint.config import Config
-from normlint.lint import engine
+from normlint.lint import ast_tree, engine
+from normlint.lint.index import children
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted(p for p in (ROOT / "fixtures").rglob("*.py") if not p.name.endswith(".fixed.py"))
@@ -131,3 +133,61 @@ def test_the_check_finds_leaked_cycles() -> None:
         out.producer = Application(LayerObj(kind="Dense", node=None), (), out, None, (), None)  # type: ignore[arg-type]
 
     assert _left_to_the_collector(leak) == ["Application", "LayerObj", "Tensor"]
+
+
+MODEL = textwrap.dedent("""
+    from tensorflow.keras import layers, models
+
+    def block(x):
+        return layers.BatchNormalization()(layers.Dropout(0.5)(x))
+
+    model = models.Sequential([layers.Dropout(0.5), layers.BatchNormalization()])
+""")
+
+
+def test_the_cli_path_frees_asts_tree_before_the_rules_run(monkeypatch) -> None:
+    """``ast``'s tree of a file normlint parsed itself is taken apart as the fast tree is built: by the
+    time the rules run, its module and every one of its statements are freed (reference counting, the
+    collector off), so the analysis allocates into the memory they held (docs/benchmarks.md, tenth round)."""
+    refs: list[weakref.ref] = []
+    alive_at_rules: list[int] = []
+    parse, check = engine._parse, engine._check
+
+    def recorded_parse(source, path):
+        tree, error = parse(source, path)
+        refs.extend(weakref.ref(node) for node in [tree, *tree.body, *ast.walk(tree.body[-1])]
+                    if not isinstance(node, ast.expr_context))  # Load() and Store() are ast's singletons
+        return tree, error
+
+    def recorded_check(ctx, rules, path):
+        alive_at_rules.append(sum(r() is not None for r in refs))
+        return check(ctx, rules, path)
+
+    monkeypatch.setattr(engine, "_parse", recorded_parse)
+    monkeypatch.setattr(engine, "_check", recorded_check)
+    found = engine.lint_source(MODEL, "m.py", Config(), check_syntax=True, fixes=False)
+    assert [f.code for f in found] == ["NL101", "NL101"]
+    assert len(refs) > 10 and alive_at_rules == [0]
+
+
+def test_a_tree_handed_in_is_left_whole() -> None:
+    """flake8's tree (its other plugins read it) and any tree given to ``ast_tree.build``: never taken apart,
+    and the fast tree built by taking one apart is the same."""
+    tree = ast.parse(MODEL)
+    before = ast.dump(tree, include_attributes=True)
+    assert [f.code for f in engine.lint_source(MODEL, "m.py", Config(), fixes=False, tree=tree)] == ["NL101", "NL101"]
+    assert ast.dump(tree, include_attributes=True) == before
+    whole = ast_tree.build(MODEL, tree)
+    assert ast.dump(tree, include_attributes=True) == before
+    taken = ast_tree.build(MODEL, tree, consume=True)
+    assert tree.body == []
+    assert _shape(whole) == _shape(taken) and len(_shape(whole)) > 20
+
+
+def _shape(node) -> list[tuple[str, tuple[int, int]]]:
+    out, todo = [], [node]
+    while todo:
+        n = todo.pop()
+        out.append((type(n).__name__, n._r[:2]))
+        todo.extend(children(n))
+    return out

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import ast
 import keyword
+import operator
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from normlint.lint.compiler_checks import ASYNC_DEF, DEF, ENABLED, LAMBDA, MODULE, CompilerChecks
 from normlint.lint.fixes import Offsets
@@ -60,8 +61,8 @@ class _Dispatch(dict):
         raise Unsupported(key.__name__)
 
 
-def _r(a: Any) -> tuple[int, int, int, int]:
-    return (a.lineno, a.col_offset, a.end_lineno, a.end_col_offset)
+# a node's range as ast gives it: (lineno, col_offset, end_lineno, end_col_offset), read in C
+_r: Callable[[Any], tuple[int, int, int, int]] = operator.attrgetter("lineno", "col_offset", "end_lineno", "end_col_offset")
 
 
 _LINES = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+$")
@@ -169,7 +170,7 @@ class _Builder(CompilerChecks, IndexRecorder):
         return text[:a.col_offset] if text.isascii() else text.encode("utf-8", "surrogatepass")[:a.col_offset].decode(
             "utf-8", "surrogatepass")
 
-    def statements(self, stmts: list[ast.stmt]) -> list[Any]:
+    def statements(self, stmts: Iterable[ast.stmt]) -> list[Any]:
         """libcst's statements: compound ones, and lines of small ones (``a = 1; b = 2`` is one line)."""
         out: list[Any] = []
         for a in stmts:
@@ -192,12 +193,14 @@ class _Builder(CompilerChecks, IndexRecorder):
             raise Unsupported(type(a).__name__)
         return small(self, a)
 
-    def module(self, tree: ast.Module) -> Any:
-        return Module((1, 0, 1, 0), body=self.statements(tree.body), _b=self)
+    def module(self, tree: ast.Module, consume: bool = False) -> Any:
+        """``consume``: take the top-level statements out of ``tree`` as they are built, so that each one's
+        ``ast`` nodes are freed as soon as its own are made (``tree`` is left empty)."""
+        return Module((1, 0, 1, 0), body=self.statements(_taken(tree) if consume else tree.body), _b=self)
 
     # ---- expressions
     def name(self, a: ast.Name) -> Any:
-        return Name((a.lineno, a.col_offset, a.end_lineno, a.end_col_offset), a.id)
+        return Name(_r(a), a.id)
 
     def attribute(self, a: ast.Attribute) -> Any:
         return Attribute(_r(a), self.e(a.value), self.name_at_end(a.attr, a))  # value, attr
@@ -726,12 +729,22 @@ class _Pos:
         self.lineno, self.col_offset = lineno, col_offset
 
 
-def build(source: str, tree: ast.Module | None = None) -> Any:
+def build(source: str, tree: ast.Module | None = None, consume: bool = False) -> Any:
     """The Module of ``source`` (``tree``: its ``ast.parse``, when the caller has it). Raises SyntaxError
     (and ValueError, RecursionError, MemoryError) as ``ast.parse`` does, and ``Unsupported`` for a
-    construct the tree does not model."""
-    tree = tree if tree is not None else ast.parse(source)
-    return builder(source, tree).module(tree)
+    construct the tree does not model. ``consume``: ``tree`` is the caller's to give up: its statements
+    are taken out (and freed) as they are built, whether or not the build succeeds."""
+    if tree is None:
+        tree, consume = ast.parse(source), True
+    return builder(source, tree).module(tree, consume)
+
+
+def _taken(tree: ast.Module) -> Iterator[ast.stmt]:
+    """``tree``'s top-level statements, each taken out of it as it is handed over."""
+    body, tree.body = tree.body, []
+    body.reverse()
+    while body:
+        yield body.pop()
 
 
 def builder(source: str, tree: ast.Module) -> _Builder:

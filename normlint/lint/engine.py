@@ -100,9 +100,15 @@ def lint_source(
         with warnings.catch_warnings():  # CPython's warnings about the file ("is" with a literal, invalid
             warnings.simplefilter("ignore")  # escapes...) are not normlint's to print, nor errors under -W error
             verify = False  # the analysed tree still to be compiled, unless its builder saw nothing to reject
+            # ``ast``'s tree is held here only: the fast path lets it go once its own tree is built, so that
+            # reference counting frees it before the analysis allocates (a warm heap, a lower peak)
+            trees = [tree] if tree is not None else []
+            tree = None
             if check_syntax:  # every file alike, prefilter or not: the interpreter's grammar decides NL000
-                if rules and tree is None and not fixes:  # the tree the analysis reads: one parse
-                    tree, error = _parse(source, path)
+                if rules and not trees and not fixes:  # the tree the analysis reads: one parse
+                    parsed, error = _parse(source, path)
+                    trees.extend([parsed] if parsed is not None else [])
+                    del parsed
                     verify = True
                 else:
                     error = syntax_error(source, path)
@@ -110,7 +116,7 @@ def lint_source(
                     return error
             if not rules:
                 return []
-            return _lint_parsed(source, path, config, rules, describe_line or _line_words, fixes, tree, verify)
+            return _lint_parsed(source, path, config, rules, describe_line or _line_words, fixes, trees, verify)
     except RecursionError:
         return [Finding(path, 1, 1, "NL000", "NL000 not analysed: the file nests too deeply (RecursionError)")]
     except MemoryError:
@@ -175,13 +181,16 @@ def _line_words(line: int) -> str:
 
 
 def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]],
-                 describe_line: Callable[[int], str], fixes: bool = True, tree: ast.Module | None = None,
+                 describe_line: Callable[[int], str], fixes: bool = True, trees: list[ast.Module] | None = None,
                  verify: bool = False) -> list[Finding]:
-    """``verify``: ``tree`` is not compiled yet (NL000): compiled unless the fast tree's builder saw nothing
-    the compiler could reject (normlint.lint.compiler_checks)."""
+    """``trees``: ``[ast.parse(source)]`` when parsed already, else empty. ``verify``: that tree is
+    lint_source's own and not compiled yet (NL000): compiled unless the fast tree's builder saw nothing
+    the compiler could reject (normlint.lint.compiler_checks); the fast path takes it out of ``trees``
+    and apart."""
+    trees = [] if trees is None else trees
     if not fixes:  # nothing to render: CPython's parser builds the tree (ast_tree), libcst only where it must
         try:
-            return _lint_fast(source, path, config, rules, describe_line, tree, verify)
+            return _lint_fast(source, path, config, rules, describe_line, trees, verify)
         except ast_tree.Unsupported:
             pass
         except RecursionError:
@@ -189,8 +198,8 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
         except Exception:  # a shape the fast tree gets wrong must cost time, never a finding
             if STRICT:
                 raise
-    if verify and tree is not None:  # the fast tree was not built: the compiler decides as it always did
-        error = compile_tree(tree, path)
+    if verify:  # the fast tree was not built: the compiler decides (the text's, once the tree is taken apart)
+        error = compile_tree(trees[0], path) if trees else syntax_error(source, path)
         if error:
             return error
     import libcst as cst  # the fixes' path: imported on first use (~0.15 s)
@@ -234,14 +243,19 @@ STRICT = False
 
 
 def _lint_fast(source: str, path: str, config: Config, rules: list[type[Rule]],
-               describe_line: Callable[[int], str], tree: ast.Module | None = None,
+               describe_line: Callable[[int], str], trees: list[ast.Module],
                verify: bool = False) -> list[Finding]:
+    # ``ast``'s tree, when ours (``verify``: parsed by lint_source), is taken apart as the fast tree is
+    # built: each statement's ``ast`` nodes are freed once its own are made (a warm heap, a lower peak)
+    consume = verify and bool(trees)
+    tree = trees.pop() if consume else trees[0] if trees else None
     try:
-        module = ast_tree.build(source, tree)
+        module = ast_tree.build(source, tree, consume=consume)
     except (SyntaxError, ValueError, MemoryError) as exc:  # libcst's path words what CPython refuses
         raise ast_tree.Unsupported(str(exc)) from exc
-    if verify and tree is not None and module._b.unsafe is not None:
-        error = compile_tree(tree, path)
+    del tree
+    if verify and module._b.unsafe is not None:  # the tree is gone: compiling the text raises the same
+        error = syntax_error(source, path)
         if error:
             return error
     ctx = FileContext(module, source, path, dict(config.options))
