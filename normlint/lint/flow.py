@@ -242,8 +242,9 @@ class Interpreter:
 
     def _default(self, param: cst.Param) -> Value:
         """A parameter left out: its default when that names something (``norm_layer=nn.BatchNorm2d``)."""
-        if isinstance(param.default, (cst.Name, cst.Attribute)):
-            return self.eval(param.default, {})
+        default = param.default
+        if default is not None and KIND[type(default)] in (cst.Name, cst.Attribute):  # not isinstance: an ABC's miss is slow
+            return self.eval(default, {})
         return UNKNOWN
 
     # ----------------------------------------------------------- statements
@@ -499,18 +500,19 @@ class Interpreter:
             elif not a.star:
                 pos.append(v)
 
-        if isinstance(func, Symbol):
-            return self._call_symbol(func.canon, call, pos, kw, arg_values)
-        if isinstance(func, LayerObj):
-            return self._apply(func, call, arg_values)
-        if isinstance(func, FuncRef):
-            return self.call_function(func, pos, kw)
-        if isinstance(func, ClassRef):
-            return self.instantiate(func.node, call, pos, kw)
-        if isinstance(func, Partial):
-            return self._call_partial(func, call, pos, kw, arg_values)
-        if isinstance(func, Bound):
-            return self._call_method(func, call, arg_values, pos, kw, env)
+        t = type(func)  # the value classes have no subclasses: one test each, the commonest first
+        if t is Symbol:
+            return self._call_symbol(func.canon, call, pos, kw, arg_values)  # type: ignore[attr-defined]
+        if t is Bound:
+            return self._call_method(func, call, arg_values, pos, kw, env)  # type: ignore[arg-type]
+        if t is FuncRef:
+            return self.call_function(func, pos, kw)  # type: ignore[arg-type]
+        if t is LayerObj:
+            return self._apply(func, call, arg_values)  # type: ignore[arg-type]
+        if t is ClassRef:
+            return self.instantiate(func.node, call, pos, kw)  # type: ignore[attr-defined]
+        if t is Partial:
+            return self._call_partial(func, call, pos, kw, arg_values)  # type: ignore[arg-type]
         return self._opaque(arg_values)
 
     def _call_partial(self, part: Partial, call: cst.Call, pos, kw, values) -> Value:
@@ -540,10 +542,13 @@ class Interpreter:
         return Tensor(parents=tensors) if tensors else UNKNOWN
 
     def _call_symbol(self, canon: str, call: cst.Call, pos, kw, values) -> Value:
+        kind = self.names.layer_class(call.func)
+        # most other calls (np.*, tf.*, K.*): nothing to see unless the call's own spelling is a TF1 layer
+        if kind is None and _plain(canon) and self.names.tf1_layer(call.func) not in TF1_LAYERS:
+            return self._opaque(values)
         if canon == "functools.partial" and call.args and call.args[0].keyword is None and not call.args[0].star:
             args, kwargs = kwargs_of(call)
             return Partial(call.args[0].value, args[1:], kwargs)
-        kind = self.names.layer_class(call.func)
         if kind == "Input" or canon in ("keras.Input", "keras.layers.Input"):
             return Tensor()
         if kind is not None:
@@ -751,6 +756,23 @@ def _is_static(fn: cst.FunctionDef) -> bool:
 
 def analyze(module: cst.Module, names: Names) -> Flow:
     return Interpreter(module, names).run()
+
+
+_PLAIN: dict[str, bool] = {}
+
+
+def _plain(canon: str) -> bool:
+    """``_call_symbol`` has nothing to say of a call of ``canon`` but what the call's own spelling names
+    (a layer class, a TF1 layer): not partial, Input, PyTorch, collections, an application, a dataset,
+    a function that keeps its argument's images. Decided once per name."""
+    found = _PLAIN.get(canon)
+    if found is None:
+        found = _PLAIN[canon] = not (
+            canon in ("functools.partial", "keras.Input", "keras.layers.Input")
+            or canon.startswith(("torch", "collections.", "keras.applications."))
+            or (canon.endswith(".load_data") and canon.startswith("keras.datasets."))
+            or canon in _PRESERVING_FUNCS or canon.replace("np.", "numpy.", 1) in _PRESERVING_FUNCS)
+    return found
 
 
 def _unknown(interpreter: Interpreter, expr: Any, env: dict[str, Value]) -> Value:
