@@ -7,8 +7,10 @@ A_DIR and B_DIR are checkouts (``git worktree add /tmp/old REV``): each run is
 temporary folder, never from a checkout (Python puts the current folder first on ``sys.path``: started
 from a checkout, both sides import that checkout's normlint). N rounds (default 25), A then B in one
 round and B then A in the next; printed: best, first quartile and median of each, and the median of the
-per-round ratios B/A. Both checkouts are byte-compiled first (as an install would be). Run A against
-itself first to see what "no difference" looks like here.
+per-round ratios B/A, for the wall-clock time and for the CPU time (user + system, the workers
+included: what a busy machine makes each side pay). ``--jobs N`` passes ``-j N``. Both checkouts are
+byte-compiled first (as an install would be). Run A against itself first to see what "no difference"
+looks like here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,12 +29,19 @@ from pathlib import Path
 from corpus import corpus_or_exit
 
 
-def _run(checkout: str, corpus: str, cwd: str) -> float:
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _run(checkout: str, corpus: str, cwd: str, jobs: list[str]) -> tuple[float, float]:
+    """(wall-clock, CPU) seconds of one ``normlint lint`` run."""
     env = dict(os.environ, PYTHONPATH=checkout)
+    cpu = _cpu()
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "normlint", "lint", corpus], env=env, cwd=cwd,
+    subprocess.run([sys.executable, "-m", "normlint", "lint", *jobs, corpus], env=env, cwd=cwd,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu
 
 
 def _imports_from(checkout: str, cwd: str) -> str:
@@ -47,24 +57,31 @@ def main() -> int:
     parser.add_argument("b")
     parser.add_argument("corpus", nargs="?")
     parser.add_argument("--repeat", type=int, default=25)
+    parser.add_argument("--jobs", type=int, default=None, help="pass -j N to both (default: normlint's own)")
     args = parser.parse_args()
     a_dir, b_dir = (str(Path(d).resolve()) for d in (args.a, args.b))
     corpus, repeat = str(Path(corpus_or_exit(args.corpus)).resolve()), args.repeat
+    jobs = ["-j", str(args.jobs)] if args.jobs is not None else []
     for checkout in (a_dir, b_dir):  # both as installed: byte-compiled
         compileall.compile_dir(os.path.join(checkout, "normlint"), quiet=1)
     with tempfile.TemporaryDirectory() as cwd:
         for name, checkout in (("A", a_dir), ("B", b_dir)):
             print(f"{name}: {checkout} (normlint from {_imports_from(checkout, cwd)})")
         times: dict[str, list[float]] = {"A": [], "B": []}
+        cpu: dict[str, list[float]] = {"A": [], "B": []}
         for i in range(repeat):
             for name in ("A", "B") if i % 2 == 0 else ("B", "A"):
-                times[name].append(_run(a_dir if name == "A" else b_dir, corpus, cwd))
-    print(f"corpus: {corpus}, {repeat} rounds, {os.cpu_count()} CPUs")
+                wall, used = _run(a_dir if name == "A" else b_dir, corpus, cwd, jobs)
+                times[name].append(wall)
+                cpu[name].append(used)
+    print(f"corpus: {corpus}, {repeat} rounds, {os.cpu_count()} CPUs{', ' + ' '.join(jobs) if jobs else ''}")
     for name, values in times.items():
         q1 = statistics.quantiles(values, n=4)[0]
-        print(f"  {name}  best {min(values):.3f} s  first quartile {q1:.3f} s  median {statistics.median(values):.3f} s")
+        print(f"  {name}  best {min(values):.3f} s  first quartile {q1:.3f} s  median {statistics.median(values):.3f} s"
+              f"  CPU median {statistics.median(cpu[name]):.3f} s")
     ratio = statistics.median(b / a for a, b in zip(times["A"], times["B"]))
-    print(f"B / A: {ratio:.3f} (median of the per-round ratios)")
+    cpu_ratio = statistics.median(b / a for a, b in zip(cpu["A"], cpu["B"]))
+    print(f"B / A: {ratio:.3f} (median of the per-round ratios; CPU time {cpu_ratio:.3f})")
     return 0
 
 
