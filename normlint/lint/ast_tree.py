@@ -203,12 +203,13 @@ class _Builder(CompilerChecks, IndexRecorder):
         return Name(_r(a), a.id)
 
     def attribute(self, a: ast.Attribute) -> Any:
-        return Attribute(_r(a), self.e(a.value), self.name_at_end(a.attr, a))  # value, attr
+        value = a.value
+        return Attribute(_r(a), _EXPR[type(value)](self, value), self.name_at_end(a.attr, a))  # value, attr
 
     def call(self, a: ast.Call) -> Any:
         site = CallSite(None, self._cls, self._method, self._withs, None)  # type: ignore[arg-type]  # as the call begins
         self._sites.append(site)
-        func = self.e(a.func)
+        func = _EXPR[type(a.func)](self, a.func)
         if a.keywords and a.args and (a.keywords[0].lineno, a.keywords[0].col_offset) < (a.args[-1].lineno, a.args[-1].col_offset):
             # f(x=1, *rest): source order, as libcst keeps it
             mixed: list[Any] = [*a.args, *a.keywords]
@@ -234,13 +235,14 @@ class _Builder(CompilerChecks, IndexRecorder):
     def arg(self, a: ast.expr) -> Any:
         if type(a) is ast.Starred:
             return Arg(_r(a), self.e(a.value), None, "*")  # value, keyword, star
-        value = self.e(a)
+        value = _EXPR[type(a)](self, a)
         return Arg(value._r, value, None, "")
 
     def keyword(self, k: ast.keyword) -> Any:
         if k.arg is None:
             return Arg(_r(k), self.e(k.value), None, "**")  # value, keyword, star
-        return Arg(_r(k), self.e(k.value), self.word(k.arg, k.lineno, k.col_offset), "")
+        value = k.value
+        return Arg(_r(k), _EXPR[type(value)](self, value), self.word(k.arg, k.lineno, k.col_offset), "")
 
     def constant(self, a: ast.Constant) -> Any:
         v = a.value
@@ -249,9 +251,10 @@ class _Builder(CompilerChecks, IndexRecorder):
             return Name(r, value=str(v))
         if v is ...:
             return Ellipsis(r)
-        if isinstance(v, (str, bytes)):
+        t = type(v)  # ast's constants are of these exact types
+        if t is str or t is bytes:
             return SimpleString(r, self.segment(r), v)  # value, evaluated_value
-        cls = Integer if type(v) is int else Float if type(v) is float else Imaginary
+        cls = Integer if t is int else Float if t is float else Imaginary
         return cls(r, self.segment(r))  # value
 
     def segment(self, r: tuple[int, int, int, int]) -> str:

@@ -325,7 +325,7 @@ class Interpreter:
             self._tape_depth -= tapes
 
     def _exec_assign(self, small: cst.Assign, env: dict[str, Value]) -> None:
-        value = self.eval(small.value, env)
+        value = _EVAL[type(small.value)](self, small.value, env)
         for t in small.targets:
             if KIND[type(t.target)] is cst.Attribute and t.target.attr.value == "trainable":
                 self.flow.trainable_sets.append(TrainableSet(self.eval(t.target.value, env), small, small.value))
@@ -382,9 +382,10 @@ class Interpreter:
         return found
 
     def _eval_attribute(self, expr: cst.Attribute, env: dict[str, Value]) -> Value:
-        owner = self.eval(expr.value, env)
+        owner = _EVAL[type(expr.value)](self, expr.value, env)
         attr = expr.attr.value
-        if isinstance(owner, LayerObj):
+        t = type(owner)  # the value classes have no subclasses
+        if t is LayerObj:
             if attr in owner.attrs:
                 return owner.attrs[attr]
             if attr == "output" and owner.output is not None and not owner.user_class:
@@ -396,14 +397,14 @@ class Interpreter:
                     if isinstance(s, cst.FunctionDef) and s.name.value == attr:
                         return FuncRef(s, owner)
             return Bound(owner, attr, expr.value)
-        if isinstance(owner, Instance):
+        if t is Instance:
             if attr in owner.attrs:
                 return owner.attrs[attr]
             method = self._methods(owner.node).get(attr)
             if method is not None:
                 return FuncRef(method, None if _is_static(method) else owner)
             return Bound(owner, attr, expr.value)
-        if not isinstance(owner, (Images, Tensor, Seq)):
+        if t is not Images and t is not Tensor and t is not Seq:
             sym = self._symbol(expr)
             if sym is not UNKNOWN:
                 return sym
@@ -482,14 +483,15 @@ class Interpreter:
     def _binop(self, left: Value, right: Value, op: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
         if isinstance(left, Seq) and isinstance(right, Seq) and isinstance(op, (cst.Add, cst.AddAssign)):
             return left.concat(right)
-        tensors = tuple(v for v in (left, right) if isinstance(v, Tensor))
-        if tensors:
-            return Tensor(parents=tensors)
+        if type(left) is Tensor:
+            return Tensor(parents=(left, right) if type(right) is Tensor else (left,))
+        if type(right) is Tensor:
+            return Tensor(parents=(right,))
         return UNKNOWN  # arithmetic on raw images (x / 255.) is scaling: no longer raw
 
     # ---------------------------------------------------------------- calls
     def _eval_call(self, call: cst.Call, env: dict[str, Value]) -> Value:
-        func = self.eval(call.func, env)
+        func = _EVAL[type(call.func)](self, call.func, env)  # self.eval(), one call fewer on the hottest path
         arg_values, pos, kw = [], [], {}
         for a in call.args:
             how = _EVAL[type(a.value)]
@@ -688,7 +690,8 @@ class Interpreter:
         self.flow.method_calls.append(
             MethodCall(receiver, bound.receiver_expr, name, call, values, list(call.args))
         )
-        if isinstance(receiver, LayerObj) and receiver.framework == "torch":
+        rt = type(receiver)  # the value classes have no subclasses
+        if rt is LayerObj and receiver.framework == "torch":
             if receiver.kind == "Sequential" and name in ("append", "add_module", "extend") and pos:
                 item = pos[-1]
                 for value, site in ([(v, item.site(i) or call) for i, v in enumerate(item.items)]
@@ -705,12 +708,12 @@ class Interpreter:
             if isinstance(receiver, LayerObj) and receiver.kind == "Sequential":
                 self._sequential_add(receiver, pos[0], call.args[0].value)
                 return UNKNOWN
-        if isinstance(receiver, Seq) and pos:
+        if rt is Seq and pos:
             self._list_method(receiver, name, call, pos)
-        if isinstance(receiver, Images) and name in _PRESERVING_METHODS:
+        elif rt is Images and name in _PRESERVING_METHODS:
             return receiver
-        if isinstance(receiver, Tensor):
-            return Tensor(parents=(receiver, *_tensors(values)))
+        elif rt is Tensor:
+            return Tensor(parents=(receiver, *_tensors_in(values)))
         return self._opaque(values)
 
     @staticmethod

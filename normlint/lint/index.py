@@ -70,6 +70,9 @@ def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 def dotted(expr: cst.BaseExpression | None) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
+    kind = KIND[type(expr)]
+    if kind is not cst.Attribute:  # most often a bare name
+        return expr.value if kind is cst.Name else None  # type: ignore[union-attr]
     parts = []
     while KIND[type(expr)] is cst.Attribute:
         parts.append(expr.attr.value)  # type: ignore[union-attr]

@@ -21,22 +21,25 @@ def is_torch(layer: LayerObj) -> bool:
     return layer.framework == "torch"
 
 
+# is_torch() written out below: these are asked of every layer on every path the rules walk
+
+
 def is_batchnorm(layer: LayerObj) -> bool:
-    return layer.kind in (torch_api.BATCHNORM if is_torch(layer) else keras_api.BATCHNORM)
+    return layer.kind in (torch_api.BATCHNORM if layer.framework == "torch" else keras_api.BATCHNORM)
 
 
 def is_dropout(layer: LayerObj) -> bool:
-    return layer.kind in (torch_api.DROPOUT if is_torch(layer) else keras_api.DROPOUT)
+    return layer.kind in (torch_api.DROPOUT if layer.framework == "torch" else keras_api.DROPOUT)
 
 
 def is_weighted(layer: LayerObj) -> bool:
     """A layer with weights of its own (Conv, Dense/Linear, RNN, Embedding, attention)."""
-    return layer.kind in (torch_api.WEIGHTED if is_torch(layer) else _KERAS_WEIGHTED)
+    return layer.kind in (torch_api.WEIGHTED if layer.framework == "torch" else _KERAS_WEIGHTED)
 
 
 def is_other_normalization(layer: LayerObj) -> bool:
     """A normalization that is not a BatchNorm (LayerNorm, GroupNorm...): what is above it is its question."""
-    return layer.kind in (torch_api.BARRIERS if is_torch(layer) else _KERAS_BARRIERS)
+    return layer.kind in (torch_api.BARRIERS if layer.framework == "torch" else _KERAS_BARRIERS)
 
 
 def is_biased_projection(layer: LayerObj) -> bool:

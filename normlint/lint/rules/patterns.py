@@ -84,7 +84,8 @@ class Symbol:
         return False
 
     def used(self, source: str) -> bool:
-        return any(True for _ in self.calls(source)) or self.aliased(source)
+        """Called somewhere (its arguments are not read), or aliased."""
+        return any(m.group("call") is not None for m in self._matches(source)) or self.aliased(source)
 
     def call_with(self, arg: str) -> Matcher:
         """Some call has ``arg`` in its arguments (or the symbol is aliased and ``arg`` occurs anywhere)."""
