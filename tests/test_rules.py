@@ -14,6 +14,7 @@ from normlint.lint.data_scaling import SCALING
 from normlint.lint.engine import lint_source
 from normlint.lint.notebook import read_notebook
 from normlint.lint.rules import ALL_RULES, OPT_IN, ERRORS, Rule
+from normlint.lint.rules.base import prefilter
 from tests.helpers import ROOT
 
 
@@ -205,6 +206,11 @@ def test_prefilter_sharing_between_rules_changes_no_answer():
     by_rule = [[base(rule, s) for s in sources] for rule in ALL_RULES]  # rule by rule
     assert [list(row) for row in zip(*by_rule)] == expected
     assert any(any(row) for row in expected) and not all(all(row) for row in expected)
+    # the engine's prefilter (one loop over the rules' prepared words; rules that override may_match asked)
+    matching = prefilter(ALL_RULES)
+    assert [matching(s) for s in sources] == [[rule for rule in ALL_RULES if rule.may_match(s)] for s in sources]
+    overriding = [r for r in ALL_RULES if any("may_match" in c.__dict__ for c in r.__mro__ if c is not Rule)]
+    assert overriding and [r for r in ALL_RULES if getattr(r.may_match, "__func__", None) is not base] == overriding
 
 
 @pytest.mark.parametrize("text, scaled", [

@@ -210,15 +210,18 @@ class _Builder(CompilerChecks, IndexRecorder):
         site = CallSite(None, self._cls, self._method, self._withs, None)  # type: ignore[arg-type]  # as the call begins
         self._sites.append(site)
         func = _EXPR[type(a.func)](self, a.func)
-        if a.keywords and a.args and (a.keywords[0].lineno, a.keywords[0].col_offset) < (a.args[-1].lineno, a.args[-1].col_offset):
+        positional, keywords = a.args, a.keywords
+        if keywords and positional and (keywords[0].lineno, keywords[0].col_offset) < (positional[-1].lineno, positional[-1].col_offset):
             # f(x=1, *rest): source order, as libcst keeps it
-            mixed: list[Any] = [*a.args, *a.keywords]
+            mixed: list[Any] = [*positional, *keywords]
             args = [self.keyword(x) if type(x) is ast.keyword else self.arg(x)
                     for x in sorted(mixed, key=lambda x: (x.lineno, x.col_offset))]
         else:
-            args = [self.arg(x) for x in a.args] + [self.keyword(k) for k in a.keywords]
-        if len(a.keywords) > 1:
-            self._check_keywords(a.keywords)
+            args = [self.arg(x) for x in positional] if positional else []
+            if keywords:
+                args += [self.keyword(k) for k in keywords]
+        if len(keywords) > 1:
+            self._check_keywords(keywords)
         if len(args) == 1 and type(args[0].value) is GeneratorExp and self._opens_call(a, args[0].value):
             args[0]._r = args[0].value.elt._r  # f(x for x in y): the "(" is the call's; libcst's Arg starts at x
         site.node = node = Call(_r(a), func, tuple(args))  # func, args
@@ -258,8 +261,10 @@ class _Builder(CompilerChecks, IndexRecorder):
         return cls(r, self.segment(r))  # value
 
     def segment(self, r: tuple[int, int, int, int]) -> str:
-        if r[0] == r[2] and self.ascii:  # most constants: one line, byte columns are characters
-            return self.lines[r[0] - 1][r[1]:r[3]]
+        if r[0] == r[2]:  # most constants: one line, where byte columns are characters unless it is not ASCII
+            text = self.lines[r[0] - 1]
+            if self.ascii or text.isascii():
+                return text[r[1]:r[3]]
         return self.source[self.offset(r[0], r[1]):self.offset(r[2], r[3])]
 
     def elements(self, elts: list[ast.expr]) -> list[Any]:

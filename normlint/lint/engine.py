@@ -7,14 +7,14 @@ import gc
 import re
 import sys
 import warnings
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from normlint.config import Config
 from normlint.lint import ast_tree, constants
 from normlint.lint.context import FileContext
 from normlint.lint.fixes import Fix, Offsets, resolve
 from normlint.lint.options import MAX_FILE_SIZE as MAX_FILE_SIZE_OPTION
-from normlint.lint.rules import ALL_RULES, Hit, Rule
+from normlint.lint.rules import ALL_RULES, Hit, Rule, base
 from normlint.records import field, record
 
 if TYPE_CHECKING:
@@ -48,20 +48,28 @@ class Finding:
 
 def active_rules(source: str, config: Config, path: str | None = None, prefilter: bool = True) -> list[type[Rule]]:
     """The rules that are enabled and whose cheap text triggers all match ``source``."""
-    return [r for r in _enabled_rules(config, path) if not prefilter or r.may_match(source)]
+    rules, matching = _enabled_rules(config, path)
+    return matching(source) if prefilter else list(rules)
 
 
-_ENABLED: dict[tuple[tuple[str, ...], ...], list[type[Rule]]] = {}
+# the rules a selection enables, and their prefilter (base.prefilter): worked out once per selection
+_ENABLED: dict[tuple[Any, ...], tuple[list[type[Rule]], Callable[[str], list[type[Rule]]]]] = {}
 
 
-def _enabled_rules(config: Config, path: str | None) -> list[type[Rule]]:
-    """The rules ``config`` enables for ``path``: decided once per selection unless per-file ignores apply."""
+def _enabled_rules(config: Config, path: str | None) -> tuple[list[type[Rule]], Callable[[str], list[type[Rule]]]]:
+    """The rules ``config`` enables for ``path``, and their prefilter: decided once per selection (with
+    per-file ignores, once per set of rules they leave)."""
     if config.per_file_ignores and path is not None:
-        return [r for r in ALL_RULES if config.enabled(r.code, path)]
+        rules = [r for r in ALL_RULES if config.enabled(r.code, path)]
+        found = _ENABLED.get(tuple(rules))
+        if found is None:
+            found = _ENABLED[tuple(rules)] = (rules, base.prefilter(rules))
+        return found
     key = (tuple(config.select), tuple(config.extend_select), tuple(config.ignore))
     found = _ENABLED.get(key)
     if found is None:
-        found = _ENABLED[key] = [r for r in ALL_RULES if config.enabled(r.code, None)]
+        rules = [r for r in ALL_RULES if config.enabled(r.code, None)]
+        found = _ENABLED[key] = (rules, base.prefilter(rules))
     return found
 
 
