@@ -117,16 +117,31 @@ def decode_source(data: bytes) -> str:
 
 def read_source(path: str, cap: int = READ_CAP) -> str:
     """The file's text; a ValueError for a file over ``cap`` bytes or not regular (checked on the open file)."""
-    with open(path, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))  # no io objects: a file is read whole, once
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(f"{_kind(st.st_mode)}, not a regular file")
         if st.st_size > cap:
             raise ValueError(f"{_size(st.st_size)}, over the {_size(cap)} that normlint reads of one file")
-        data = fh.read(st.st_size + 1)  # not read(cap + 1): that allocates the whole cap for every file
+        data = _read(fd, st.st_size + 1)  # not cap + 1: that would allocate the whole cap for every file
         if len(data) > st.st_size:  # it grew since: on to the cap
-            data += fh.read(cap + 1 - len(data))
+            data += _read(fd, cap + 1 - len(data))
+    finally:
+        os.close(fd)
     return decode_source(data)
+
+
+def _read(fd: int, n: int) -> bytes:
+    """Up to ``n`` bytes of ``fd``, fewer only at its end (as a buffered file's read(n))."""
+    parts, got = [], 0
+    while got < n:
+        more = os.read(fd, n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def write_source(path: str, text: str) -> None:
