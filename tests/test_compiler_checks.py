@@ -76,6 +76,9 @@ REJECTED = {
     "assign __debug__": "__debug__ = 1\n",
     "attribute __debug__": "x.__debug__ = 1\n",
     "keyword __debug__": "f(__debug__=1)\n",
+    # names are compared NFKC-normalized: a mathematical d, or a text also holding CJK punctuation (not in NFKC form)
+    "__debug__ spelled with a math letter": "__\U0001d4b9ebug__ = 1\n",
+    "__debug__ spelled with a math letter, fullwidth text": "s = '\uff0c'\n__\U0001d4b9ebug__ = 1\n",
     "parameter and global": "def f(a):\n    global a\n",
     "global after an assignment": "def f():\n    x = 1\n    global x\n",
     "global after a use": "def f():\n    print(x)\n    global x\n",
@@ -92,6 +95,7 @@ REJECTED = {
 
 # what model code is made of: compiled by nobody
 ACCEPTED = {
+    "non-ASCII text, in NFKC form or not": "s = '\u00e9'\nt = '\uff0c'  # \u4e2d\u6587\n",
     "return and yield in defs": "def f():\n    return 1\n\ndef g():\n    yield 1\n    return\n",
     "await in async def": "async def f():\n    await g()\n    async for x in y:\n        pass\n    async with a:\n        pass\n",
     "break and continue in loops": "for x in y:\n    if x:\n        break\n    continue\nwhile x:\n    try:\n        break\n"

@@ -65,7 +65,9 @@ class CompilerChecks:
         self._leading: frozenset[int] = frozenset()  # the global statements the current def opens with
         self._params: frozenset[str] = frozenset()  # the current def's parameters
         self._globals: set[str] = set()  # the names the current def declares global
-        if "__debug__" in source or (not source.isascii() and "__debug__" in unicodedata.normalize("NFKC", source)):
+        # names are compared NFKC-normalized (a text already in that form is its own normal form)
+        if "__debug__" in source or (not source.isascii() and not unicodedata.is_normalized("NFKC", source)
+                                     and "__debug__" in unicodedata.normalize("NFKC", source)):
             self.unsafe = "__debug__"
         self._futures = _future_prefix(tree.body)
 

@@ -19,7 +19,10 @@ from normlint.lint.rules.hoist import hoist_fix
 
 FAMILY = "Subclassed layers and models"
 
-_CALL_DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+(?:call|forward)\s*\(", re.M)
+# ``def call(`` / ``def forward(``, found by its literal (a pattern that opens with ``^`` is tried at every
+# position of the file); _LINE_HEAD then checks what precedes it on its line
+_CALL_DEF = re.compile(r"def\s+(?:call|forward)\s*\(")
+_LINE_HEAD = re.compile(r"([ \t]*)(?:async\s+)?")
 _CAPITALIZED_CALL = re.compile(r"([A-Z]\w*)\s*\(")
 _CONSTRUCTORS = LAYER_CLASSES | MODEL_CLASSES | STATEFUL_MODULES
 
@@ -44,7 +47,11 @@ _BLOCK_END: dict[int, re.Pattern[str]] = {}
 def _call_bodies(source: str) -> Iterator[str]:
     """The text of each ``def call(...)`` body, cut by indentation (a cheap prefilter, not a parse)."""
     for m in _CALL_DEF.finditer(source):
-        indent = len(m.group(1).expandtabs())
+        line_start = source.rfind("\n", 0, m.start()) + 1
+        head = _LINE_HEAD.fullmatch(source, line_start, m.start())
+        if head is None:
+            continue  # not the first thing on its line (``x.def call(`` cannot be; ``foo_def call(`` in a string)
+        indent = len(head.group(1).expandtabs())
         end_re = _BLOCK_END.get(indent)
         if end_re is None:
             # the next line indented no deeper than the def that is code (not blank, comment or a closing paren)
