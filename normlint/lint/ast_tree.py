@@ -66,13 +66,14 @@ _r: Callable[[Any], tuple[int, int, int, int]] = operator.attrgetter("lineno", "
 
 
 _LINES = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+$")
-# what str.splitlines() also ends a line at and ast does not, in ASCII (and \x85, \u2028, \u2029 beyond)
+# what str.splitlines() also ends a line at and ast does not: in ASCII, and beyond it
 _ASCII_OTHER_LINE_ENDS = ("\v", "\f", "\x1c", "\x1d", "\x1e")
+_OTHER_LINE_ENDS = (*_ASCII_OTHER_LINE_ENDS, "\x85", "\u2028", "\u2029")
 
 
 def source_lines(source: str) -> list[str]:
     """The lines ``ast`` counts, each with its line end (\\r\\n, \\r or \\n end one)."""
-    if source.isascii() and not any(c in source for c in _ASCII_OTHER_LINE_ENDS):
+    if not any(c in source for c in (_ASCII_OTHER_LINE_ENDS if source.isascii() else _OTHER_LINE_ENDS)):
         return source.splitlines(True)  # the same lines, cheaper than the regex
     return _LINES.findall(source)
 

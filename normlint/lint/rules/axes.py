@@ -224,7 +224,8 @@ def _names_a_format(ctx: FileContext) -> bool:
             if a.keyword is not None and a.keyword.value in ("data_format", "dim_ordering") \
                     and isinstance(literal(a.value), str):
                 return True
-    return _FORMAT_KEY.search(ctx.source) is not None
+    source = ctx.source  # the words first: the regex opens with a quote, tried at every quote of the file
+    return ("data_format" in source or "dim_ordering" in source) and _FORMAT_KEY.search(source) is not None
 
 
 class BatchNormAxisVsDataFormat(Rule):
