@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from normlint.lint.nodes import KIND
 from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, is_literal, literal
@@ -62,10 +63,11 @@ def names_in(expr: cst.CSTNode) -> set[str]:
     stack: list[cst.CSTNode] = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Name):
-            out.add(node.value)
-        elif isinstance(node, cst.Attribute):
-            stack.append(node.value)
+        k = KIND[type(node)]  # not isinstance(): a miss against the node classes (ABCs) is slow
+        if k is cst.Name:
+            out.add(node.value)  # type: ignore[attr-defined]
+        elif k is cst.Attribute:
+            stack.append(node.value)  # type: ignore[attr-defined]
             continue
         stack.extend(node.children)
     return out
@@ -161,8 +163,8 @@ def method_calls(ctx: FileContext, *names: str):
     """(site, receiver text) of ``receiver.name(...)`` calls."""
     for site in ctx.calls:
         func = site.node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in names:
-            yield site, dotted(func.value) or ctx.code(func.value)
+        if KIND[type(func)] is cst.Attribute and func.attr.value in names:  # type: ignore[attr-defined]
+            yield site, dotted(func.value) or ctx.code(func.value)  # type: ignore[attr-defined]
 
 
 def data_arg(call: cst.Call, keyword: str = "x") -> cst.BaseExpression | None:

@@ -82,14 +82,16 @@ class Interpreter:
     # ----------------------------------------------------------------- driver
     def run(self) -> Flow:
         self.exec_block(self.module.body, self.globals)
-        for stmt in self.module.body:
-            if isinstance(stmt, cst.ClassDef) and self.is_keras_class(stmt):
+        # by KIND, not isinstance(): a miss against the node classes (ABCs) costs a Python-level call
+        classes = [s for s in self.module.body if KIND[type(s)] is cst.ClassDef]
+        for stmt in classes:
+            if self.is_keras_class(stmt):
                 self.class_summary(stmt)
-        for stmt in self.module.body:  # plain classes (a Trainer): their methods, closures and factories
-            if isinstance(stmt, cst.ClassDef) and not self.is_keras_class(stmt) and id(stmt) not in self._walked_plain:
+        for stmt in classes:  # plain classes (a Trainer): their methods, closures and factories
+            if not self.is_keras_class(stmt) and id(stmt) not in self._walked_plain:
                 self._walk_methods(stmt, Instance(stmt), [], {})
         for stmt in self.module.body:
-            if isinstance(stmt, cst.FunctionDef) and id(stmt) not in self._done_funcs:
+            if KIND[type(stmt)] is cst.FunctionDef and id(stmt) not in self._done_funcs:
                 self.call_function(FuncRef(stmt), [], {}, standalone=True)
         return self.flow
 

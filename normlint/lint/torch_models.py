@@ -10,6 +10,7 @@ is unknown, and the rules treat unknown as holding: most models do.
 
 from __future__ import annotations
 
+from normlint.lint.nodes import KIND
 from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext
@@ -25,11 +26,11 @@ def _assignments(ctx: FileContext) -> dict[str, list[cst.BaseExpression]]:
     if found is None:
         found = {}
         for node in descendants(ctx.module):
-            if isinstance(node, cst.Assign):
-                for t in node.targets:
+            if KIND[type(node)] is cst.Assign:
+                for t in node.targets:  # type: ignore[attr-defined]
                     name = dotted(t.target)
                     if name:
-                        found.setdefault(name.rsplit(".", 1)[-1], []).append(node.value)
+                        found.setdefault(name.rsplit(".", 1)[-1], []).append(node.value)  # type: ignore[attr-defined]
         ctx.memo["torch_assignments"] = found
     return found
 

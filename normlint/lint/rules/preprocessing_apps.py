@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from normlint.lint.nodes import KIND
 from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, keyword, literal
@@ -84,7 +85,7 @@ def _refs(expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
     stack: list[cst.CSTNode] = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, (cst.Name, cst.Attribute)):
+        if KIND[type(node)] in (cst.Name, cst.Attribute):
             yield node  # type: ignore[misc]
             continue
         stack.extend(node.children)
