@@ -277,7 +277,7 @@ class Interpreter:
             self.exec_block(self._suite(stmt.finalbody.body), env)
 
     def _exec_def(self, stmt: cst.FunctionDef | cst.ClassDef, env: dict[str, Value]) -> None:
-        env[stmt.name.value] = FuncRef(stmt) if isinstance(stmt, cst.FunctionDef) else ClassRef(stmt)
+        env[stmt.name.value] = FuncRef(stmt) if KIND[type(stmt)] is cst.FunctionDef else ClassRef(stmt)  # type: ignore[arg-type]
 
     def _exec_if(self, stmt: cst.If, env: dict[str, Value]) -> None:
         node: cst.If | cst.Else | None = stmt
@@ -289,8 +289,7 @@ class Interpreter:
             finally:
                 self._branch.pop()
             index += 1
-            orelse = node.orelse if isinstance(node, cst.If) else None
-            node = orelse
+            node = node.orelse if KIND[type(node)] is cst.If else None  # type: ignore[union-attr]
 
     def _exec_loop(self, stmt: cst.For | cst.While, env: dict[str, Value]) -> None:
         items: list[Value] | None = None
@@ -423,9 +422,10 @@ class Interpreter:
             return Tensor(parents=(base,))
         if isinstance(base, Seq) and len(expr.slice) == 1:
             idx = expr.slice[0].slice
-            if isinstance(idx, cst.Slice):
+            k = KIND[type(idx)]
+            if k is cst.Slice:
                 return base  # a slice of a list: its items, give or take
-            if isinstance(idx, cst.Index) and isinstance(idx.value, cst.Integer):
+            if k is cst.Index and KIND[type(idx.value)] is cst.Integer:  # type: ignore[union-attr]
                 i = int(idx.value.value)
                 if -len(base.items) <= i < len(base.items):
                     return base.items[i]

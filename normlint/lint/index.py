@@ -138,7 +138,7 @@ def _import(index: FileIndex, node: cst.Import) -> None:
 def _import_from(index: FileIndex, node: cst.ImportFrom) -> None:
     module = dotted(node.module) if node.module is not None else ""
     base = "." * len(node.relative) + (module or "")
-    if isinstance(node.names, cst.ImportStar):
+    if KIND[type(node.names)] is cst.ImportStar:
         return
     for alias in node.names:
         orig = dotted(alias.name) or ""

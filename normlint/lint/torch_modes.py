@@ -292,13 +292,14 @@ class _Walker:
         for stmt in body:
             self.walk_stmt(stmt)
 
-    def walk_stmt(self, stmt: cst.CSTNode) -> None:
+    def walk_stmt(self, stmt: Any) -> None:  # a CSTNode, told apart by KIND (mypy cannot narrow on it)
         self.events += 1
         if self.events > _MAX_EVENTS:
             return
-        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        k = KIND[type(stmt)]  # not isinstance(): each miss against the node classes (ABCs) is a Python call
+        if k is cst.FunctionDef or k is cst.ClassDef:
             return
-        if isinstance(stmt, cst.With):
+        if k is cst.With:
             off = 0
             for item in stmt.items:
                 self.walk_expr(item.item)
@@ -309,8 +310,8 @@ class _Walker:
             finally:
                 self.grad_off -= off
             return
-        if isinstance(stmt, (cst.For, cst.While)):
-            self.walk_expr(stmt.iter if isinstance(stmt, cst.For) else stmt.test)
+        if k is cst.For or k is cst.While:
+            self.walk_expr(stmt.iter if k is cst.For else stmt.test)
             loop = _Loop(stmt, len(self.sites), steps=self._has_step(stmt))
             self.loops.append(loop)
             try:
@@ -321,15 +322,16 @@ class _Walker:
             if stmt.orelse is not None:
                 self.walk_block(_body(stmt.orelse.body))
             return
-        if isinstance(stmt, cst.If):
-            node: cst.If | cst.Else | None = stmt
+        if k is cst.If:
+            node: Any = stmt
             while node is not None:
-                if isinstance(node, cst.If):
+                is_if = KIND[type(node)] is cst.If
+                if is_if:
                     self.walk_expr(node.test)
                 self.walk_block(_body(node.body))
-                node = node.orelse if isinstance(node, cst.If) else None
+                node = node.orelse if is_if else None
             return
-        if isinstance(stmt, cst.Try):
+        if k is cst.Try:
             self.walk_block(_body(stmt.body))
             for h in stmt.handlers:
                 self.walk_block(_body(h.body))
@@ -337,16 +339,17 @@ class _Walker:
                 if part is not None:
                     self.walk_block(_body(part.body))
             return
-        if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        if k is cst.SimpleStatementLine or k is cst.SimpleStatementSuite:
             for small in stmt.body:
-                if isinstance(small, cst.Return) and small.value is not None:
+                ks = KIND[type(small)]
+                if ks is cst.Return and small.value is not None:
                     self.walk_expr(small)
                     key = self.key(small.value)
                     self.returned = self.setting(key) if key is not None else None
                     self.returned_model = key is not None and self.is_model(key)
                     continue
                 self.walk_expr(small)
-                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                if ks is cst.Assign and len(small.targets) == 1:
                     self._copied(small.targets[0].target, small.value)
             return
         for kid in children(stmt):  # match statements and the like
