@@ -108,6 +108,9 @@ class FileIndex:
     calls: list[CallSite] = field(default_factory=list)
 
     def bind(self, target: cst.CSTNode) -> None:
+        if KIND[type(target)] is cst.Name:  # most often: no list of one name
+            self.bind_counts[target.value] += 1  # type: ignore[attr-defined]
+            return
         for name in _target_names(target):  # type: ignore[arg-type]
             self.bind_counts[name] += 1
 
@@ -177,21 +180,24 @@ _INERT = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imag
 
 def _assign(index: FileIndex, node: cst.Assign) -> cst.BaseExpression | None:
     """Record ``node``; the target of ``target = <call>`` (one target, a call's value), else None."""
+    value = node.value
     for each in node.targets:
         index.bind(each.target)
-        if kind(each.target) is cst.Name:
-            index.assignments.setdefault(each.target.value, []).append(node.value)  # type: ignore[attr-defined]
-        elif kind(each.target) in (cst.Tuple, cst.List):
+        k = KIND[type(each.target)]
+        if k is cst.Name:
+            index.assignments.setdefault(each.target.value, []).append(value)  # type: ignore[attr-defined]
+        elif k is cst.Tuple or k is cst.List:
             for name in _target_names(each.target):
-                index.derived.setdefault(name, []).append(node.value)
+                index.derived.setdefault(name, []).append(value)
     if len(node.targets) != 1:
         return None
     target = node.targets[0].target
-    if kind(target) is cst.Tuple and kind(node.value) is cst.Call:
-        _injected_modules(index, target, node.value)
-    if kind(target) is cst.Name and kind(node.value) in _ALIAS_KINDS:
-        index.aliases[target.value] = node.value
-    return target if kind(node.value) is cst.Call else None
+    tk, vk = KIND[type(target)], KIND[type(value)]
+    if tk is cst.Tuple and vk is cst.Call:
+        _injected_modules(index, target, value)  # type: ignore[arg-type]
+    if tk is cst.Name and vk in _ALIAS_KINDS:
+        index.aliases[target.value] = value  # type: ignore[attr-defined]
+    return target if vk is cst.Call else None
 
 
 def _bound(index: FileIndex, node: cst.CSTNode, t: type) -> None:
