@@ -25,23 +25,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from corpus import bytecode, corpus_or_exit
+from corpus import bytecode, corpus_or_exit, floor_command
 
 ROOT = Path(__file__).resolve().parent.parent
 ONE_FILE = ROOT / "fixtures" / "rules" / "NL101_positive.py"
-FLOOR = """
-import os, sys
-for root, _, names in os.walk(sys.argv[1]):
-    for name in names:
-        if name.endswith(".py"):
-            path = os.path.join(root, name)
-            with open(path, "rb") as fh:
-                data = fh.read()
-            try:
-                compile(data, path, "exec", dont_inherit=True)
-            except (SyntaxError, ValueError):
-                pass
-"""
 
 
 def instructions(command: list[str], checkout: Path, cwd: str) -> int:
@@ -74,7 +61,7 @@ def main() -> int:
         rows.append(("python -S -c pass (no site)", instructions([python, "-S", "-c", "pass"], ROOT, cwd)))
         rows.append(("normlint lint ONE_FILE", instructions([*lint, str(ONE_FILE)], ROOT, cwd)))
         rows.append(("normlint lint -j 1 CORPUS", instructions([*lint, corpus], ROOT, cwd)))
-        rows.append(("floor: compile() of every file", instructions([python, "-c", FLOOR, corpus], ROOT, cwd)))
+        rows.append(("floor: compile() of every file", instructions(floor_command(corpus, jobs=1), ROOT, cwd)))
         if args.against:
             other = Path(args.against).resolve()
             rows.append((f"  {other}: lint -j 1 CORPUS", instructions([*lint, corpus], other, cwd)))

@@ -24,33 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-from corpus import corpus_and_repeat, ruff_executable, timed_run
-
-
-# What no Python linter that reports every file's syntax errors can go under: start Python, read every
-# file and compile() it (CPython's parser and compiler), in as many forked processes as normlint uses.
-FLOOR = """
-import os, sys
-def work(paths):
-    for p in paths:
-        with open(p, "rb") as fh:
-            data = fh.read()
-        try:
-            compile(data, p, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError):
-            pass
-files = [os.path.join(r, n) for r, _, ns in os.walk(sys.argv[1]) for n in ns if n.endswith(".py")]
-jobs = min(8, len(os.sched_getaffinity(0)))
-pids = []
-for i in range(jobs):
-    pid = os.fork()
-    if pid == 0:
-        work(files[i::jobs])
-        os._exit(0)
-    pids.append(pid)
-for pid in pids:
-    os.waitpid(pid, 0)
-"""
+from corpus import corpus_and_repeat, floor_command, ruff_executable, timed_run
 
 
 def _cpu() -> float:
@@ -67,7 +41,7 @@ def main() -> int:
     version = subprocess.run([ruff, "--version"], capture_output=True, text=True).stdout.strip()
     normlint = [sys.executable, "-m", "normlint", "lint", corpus]
     ruff_cmd = [ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero", "--quiet", corpus]
-    floor_cmd = [sys.executable, "-c", FLOOR, corpus]
+    floor_cmd = floor_command(corpus)
     commands = {"ruff": ruff_cmd, "normlint": normlint, "floor": floor_cmd}
     times: dict[str, list[float]] = {"ruff": [], "normlint": [], "floor": []}
     cpu: dict[str, list[float]] = {"ruff": [], "normlint": [], "floor": []}

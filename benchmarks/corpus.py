@@ -68,3 +68,37 @@ def timed_run(cmd: list[str], env: dict | None = None) -> float:
     start = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
     return time.perf_counter() - start
+
+
+# What no Python linter that reports every file's syntax errors can go under: start Python, read every
+# file and compile() it (CPython's parser and compiler), in as many forked processes as normlint uses
+# (argv[2]; 1: in the process itself, where an instruction count sees it).
+FLOOR = """
+import os, sys
+def work(paths):
+    for p in paths:
+        with open(p, "rb") as fh:
+            data = fh.read()
+        try:
+            compile(data, p, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            pass
+files = [os.path.join(r, n) for r, _, ns in os.walk(sys.argv[1]) for n in ns if n.endswith(".py")]
+jobs = int(sys.argv[2])
+if jobs == 1:
+    work(files)
+pids = []
+for i in range(jobs if jobs > 1 else 0):
+    pid = os.fork()
+    if pid == 0:
+        work(files[i::jobs])
+        os._exit(0)
+    pids.append(pid)
+for pid in pids:
+    os.waitpid(pid, 0)
+"""
+
+
+def floor_command(corpus: str, jobs: int | None = None) -> list[str]:
+    """The floor program (FLOOR) on ``corpus``, in ``jobs`` processes (default: as many as normlint's workers)."""
+    return [sys.executable, "-c", FLOOR, corpus, str(jobs or min(8, len(os.sched_getaffinity(0))))]
