@@ -76,3 +76,17 @@ def test_options_are_declared_once_and_reach_config_cli_and_flake8(tmp_path: Pat
 def test_no_import_cycle_between_cli_and_runtime():
     for path in (ROOT / "normlint" / "runtime").glob("*.py"):
         assert "from normlint.cli import" not in path.read_text(), path
+
+
+def test_the_flows_value_classes_have_no_subclasses():
+    """The flow tells its values apart by exact type (``type(v) is Tensor``: cheaper than isinstance on its
+    hottest paths); a subclass of one of them would pass unseen there."""
+    from normlint.lint import graph
+
+    classes = [c for c in vars(graph).values() if isinstance(c, type) and issubclass(c, graph.Value)]
+    assert {c.__name__ for c in classes} >= {"Tensor", "LayerObj", "Seq", "Images", "Symbol", "Bound", "FuncRef",
+                                             "ClassRef", "Partial", "Instance"}
+    import normlint.lint.flow  # noqa: F401 - every module that might subclass them is loaded
+    import normlint.lint.rules  # noqa: F401
+    assert [(c.__name__, [s.__name__ for s in c.__subclasses__()]) for c in classes if c is not graph.Value
+            and c.__subclasses__()] == []

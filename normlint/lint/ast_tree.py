@@ -179,10 +179,7 @@ class _Builder(CompilerChecks, IndexRecorder):
             if fn is not None:
                 out.append(fn(self, a))
                 continue
-            make = _SMALL.get(type(a))  # self._small(a), written out: most statements are small ones
-            if make is None:
-                raise Unsupported(type(a).__name__)
-            small = make(self, a)
+            small = self._small(a)
             prev: Any = out[-1] if out else None
             if type(prev) is SimpleStatementLine and prev._r[2] == a.lineno and self._before(a).rstrip().endswith(";"):
                 prev.body.append(small)

@@ -546,13 +546,10 @@ class Interpreter:
         return Tensor(parents=tensors) if tensors else UNKNOWN
 
     def _call_symbol(self, canon: str, call: cst.Call, pos, kw, values) -> Value:
-        kind = self.names.layer_class(call.func)
-        # most other calls (np.*, tf.*, K.*): nothing to see unless the call's own spelling is a TF1 layer
-        if kind is None and _plain(canon) and self.names.tf1_layer(call.func) not in TF1_LAYERS:
-            return self._opaque(values)
         if canon == "functools.partial" and call.args and call.args[0].keyword is None and not call.args[0].star:
             args, kwargs = kwargs_of(call)
             return Partial(call.args[0].value, args[1:], kwargs)
+        kind = self.names.layer_class(call.func)
         if kind == "Input" or canon in ("keras.Input", "keras.layers.Input"):
             return Tensor()
         if kind is not None:
@@ -761,23 +758,6 @@ def _is_static(fn: cst.FunctionDef) -> bool:
 
 def analyze(module: cst.Module, names: Names) -> Flow:
     return Interpreter(module, names).run()
-
-
-_PLAIN: dict[str, bool] = {}
-
-
-def _plain(canon: str) -> bool:
-    """``_call_symbol`` has nothing to say of a call of ``canon`` but what the call's own spelling names
-    (a layer class, a TF1 layer): not partial, Input, PyTorch, collections, an application, a dataset,
-    a function that keeps its argument's images. Decided once per name."""
-    found = _PLAIN.get(canon)
-    if found is None:
-        found = _PLAIN[canon] = not (
-            canon in ("functools.partial", "keras.Input", "keras.layers.Input")
-            or canon.startswith(("torch", "collections.", "keras.applications."))
-            or (canon.endswith(".load_data") and canon.startswith("keras.datasets."))
-            or canon in _PRESERVING_FUNCS or canon.replace("np.", "numpy.", 1) in _PRESERVING_FUNCS)
-    return found
 
 
 def _unknown(interpreter: Interpreter, expr: Any, env: dict[str, Value]) -> Value:
