@@ -87,15 +87,16 @@ files = [os.path.join(r, n) for r, _, ns in os.walk(sys.argv[1]) for n in ns if 
 jobs = int(sys.argv[2])
 if jobs == 1:
     work(files)
-pids = []
-for i in range(jobs if jobs > 1 else 0):
-    pid = os.fork()
-    if pid == 0:
-        work(files[i::jobs])
-        os._exit(0)
-    pids.append(pid)
-for pid in pids:
-    os.waitpid(pid, 0)
+else:
+    pids = []
+    for i in range(jobs):
+        pid = os.fork()
+        if pid == 0:
+            work(files[i::jobs])
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
 """
 
 

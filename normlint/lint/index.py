@@ -108,9 +108,6 @@ class FileIndex:
     calls: list[CallSite] = field(default_factory=list)
 
     def bind(self, target: cst.CSTNode) -> None:
-        if KIND[type(target)] is cst.Name:  # most often: no list of one name
-            self.bind_counts[target.value] += 1  # type: ignore[attr-defined]
-            return
         for name in _target_names(target):  # type: ignore[arg-type]
             self.bind_counts[name] += 1
 
