@@ -93,6 +93,8 @@ def lint_source(
     Never raises on any input: a file normlint cannot analyse is one NL000 finding that says why."""
     config = config or Config()
     rules = active_rules(source, config, path, prefilter)
+    if not rules and not check_syntax:  # nothing to parse, compile or say (flake8's files, most of them)
+        return []
     limit = config.options.get(MAX_FILE_SIZE_OPTION.key, MAX_FILE_SIZE)
     if limit and len(source) > limit // 4:  # a cheap bound first: at most 4 UTF-8 bytes a character
         size = len(source.encode("utf-8", "surrogatepass"))
