@@ -622,16 +622,25 @@ def _normlint_lint_index_FileIndex(f0, f1, f2, f3, f4, f5, f6, f7):
     }
 
 
-def _normlint_lint_notebook_Notebook(f1, f2):
-    def __init__(self, source, places=MISSING, broken=MISSING):
+def _normlint_lint_notebook_Notebook(f1, f2, d3, d4):
+    def __init__(
+        self,
+        source,
+        lines=MISSING,
+        broken=MISSING,
+        stored=d3,
+        tree=d4,
+    ):
         self.source = source
-        self.places = f1() if places is MISSING else places
+        self.lines = f1() if lines is MISSING else lines
         self.broken = f2() if broken is MISSING else broken
+        self.stored = stored
+        self.tree = tree
 
     def __eq__(self, other):
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return (self.source, self.places, self.broken,) == (other.source, other.places, other.broken,)
+        return (self.source, self.lines, self.broken,) == (other.source, other.lines, other.broken,)
 
     return {
         '__init__': __init__,
@@ -1057,9 +1066,9 @@ CODE = {
         _normlint_lint_index_FileIndex,
     ),
     'normlint.lint.notebook.Notebook': (
-        (('source', 'places', 'broken'),
-         ('required', 'factory', 'factory'),
-         ('source', 'places', 'broken'),
+        (('source', 'lines', 'broken', 'stored', 'tree'),
+         ('required', 'factory', 'factory', 'default', 'default'),
+         ('source', 'lines', 'broken'),
          True,
          False,
          False),

@@ -201,3 +201,103 @@ def test_odd_cells_and_nbformat_3(tmp_path: Path):
     v3.write_text(json.dumps({"nbformat": 3, "worksheets": [{"cells": [
         {"cell_type": "code", "input": BAD_CELL.splitlines(True), "language": "python"}]}]}))
     assert [(f.cell, f.cell_line, f.code) for f in lint_file(str(v3), Config())] == [(1, 2, "NL101")]
+
+
+# cells whose joined text parses while a cell alone may not: a statement, a bracket or a line continuation
+# that crosses the boundary. The reader's one parse of the joined cells must then give way to one per cell.
+CROSSING = {
+    "open bracket": ["x = [1,", "2]\n" + BAD_CELL],
+    "parenthesized expression opened before the boundary": ["(", "1)\n" + BAD_CELL],
+    "parenthesized expression closed after it": ["(1", ")\n" + BAD_CELL],
+    "parenthesized target": ["(", "a) = 1\n" + BAD_CELL],
+    "triple-quoted string": ['s = """abc', '"""\n' + BAD_CELL],
+    "backslash after a whole statement": ["x = 1 \\", BAD_CELL],
+    "decorator in the cell before": ["@dec", "def f(): pass\n" + BAD_CELL],
+    "header in the cell before": ["if True:", "    y = 1\n" + BAD_CELL],
+    "else in the next cell": ["if x:\n    pass", "else:\n    pass\n" + BAD_CELL],
+    "second statement of a line": ["x = 1; y = (", "2)\n" + BAD_CELL],
+    "non-ASCII text before a backslash": ["x = 'é' \\", BAD_CELL],
+    "semicolons at the ends": ["x = 1;", "y = 2;\n" + BAD_CELL],
+    "top-level await": ["await f()\n" + BAD_CELL, "y = 1"],
+}
+APART = {
+    "plain cells": ["import keras", BAD_CELL],
+    "comment ending in a backslash": ["x = 1  # c \\", BAD_CELL],
+    "comment opening a bracket": ["x = 1  # (", BAD_CELL],
+    "hash in a string": ["s = '#('\nt = 1", BAD_CELL],
+    "decorated definitions": ["@dec\ndef f(): pass", "@dec\nclass C: pass\n" + BAD_CELL],
+    "magics and shell lines": ["%matplotlib inline\n!pip install x\nfiles = !ls\nobj?\n" + BAD_CELL, "%%bash\necho hi"],
+    "non-ASCII": ["x = 'é'  # ü", "名前 = 'ß'\n" + BAD_CELL],
+    "a late __future__ import (each cell is compiled alone)": ["x = 1", "from __future__ import annotations\n" + BAD_CELL],
+}
+
+
+def _cells(raw: str):
+    from normlint.lint import notebook
+
+    code = notebook.code_cells(json.loads(raw)) or []
+    texts = [notebook._cell_lines(c) for c in code]
+    stored = notebook.StoredLines(raw, texts, code)
+    return [(n, lines, c) for n, lines in enumerate(texts, 1) if (c := notebook._neutralise(lines)) is not None], stored
+
+
+@pytest.mark.parametrize("cells", list(CROSSING.values()) + list(APART.values()), ids=list(CROSSING) + list(APART))
+def test_one_parse_of_the_joined_cells_says_what_a_parse_of_each_cell_says(cells):
+    from normlint.lint.notebook import _cell_by_cell, _parsed_whole
+
+    parsed, stored = _cells(_notebook(*cells))
+    whole = _parsed_whole(parsed, stored)
+    each = _cell_by_cell(parsed, stored)
+    if cells in CROSSING.values():
+        assert whole is None  # cell by cell, which decides which cells are broken
+    else:
+        assert whole is not None and whole.tree is not None and not each.broken
+        assert (whole.source, whole.lines, whole.broken) == (each.source, each.lines, each.broken)
+        compile(whole.source, "nb", "exec", flags=0x400)
+
+
+def test_cells_cut_anywhere_in_real_code_never_pass_the_one_parse_wrongly():
+    """normlint's own modules cut in two at every line where a statement, a bracket, a string or a
+    backslash continues (and at a sample of the others): wherever the one parse of the joined cells is
+    taken, it says what compiling each cell alone says."""
+    import io
+    import tokenize
+
+    from normlint.lint.notebook import _cell_by_cell, _parsed_whole
+
+    taken = declined = 0
+    for path in sorted((ROOT / "normlint" / "lint").glob("*.py"))[:12]:
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        inside = set()  # lines that continue something begun above them
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.end[0] > tok.start[0]:
+                inside.update(range(tok.start[0] + 1, tok.end[0] + 1))
+            if tok.type == tokenize.OP and tok.string in ")]}":
+                inside.add(tok.start[0])
+        cuts = [i for i in range(1, len(lines)) if i + 1 in inside or lines[i - 1].rstrip().endswith("\\")]
+        cuts += list(range(1, len(lines), 25))
+        for cut in cuts:
+            parsed, stored = _cells(_notebook("\n".join(lines[:cut]), "\n".join(lines[cut:])))
+            whole = _parsed_whole(parsed, stored)
+            if whole is None:
+                declined += 1
+                continue
+            taken += 1
+            each = _cell_by_cell(parsed, stored)
+            assert (whole.source, whole.lines, whole.broken) == (each.source, each.lines, each.broken), (path, cut)
+    assert taken > 50 and declined > 50
+
+
+def test_a_notebook_without_findings_never_looks_up_where_its_lines_are_stored():
+    nb = read_notebook(_notebook("import keras", "x = keras.layers.Dense(3)"))
+    assert nb.stored is not None and nb.stored._found is None and nb.place(3).cell == 2
+    assert nb.stored._found is not None  # now asked for: found once, linearly
+
+
+def test_a_return_outside_a_function_in_a_cell_is_no_traceback(tmp_path: Path):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(_notebook("return 5", BAD_CELL))
+    result = normlint("lint", str(path))
+    assert result.returncode == 1 and result.stderr == "", result.stderr
+    assert "cell 2:2:" in result.stdout and "NL101" in result.stdout

@@ -50,13 +50,37 @@ class Place:
 @record
 class Notebook:
     source: str  # the code cells, joined: what the engine lints
-    places: list[Place] = field(default_factory=list)  # one per line of ``source``
+    lines: list[tuple[int, int]] = field(default_factory=list)  # (cell, line in the cell) of each line of ``source``
     broken: list[tuple[Place, int, str]] = field(default_factory=list)  # cells left out: where, column, why
+    # where each cell's lines are stored in the .ipynb file: worked out when a place is first asked for
+    stored: StoredLines | None = field(default=None, compare=False)
+    # ``ast.parse(source)`` when the reader made it (every cell parsed at once): the engine's to take
+    tree: ast.Module | None = field(default=None, compare=False)
 
     def place(self, line: int) -> Place:
-        if 0 < line <= len(self.places):
-            return self.places[line - 1]
-        return self.places[-1] if self.places else Place(1, 1, 1)
+        if 0 < line <= len(self.lines):
+            cell, at = self.lines[line - 1]
+        elif self.lines:
+            cell, at = self.lines[-1]
+        else:
+            return Place(1, 1, 1)
+        return Place(cell, at, self.stored.line(cell, at) if self.stored is not None else 1)
+
+
+class StoredLines:
+    """The .ipynb line of each line of each code cell (where the JSON string holding it starts), found
+    in the raw text once, when a finding first needs one: a notebook without findings never pays for it."""
+
+    def __init__(self, raw: str, texts: list[list[str]], cells: list[dict]) -> None:
+        self._raw, self._texts, self._cells = raw, texts, cells
+        self._found: list[list[int]] | None = None
+
+    def line(self, cell: int, line: int) -> int:
+        """The file line of ``line`` (1-based) of code cell ``cell`` (1-based); past its end, its last."""
+        if self._found is None:
+            self._found = _json_positions(self._raw, self._texts, self._cells)
+        at = self._found[cell - 1] if 0 < cell <= len(self._found) else []
+        return at[line - 1] if 0 < line <= len(at) else at[-1] if at else 1
 
 
 def code_cells(doc: object) -> list[dict] | None:
@@ -96,6 +120,8 @@ def _neutralise(lines: list[str]) -> list[str] | None:
         if magic not in _PYTHON_CELL_MAGICS:
             return None
         out[first] = ""
+    if not any("%" in line or "!" in line or "?" in line for line in out):
+        return out  # every form below holds one of these: most cells have none
     i = 0
     while i < len(out):
         line = out[i]
@@ -135,20 +161,30 @@ def _json_positions(raw: str, cells: list[list[str]], raw_cells: list[dict]) -> 
     """For each code cell, the .ipynb line of each of its lines (the JSON string that starts it)."""
     result: list[list[int]] = []
     offset = 0
+    counted, newlines = 0, 0  # the newlines of raw[:counted]: the search only moves forward
+
+    def line_of(pos: int) -> int:
+        nonlocal counted, newlines
+        if pos < counted:  # never, as the offsets only grow: counted afresh rather than wrong
+            return raw.count("\n", 0, pos) + 1
+        newlines += raw.count("\n", counted, pos)
+        counted = pos
+        return newlines + 1
+
     for lines, cell in zip(cells, raw_cells):
         pieces = source_pieces(cell)
         found: list[int] = []
         start = raw.find('"source"', offset)
         if start != -1:
             offset = start
-        base_line = raw.count("\n", 0, offset) + 1
+        base_line = line_of(offset)
         for piece in pieces:
             pos = -1
             for encoded in (json.dumps(piece), json.dumps(piece, ensure_ascii=False)):
                 pos = raw.find(encoded, offset)
                 if pos != -1:
                     break
-            line = raw.count("\n", 0, pos) + 1 if pos != -1 else (found[-1] if found else base_line)
+            line = line_of(pos) if pos != -1 else (found[-1] if found else base_line)
             if pos != -1:
                 offset = pos + 1
             # one JSON string may hold several lines (a source written as one string)
@@ -172,13 +208,93 @@ def read_notebook(raw: str) -> Notebook:
     if isinstance(language, str) and language.lower() not in ("python", "python3", "ipython", ""):
         return Notebook("")  # an R or Julia notebook: nothing here is Python
     texts = [_cell_lines(c) for c in code]
-    file_lines = _json_positions(raw, texts, code)
-    nb = Notebook("")
+    stored = StoredLines(raw, texts, code)
+    cells = [(number, lines, cleaned) for number, lines in enumerate(texts, 1)
+             if (cleaned := _neutralise(lines)) is not None]
+    nb = _parsed_whole(cells, stored)
+    return nb if nb is not None else _cell_by_cell(cells, stored)
+
+
+def _joined(cells: list[tuple[int, list[str], list[str]]], stored: StoredLines) -> tuple[Notebook, list[str], list[int]]:
+    """(the notebook of these cells, its lines, the line numbers of the blank line after each cell)."""
+    nb = Notebook("", stored=stored)
     out: list[str] = []
-    for number, (lines, at) in enumerate(zip(texts, file_lines), 1):
-        cleaned = _neutralise(lines)
-        if cleaned is None:
-            continue
+    after: list[int] = []
+    for number, _, cleaned in cells:
+        out.extend(cleaned)
+        nb.lines.extend((number, i) for i in range(1, len(cleaned) + 1))
+        out.append("")  # a blank line between cells keeps a cell's dedent from touching the next
+        nb.lines.append((number, len(cleaned) + 1))
+        after.append(len(out))
+    nb.source = "\n".join(out) + ("\n" if out else "")
+    return nb, out, after
+
+
+def _parsed_whole(cells: list[tuple[int, list[str], list[str]]], stored: StoredLines) -> Notebook | None:
+    """The notebook when its cells joined parse as one text in which no statement, bracket or line
+    continuation crosses from one cell into the next: then each cell parses alone too (what
+    ``_cell_by_cell`` asks, one ``compile()`` per cell), and the engine reads the tree made here instead of
+    parsing the text again. None when that cannot be told so: a cell that uses ``await`` (IPython's
+    top-level await), a text that does not parse, a cell boundary inside or between the tokens of a statement."""
+    nb, lines, after = _joined(cells, stored)
+    if "await" in nb.source:
+        return None
+    try:
+        with warnings.catch_warnings():  # the user's invalid escapes are not ours to print
+            warnings.simplefilter("ignore")
+            tree = compile(nb.source, "<cell>", "exec", flags=_FLAGS, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+    if not _cells_apart(tree.body, lines, after):
+        return None
+    nb.tree = tree
+    return nb
+
+
+def _cells_apart(body: list[ast.stmt], lines: list[str], after: list[int]) -> bool:
+    """Whether each line of ``after`` (1-based) lies between two top-level statements with nothing but
+    blanks and comments around it: no statement covers it, and no bracket or backslash outside a
+    statement's own range (``(`` before a parenthesized expression, a ``\\`` after one) reaches it."""
+    ends = [(1, 0)]  # where the text before each statement starts: the end of the one before it
+    starts = []
+    for stmt in body:
+        decorators = getattr(stmt, "decorator_list", None)
+        starts.append((decorators[0].lineno, 0) if decorators else (stmt.lineno, stmt.col_offset))
+        ends.append((stmt.end_lineno or stmt.lineno, stmt.end_col_offset or 0))
+    starts.append((len(lines) + 1, 0))
+    gaps = list(zip(ends, starts))  # the text between statements, one gap before each and one at the end
+    g = 0
+    for line in after:
+        while g < len(gaps) and gaps[g][1][0] <= line:  # this gap ends before the line: the next one
+            g += 1
+        if g == len(gaps) or gaps[g][0][0] > line or (gaps[g][0][0] == line and gaps[g][0][1] > 0):
+            return False  # a statement covers the line
+        if not _blank_between(lines, *gaps[g]):
+            return False
+    return True
+
+
+def _blank_between(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> bool:
+    """Whether the text from ``start`` to ``end`` ((line, UTF-8 column), lines 1-based) holds only blanks
+    and comments (no string can be there: a string is a statement's, or inside one)."""
+    for number in range(start[0], min(end[0], len(lines)) + 1):
+        text = lines[number - 1]
+        if number == start[0] and start[1]:
+            text = text[start[1]:] if text.isascii() else text.encode("utf-8", "surrogatepass")[start[1]:].decode(
+                "utf-8", "surrogatepass")
+        if number == end[0]:
+            text = text[:end[1]] if text.isascii() else text.encode("utf-8", "surrogatepass")[:end[1]].decode(
+                "utf-8", "surrogatepass")
+        if text.split("#", 1)[0].strip():
+            return False
+    return True
+
+
+def _cell_by_cell(cells: list[tuple[int, list[str], list[str]]], stored: StoredLines) -> Notebook:
+    """The notebook of the cells that parse alone, each compiled on its own; the others are ``broken``."""
+    good: list[tuple[int, list[str], list[str]]] = []
+    broken: list[tuple[Place, int, str]] = []
+    for number, lines, cleaned in cells:
         problem = _syntax_problem("\n".join(cleaned) + "\n")
         if problem is None and _TOP_LEVEL_AWAIT.search("\n".join(cleaned)) and _plain_syntax_problem(cleaned):
             cleaned = [_TOP_LEVEL_AWAIT.sub("", line) for line in cleaned]  # IPython's top-level await
@@ -186,12 +302,9 @@ def read_notebook(raw: str) -> Notebook:
         if problem is not None:
             line, col, msg = problem
             line = min(max(line, 1), max(len(lines), 1))
-            nb.broken.append((Place(number, line, at[line - 1] if at else 1), col, msg))
+            broken.append((Place(number, line, stored.line(number, line)), col, msg))
             continue
-        for i, text in enumerate(cleaned):
-            out.append(text)
-            nb.places.append(Place(number, i + 1, at[i]))
-        out.append("")  # a blank line between cells keeps a cell's dedent from touching the next
-        nb.places.append(Place(number, len(cleaned) + 1, at[-1] if at else 1))
-    nb.source = "\n".join(out) + ("\n" if out else "")
+        good.append((number, lines, cleaned))
+    nb = _joined(good, stored)[0]
+    nb.broken = broken
     return nb
