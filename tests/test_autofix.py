@@ -240,3 +240,26 @@ def test_a_file_that_cannot_be_written_is_an_error_not_a_traceback(tmp_path: Pat
     assert result.returncode == 2, result.stderr
     assert f"normlint: error: cannot write {path}" in result.stderr and "Traceback" not in result.stderr
     assert "NL102" in result.stdout  # reported as remaining
+
+
+def test_libcst_reads_only_the_files_whose_findings_have_a_fix_to_place(monkeypatch):
+    """json, sarif and --fix place fixes' edits, which libcst renders: a file whose findings carry no fix
+    (most files) is analysed on the fast tree alone, one with a fix is read again by libcst, and either way
+    the findings are the text report's."""
+    import libcst
+
+    from normlint.lint.rules import ALL_RULES
+
+    parsed: list[str] = []
+    real = libcst.parse_module
+    monkeypatch.setattr(libcst, "parse_module", lambda source, *a, **k: parsed.append(source) or real(source, *a, **k))
+    by_code = {rule.code: rule for rule in ALL_RULES}
+    no_fix, with_fix = by_code["NL701"].INVALID[0], by_code["NL102"].INVALID[0]
+
+    found = lint_source(no_fix, "a.py", ALL_ON, fixes=True)
+    assert [f.code for f in found] == ["NL701"] and found[0].fix is None and parsed == []
+    found = lint_source(with_fix, "b.py", ALL_ON, fixes=True)
+    assert parsed == [with_fix] and "NL102" in [f.code for f in found]
+    assert all(f.fix is None or f.fix.edits for f in found)  # the edits placed
+    as_text = lint_source(with_fix, "b.py", ALL_ON, fixes=False)
+    assert [(f.line, f.col, f.message) for f in found] == [(f.line, f.col, f.message) for f in as_text]

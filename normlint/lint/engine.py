@@ -198,16 +198,20 @@ def _lint_parsed(source: str, path: str, config: Config, rules: list[type[Rule]]
     the compiler could reject (normlint.lint.compiler_checks); the fast path takes it out of ``trees``
     and apart."""
     trees = [] if trees is None else trees
-    if not fixes:  # nothing to render: CPython's parser builds the tree (ast_tree), libcst only where it must
-        try:
-            return _lint_fast(source, path, config, rules, describe_line, trees, verify)
-        except ast_tree.Unsupported:
-            pass
-        except RecursionError:
-            pass  # libcst's path below says how deep is too deep
-        except Exception:  # a shape the fast tree gets wrong must cost time, never a finding
-            if STRICT:
-                raise
+    # CPython's parser builds the tree (ast_tree), libcst only where it must: where the fast tree cannot be
+    # made, and where a finding has a fix whose edits are to be placed (json, sarif, --fix: libcst renders
+    # them); a file with no fixable finding, most files, never needs libcst's tree, whatever the report
+    try:
+        found = _lint_fast(source, path, config, rules, describe_line, trees, verify)
+        if not fixes or all(f.fix is None for f in found):
+            return found
+    except ast_tree.Unsupported:
+        pass
+    except RecursionError:
+        pass  # libcst's path below says how deep is too deep
+    except Exception:  # a shape the fast tree gets wrong must cost time, never a finding
+        if STRICT:
+            raise
     if verify:  # the fast tree was not built: the compiler decides (the text's, once the tree is taken apart)
         error = compile_tree(trees[0], path) if trees else syntax_error(source, path)
         if error:

@@ -204,7 +204,9 @@ def lint_notebook(raw: str, path: str, config: Config, fixes: bool = True) -> li
         place = nb.place(line)
         return f"cell {place.cell}, line {place.line}"
 
-    tree, nb.tree = nb.tree, None  # the reader's parse of the joined cells, when it made one: not made twice
+    # the reader's parse of the joined cells, when it made one: not made twice (libcst's path, for fixes, reads
+    # its own tree: this one is let go first)
+    tree, nb.tree = (nb.tree if not fixes else None), None
     found = lint_source(nb.source, path, config, describe_line=describe, fixes=fixes, tree=tree) if nb.source else []
     del tree
     found = apply_noqa(found, nb.source.splitlines()) if found else []
