@@ -8,7 +8,8 @@ temporary folder, never from a checkout (Python puts the current folder first on
 from a checkout, both sides import that checkout's normlint). N rounds (default 25), A then B in one
 round and B then A in the next; printed: best, first quartile and median of each, and the median of the
 per-round ratios B/A, for the wall-clock time and for the CPU time (user + system, the workers
-included: what a busy machine makes each side pay). ``--jobs N`` passes ``-j N``. Both checkouts are
+included: what a busy machine makes each side pay). ``--jobs N`` passes ``-j N``, ``--format F`` passes
+``--format F`` (``sarif`` and ``json`` place fixes' edits: another path through the engine). Both checkouts are
 byte-compiled first (as an install would be). Run A against itself first to see what "no difference"
 looks like here.
 """
@@ -34,12 +35,12 @@ def _cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def _run(checkout: str, corpus: str, cwd: str, jobs: list[str]) -> tuple[float, float]:
+def _run(checkout: str, corpus: str, cwd: str, options: list[str]) -> tuple[float, float]:
     """(wall-clock, CPU) seconds of one ``normlint lint`` run."""
     env = dict(os.environ, PYTHONPATH=checkout)
     cpu = _cpu()
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "normlint", "lint", *jobs, corpus], env=env, cwd=cwd,
+    subprocess.run([sys.executable, "-m", "normlint", "lint", *options, corpus], env=env, cwd=cwd,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return time.perf_counter() - start, _cpu() - cpu
 
@@ -58,10 +59,12 @@ def main() -> int:
     parser.add_argument("corpus", nargs="?")
     parser.add_argument("--repeat", type=int, default=25)
     parser.add_argument("--jobs", type=int, default=None, help="pass -j N to both (default: normlint's own)")
+    parser.add_argument("--format", default=None, help="pass --format F to both (default: text)")
     args = parser.parse_args()
     a_dir, b_dir = (str(Path(d).resolve()) for d in (args.a, args.b))
     corpus, repeat = str(Path(corpus_or_exit(args.corpus)).resolve()), args.repeat
-    jobs = ["-j", str(args.jobs)] if args.jobs is not None else []
+    options = ["-j", str(args.jobs)] if args.jobs is not None else []
+    options += ["--format", args.format] if args.format is not None else []
     for checkout in (a_dir, b_dir):  # both as installed: byte-compiled
         compileall.compile_dir(os.path.join(checkout, "normlint"), quiet=1)
     with tempfile.TemporaryDirectory() as cwd:
@@ -71,10 +74,10 @@ def main() -> int:
         cpu: dict[str, list[float]] = {"A": [], "B": []}
         for i in range(repeat):
             for name in ("A", "B") if i % 2 == 0 else ("B", "A"):
-                wall, used = _run(a_dir if name == "A" else b_dir, corpus, cwd, jobs)
+                wall, used = _run(a_dir if name == "A" else b_dir, corpus, cwd, options)
                 times[name].append(wall)
                 cpu[name].append(used)
-    print(f"corpus: {corpus}, {repeat} rounds, {os.cpu_count()} CPUs{', ' + ' '.join(jobs) if jobs else ''}")
+    print(f"corpus: {corpus}, {repeat} rounds, {os.cpu_count()} CPUs{', ' + ' '.join(options) if options else ''}")
     for name, values in times.items():
         q1 = statistics.quantiles(values, n=4)[0]
         print(f"  {name}  best {min(values):.3f} s  first quartile {q1:.3f} s  median {statistics.median(values):.3f} s"
