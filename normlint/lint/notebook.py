@@ -25,6 +25,7 @@ import ast
 import json
 import re
 import warnings
+from typing import Any
 
 from normlint.records import field, record
 
@@ -141,15 +142,20 @@ def _neutralise(lines: list[str]) -> list[str] | None:
 
 def _syntax_problem(text: str, flags: int = _FLAGS) -> tuple[int, int, str] | None:
     """Where and why ``text`` does not compile (IPython's top-level await allowed by default), or None."""
+    return _compiled(text, flags)[1]
+
+
+def _compiled(text: str, flags: int = _FLAGS) -> tuple[Any, tuple[int, int, str] | None]:
+    """(what ``compile()`` made of ``text``: an ``ast`` tree with the default flags, else None; where and
+    why it refused, else None)."""
     try:
         with warnings.catch_warnings():  # the user's invalid escapes are not ours to print
             warnings.simplefilter("ignore")
-            compile(text, "<cell>", "exec", flags=flags, dont_inherit=True)
+            return compile(text, "<cell>", "exec", flags=flags, dont_inherit=True), None
     except SyntaxError as exc:
-        return exc.lineno or 1, max(exc.offset or 1, 1), exc.msg
+        return None, (exc.lineno or 1, max(exc.offset or 1, 1), exc.msg)
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        return 1, 1, type(exc).__name__
-    return None
+        return None, (1, 1, type(exc).__name__)
 
 
 def _plain_syntax_problem(lines: list[str]) -> tuple[int, int, str] | None:
@@ -239,13 +245,8 @@ def _parsed_whole(cells: list[tuple[int, list[str], list[str]]], stored: StoredL
     nb, lines, after = _joined(cells, stored)
     if "await" in nb.source:
         return None
-    try:
-        with warnings.catch_warnings():  # the user's invalid escapes are not ours to print
-            warnings.simplefilter("ignore")
-            tree = compile(nb.source, "<cell>", "exec", flags=_FLAGS, dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return None
-    if not _cells_apart(tree.body, lines, after):
+    tree, problem = _compiled(nb.source)
+    if problem is not None or not _cells_apart(tree.body, lines, after):
         return None
     nb.tree = tree
     return nb
@@ -278,16 +279,17 @@ def _blank_between(lines: list[str], start: tuple[int, int], end: tuple[int, int
     """Whether the text from ``start`` to ``end`` ((line, UTF-8 column), lines 1-based) holds only blanks
     and comments (no string can be there: a string is a statement's, or inside one)."""
     for number in range(start[0], min(end[0], len(lines)) + 1):
-        text = lines[number - 1]
-        if number == start[0] and start[1]:
-            text = text[start[1]:] if text.isascii() else text.encode("utf-8", "surrogatepass")[start[1]:].decode(
-                "utf-8", "surrogatepass")
-        if number == end[0]:
-            text = text[:end[1]] if text.isascii() else text.encode("utf-8", "surrogatepass")[:end[1]].decode(
-                "utf-8", "surrogatepass")
+        text = _columns(lines[number - 1], start[1] if number == start[0] else 0, end[1] if number == end[0] else None)
         if text.split("#", 1)[0].strip():
             return False
     return True
+
+
+def _columns(text: str, start: int, end: int | None) -> str:
+    """``text`` from UTF-8 column ``start`` to ``end`` (None: its end), as ``ast`` counts columns."""
+    if text.isascii():
+        return text[start:end]
+    return text.encode("utf-8", "surrogatepass")[start:end].decode("utf-8", "surrogatepass")
 
 
 def _cell_by_cell(cells: list[tuple[int, list[str], list[str]]], stored: StoredLines) -> Notebook:
