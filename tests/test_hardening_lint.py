@@ -271,7 +271,7 @@ def test_nl000_includes_the_compilers_errors_analysed_or_not(tmp_path: Path):
 def test_flake8_on_a_return_outside_a_function_reports_and_does_not_crash(tmp_path: Path):
     """flake8 hands plugins the ``ast`` tree of any file that parses, one the compiler refuses too (pyflakes
     says F706): a ``return`` at module level, bare or inside a module-level block, ended the flow with an
-    exception that took flake8 down. It ends only the statement that holds it; the rest is linted."""
+    exception that took flake8 down. Outside a function it is passed over; the rest is linted."""
     (tmp_path / "ret.py").write_text("return 5\n" + BAD)
     (tmp_path / "ret_in_if.py").write_text("import keras\nif keras:\n    return\n" + BAD.split("\n", 1)[1])
     result = flake8("--select", "NL", ".", cwd=tmp_path)

@@ -81,13 +81,7 @@ class Interpreter:
 
     # ----------------------------------------------------------------- driver
     def run(self) -> Flow:
-        for stmt in self.module.body:  # exec_block(), but a ``return`` outside a function (a file CPython
-            how = _STMT[type(stmt)]  # refuses; flake8 hands its ``ast`` tree over all the same) ends only
-            if how is not None:  # the statement that holds it
-                try:
-                    how(self, stmt, self.globals)
-                except _Return:
-                    pass
+        self.exec_block(self.module.body, self.globals)
         # by KIND, not isinstance(): a miss against the node classes (ABCs) costs a Python-level call
         classes = [s for s in self.module.body if KIND[type(s)] is cst.ClassDef]
         for stmt in classes:
@@ -351,7 +345,11 @@ class Interpreter:
         self.eval(small.value, env)
 
     def _exec_return(self, small: cst.Return, env: dict[str, Value]) -> None:
-        raise _Return(self.eval(small.value, env) if small.value is not None else UNKNOWN)
+        value = self.eval(small.value, env) if small.value is not None else UNKNOWN
+        if self._inline_stack:  # a function's (call_function runs every body and catches it): the call ends
+            raise _Return(value)
+        # outside any function: CPython refuses the file, but flake8 hands its ``ast`` tree over all the
+        # same (and a notebook cell is parsed alone): there is no call to end, the module goes on
 
     def _assign(self, target: cst.BaseExpression, value: Value, env: dict[str, Value]) -> None:
         k = KIND[type(target)]
@@ -710,7 +708,7 @@ class Interpreter:
                 # model.add(...) on a receiver we did not see built: an implicit Sequential
                 receiver = LayerObj(kind="Sequential", node=call, is_model=True, tail=Tensor())
                 self._assign(bound.receiver_expr, receiver, env)
-            if isinstance(receiver, LayerObj) and receiver.kind == "Sequential":
+            if isinstance(receiver, LayerObj) and receiver.kind == "Sequential":  # maybe the one made just above
                 self._sequential_add(receiver, pos[0], call.args[0].value)
                 return UNKNOWN
         if rt is Seq and pos:
