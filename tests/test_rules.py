@@ -274,3 +274,18 @@ def test_nl202_shortcut_changes_no_finding(monkeypatch):
         assert lint_source(source, str(path), only) == opened, path
         checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("name, model", [
+    ("model", True), ("model_ft", True), ("model_ema", True), ("teacher_net", True), ("netG", True), ("G", True),
+    ("resnet50", True), ("student", True), ("best_model", True), ("model_without_ddp", True), ("encoder_q", True),
+    ("model_output", False), ("net_out", False), ("model_path", False), ("modelPath", False), ("encoder_cfg", False),
+    ("teacher_logits", False), ("seen_modules", False), ("load_model", False), ("create_model", False),
+    ("trace_module", False), ("ema_p", False), ("loss", False), ("features", False),
+])
+def test_nl801_reads_names_as_models_or_not(name, model):
+    """What NL801 reads as a model when nothing but its name says: a model's own name, not data about one, a
+    function that makes one or a collection of them (fixtures/rules/NL801_*_names.py run the rule on them)."""
+    from normlint.lint.torch_modes import model_like
+
+    assert model_like(name) is model

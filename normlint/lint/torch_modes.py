@@ -28,7 +28,7 @@ from normlint.records import field, record
 from normlint.lint.index import children, descendants, dotted
 from normlint.lint.nodes import KIND
 from normlint.lint.names import Names
-from normlint.lint.torch_api import unwrap
+from normlint.lint.torch_api import SELF_RETURNING, unwrap
 
 TRAIN, EVAL, UNKNOWN = "train", "eval", "unknown"
 _MAX_DEPTH = 5
@@ -37,10 +37,47 @@ _MAX_EVENTS = 20_000
 _EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "validate", "validation", "val", "test",
                          "testing", "predict", "prediction", "inference"})
 _WORD = re.compile(r"[a-z]+")
+_TRAIN_WORDS = frozenset({"train", "training", "fit", "finetune", "tune"})
 # receivers read as models when nothing else says so
 _MODEL_NAME = re.compile(r"(?:^|_)(?:model|net|network|module|classifier|encoder|decoder|backbone|generator|"
                          r"discriminator|teacher|student|ema|resnet|unet|vgg|cnn|mlp)s?(?:_|$|\d)|net$|^(?:G|D|net[GD])$",
                          re.I)
+# the words of a name (``model_path``: model, path; ``netG``: net, g; ``modelOutput``: model, output)
+_NAME_WORDS = re.compile(r"[a-z]+|[A-Z][a-z]*")
+_MODEL_WORDS = frozenset({"model", "net", "network", "module", "classifier", "encoder", "decoder", "backbone", "generator",
+                          "discriminator", "teacher", "student", "ema", "resnet", "unet", "vgg", "cnn", "mlp"})
+# a word before the model word that makes the name a function's: load_model(path), timm.create_model(...)
+_VERBS = frozenset({
+    "load", "build", "get", "create", "make", "init", "initialize", "setup", "set", "save", "export", "convert", "wrap",
+    "prepare", "compile", "freeze", "unfreeze", "trace", "script", "define", "construct", "instantiate", "restore",
+    "download", "fetch", "register", "print", "count", "summarize", "check", "validate", "evaluate", "eval", "test",
+    "train", "run", "update", "apply", "copy", "clone", "average", "merge", "fuse", "quantize", "prune", "shard",
+    "replicate", "move", "cast", "dump", "log", "show", "plot", "inspect", "is", "has", "find", "list", "select",
+    "compare", "unwrap", "reset", "patch", "replace", "swap", "reload", "read", "write", "parse", "resolve", "lookup",
+})
+# a word after it that makes the name data about a model: model_path, net_output, encoder_cfg, teacher_logits
+_DATA_WORDS = frozenset({
+    "output", "outputs", "out", "outs", "path", "paths", "dir", "dirs", "folder", "name", "names", "cfg", "cfgs", "conf",
+    "config", "configs", "file", "files", "filename", "type", "types", "kind", "arg", "args", "kwargs", "opts", "options",
+    "state", "states", "dict", "params", "param", "pred", "preds", "prediction", "predictions", "result", "results",
+    "score", "scores", "loss", "losses", "logit", "logits", "prob", "probs", "url", "id", "ids", "info", "list", "fn",
+    "func", "function", "factory", "builder", "cls", "class", "registry", "version", "size", "dim", "dims", "input",
+    "inputs", "weights", "ckpt", "checkpoint", "key", "keys", "str", "dtype", "device", "summary", "stats", "metrics",
+    "history", "log", "logs", "spec", "tag", "zoo", "data", "idx", "index", "count", "num", "root", "prefix", "desc",
+    "meta", "metadata", "attrs", "map", "mapping", "cache", "hook", "hooks", "mode", "flag", "flags", "grad", "grads",
+    "feat", "feats", "features", "emb", "embedding", "embeddings", "hidden", "act", "acts", "activations", "mask",
+    "masks", "sample", "samples", "image", "images", "img", "imgs", "text", "tokens", "labels", "target", "targets",
+    "decay", "alpha", "beta", "rate", "momentum", "buf", "buffer", "value", "values", "val", "acc", "step", "steps",
+    "epoch", "lr", "p", "w",
+})
+# attributes of a module that hold tensors: ``model.fc.weight.norm()`` computes on a tensor, it runs no model
+_TENSOR_ATTRS = frozenset({"weight", "bias", "data", "grad", "running_mean", "running_var", "num_batches_tracked",
+                           "weight_g", "weight_v", "in_proj_weight", "in_proj_bias"})
+# what iterating over these calls gives is tensors (and their names): ``for p in model.parameters()``
+_TENSOR_ITERATORS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
+# a model word that names several: a list or set of models (seen_modules.add(m)) is not one
+_PLURALS = frozenset(f"{w}s" for w in _MODEL_WORDS if not w.endswith("s"))
+
 _MODEL_METHODS = frozenset({"eval", "train", "parameters", "named_parameters", "state_dict", "load_state_dict",
                             "modules", "named_modules", "children", "zero_grad", "buffers"})
 _RANDOM = frozenset(f"torch.{f}" for f in ("randn", "rand", "zeros", "ones", "empty", "randint", "full"))
@@ -54,7 +91,16 @@ _NOT_FORWARD = frozenset({
     "save_pretrained", "update_parameters", "extra_repr", "type", "share_memory", "items", "keys", "values",
     "append", "extend", "numel", "size", "detach", "item", "cpu", "numpy", "tolist", "copy_", "fill_", "zero_",
     "data_ptr", "clone", "save", "load", "train", "eval", "step", "backward", "format", "join", "split",
+    "reset_parameters", "reset_running_stats", "to_empty", "register_module", "get_buffer", "set_submodule",
+    "get_extra_state", "set_extra_state", "compile",
 })
+# calls of these builtins make data, never a model: ``seen_modules = set()``
+_DATA_BUILTINS = frozenset({"set", "dict", "list", "tuple", "frozenset", "str", "int", "float", "bool", "len", "sorted",
+                            "range", "enumerate", "zip", "open", "repr", "format", "vars", "sum", "min", "max"})
+# expressions whose value is data: literals, displays, comprehensions, arithmetic, comparisons
+_DATA_KINDS = frozenset({cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float,
+                         cst.Imaginary, cst.Dict, cst.List, cst.Set, cst.Tuple, cst.ListComp, cst.SetComp, cst.DictComp,
+                         cst.GeneratorExp, cst.BinaryOperation, cst.Comparison, cst.UnaryOperation})
 # calls that change a mode, switch gradients off or take a training step
 _MODE_CALLS = frozenset({"eval", "train", "step", "backward", "no_grad", "inference_mode", "set_grad_enabled",
                          "from_pretrained", "deepcopy"})
@@ -62,9 +108,29 @@ _GRAD_OFF = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.
                        "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"})
 
 
+def model_like(name: str) -> bool:
+    """A variable named for a model: ``model``, ``model_ema``, ``teacher_net``, ``netG``, ``resnet``; not a
+    function that makes one (``load_model``, ``create_model``, ``trace_module``), data about one
+    (``model_path``, ``net_output``, ``encoder_cfg``) or a collection of them (``seen_modules``)."""
+    if not _MODEL_NAME.search(name):
+        return False
+    words = [w.lower() for w in _NAME_WORDS.findall(name)]
+    at = next((i for i, w in enumerate(words) if w in _MODEL_WORDS or w in _PLURALS or w.endswith("net")), None)
+    if at is None:
+        return True
+    if words[at] in _PLURALS and at == len(words) - 1:
+        return False
+    return not any(w in _VERBS for w in words[:at]) and not any(w in _DATA_WORDS for w in words[at + 1:])
+
+
 def plain(key: str) -> str:
     """A receiver key as the code writes it: a local's key carries its function (``1234:model``)."""
     return key.split(":", 1)[1] if ":" in key else key
+
+
+def is_train_name(name: str) -> bool:
+    """``train``, ``train_one_epoch``, ``fit``, ``finetune``: a function named for training."""
+    return any(w in _TRAIN_WORDS for w in _WORD.findall(name.lower()))
 
 
 def is_eval_name(name: str) -> bool:
@@ -159,6 +225,7 @@ class _Walker:
         self.inlined: tuple[cst.CSTNode | None, _Setting | None] = (None, None)
         self.in_comprehension = False
         self._locals: dict[int, dict[str, cst.BaseExpression]] = {}
+        self._data_locals: dict[int, frozenset[str]] = {}
         self.seen_forwards: set[tuple[int, str, bool, str | None, bool]] = set()
 
     # ------------------------------------------------------------ the file
@@ -418,10 +485,97 @@ class _Walker:
         key = self.key(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
         if key is None or self._probe(call):
             return
-        if isinstance(func, cst.Attribute) and func.attr.value in _NOT_FORWARD:
-            return
-        if self.is_model(key):
+        if isinstance(func, cst.Attribute) and (func.attr.value in _NOT_FORWARD or func.attr.value.endswith("_")):
+            return  # a method that does not run the module, or an in-place tensor operation (weight.normal_())
+        if self.is_model(key) and not self._not_a_model(func, key):
             self.forward(key, call)
+
+    def _not_a_model(self, func: cst.BaseExpression, key: str) -> bool:
+        """The callee is named like a model and is not one: its first name is an import (``timm.create_model``,
+        ``from utils import load_model``) or a local of this function that only ever holds data (``out =
+        model(x)`` then ``out.argmax(1)``; ``seen_modules = set()``). A receiver the file shows to be a model
+        (a module assigned to it, ``.eval()`` or ``.parameters()`` called on it) stays one."""
+        written = dotted(func)
+        if written is not None and any(part in _TENSOR_ATTRS for part in written.split(".")[1:]):
+            return True  # model.fc.weight.norm(): a tensor's method
+        parts = plain(key).split(".")
+        if any(".".join(parts[:n]) in self.model_keys for n in range(1, len(parts) + 1)):
+            return False
+        head = written.split(".", 1)[0] if written else None
+        if head is None or head == "self" or head in self.aliases:
+            return False  # what the caller passed in is the caller's to say
+        if head in self.names.imports:
+            return True
+        return bool(self.stack) and head in self.data_locals(self.stack[-1])
+
+    def data_locals(self, fn: cst.FunctionDef) -> frozenset[str]:
+        """The names of ``fn`` that every binding gives data (see ``_is_data``); a parameter, a loop or
+        ``with`` target, or any other binding makes a name unknown."""
+        found = self._data_locals.get(id(fn))
+        if found is None:
+            params = (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params)
+            data: dict[str, bool] = {p.name.value: False for p in params}
+            todo: list[Any] = [fn.body]
+            while todo:
+                node = todo.pop()
+                k = KIND[type(node)]
+                if k is cst.Assign or k is cst.AnnAssign:
+                    targets = [t.target for t in node.targets] if k is cst.Assign else [node.target]
+                    for target in targets:
+                        if KIND[type(target)] is cst.Name:
+                            data[target.value] = data.get(target.value, True) and node.value is not None \
+                                and self._is_data(node.value)
+                        else:
+                            for name in _bound_names(target):
+                                data[name] = False
+                elif k is cst.For or k is cst.CompFor:
+                    tensors = self._yields_tensors(node.iter)
+                    for name in _bound_names(node.target):
+                        data[name] = data.get(name, True) and tensors
+                elif k is cst.WithItem and node.asname is not None:
+                    for name in _bound_names(node.asname.name):
+                        data[name] = False
+                elif k is cst.NamedExpr:
+                    for name in _bound_names(node.target):
+                        data[name] = False
+                if k is not cst.FunctionDef and k is not cst.ClassDef and k is not cst.Lambda:
+                    todo.extend(children(node))
+            found = self._data_locals[id(fn)] = frozenset(name for name, is_data in data.items() if is_data)
+        return found
+
+    def _yields_tensors(self, iterable: cst.BaseExpression) -> bool:
+        """``model.parameters()``, ``ema.named_buffers()``, and ``zip``/``enumerate`` of them: the names a loop
+        over it binds hold tensors (and their names, their indices), never a model."""
+        if KIND[type(iterable)] is not cst.Call:
+            return False
+        func = iterable.func  # type: ignore[attr-defined]
+        kf = KIND[type(func)]
+        if kf is cst.Attribute:
+            return func.attr.value in _TENSOR_ITERATORS
+        if kf is cst.Name and func.value in ("zip", "enumerate") and func.value not in self.names.imports:
+            args = [a.value for a in iterable.args if not a.star]  # type: ignore[attr-defined]
+            return bool(args) and all(self._yields_tensors(a) for a in args)
+        return False
+
+    def _is_data(self, value: cst.BaseExpression) -> bool:
+        """A literal, display, comprehension, arithmetic or comparison; a builtin's result (``set()``,
+        ``sorted(...)``); or what a model's call returns (``model(x)``, ``model.state_dict()``): never a module
+        (``model.to(device)`` returns the model)."""
+        k = KIND[type(value)]
+        if k in _DATA_KINDS:
+            return True
+        if k is not cst.Call:
+            return False
+        func = value.func  # type: ignore[attr-defined]
+        kf = KIND[type(func)]
+        if kf is cst.Name:
+            name = func.value
+            if name in _DATA_BUILTINS and name not in self.names.imports and name not in self.functions:
+                return True
+        elif kf is cst.Attribute and func.attr.value in SELF_RETURNING:
+            return False
+        written = dotted(func)
+        return written is not None and self.is_model(written)
 
     def _probe(self, call: cst.Call) -> bool:
         """``net(torch.randn(2, 3, 32, 32))``: a shape check on made-up input, not an evaluation."""
@@ -527,7 +681,7 @@ class _Walker:
             prefix = ".".join(parts[:n])
             if prefix == "self":
                 continue
-            if prefix in self.model_keys or _MODEL_NAME.search(parts[n - 1]):
+            if prefix in self.model_keys or model_like(parts[n - 1]):
                 return True
         return False
 
@@ -535,7 +689,7 @@ class _Walker:
         setting = self.setting(key)
         mode = setting.mode if setting is not None else TRAIN
         in_module = any(self._module_method(fn) for fn in self.stack)
-        eval_path = next((fn.name.value for fn in self.stack if is_eval_name(fn.name.value)), None)
+        eval_path = self._eval_path()
         # a comprehension is a loop of its own, without steps
         training_loop = bool(self.loops) and self.loops[-1].steps and not self.in_comprehension
         mark = (id(call), mode, self.grad_off > 0, eval_path, training_loop)
@@ -546,6 +700,16 @@ class _Walker:
                                              training_loop, setting.call if setting else None))
         if mode == EVAL and setting is not None and not self.grad_off and eval_path is None and not in_module:
             self._revert(key, call, setting)
+
+    def _eval_path(self) -> str | None:
+        """The evaluate/predict-named function of the file the forward runs in, the innermost first; a
+        function named for training nearer to it (``eval_linear`` calling ``train``) says it trains."""
+        for fn in reversed(self.stack):
+            if is_eval_name(fn.name.value):
+                return fn.name.value
+            if is_train_name(fn.name.value):
+                return None
+        return None
 
     def _revert(self, key: str, call: cst.Call, setting: _Setting) -> None:
         """A training forward in eval mode: left by an earlier pass of a loop that holds both?"""
@@ -581,6 +745,18 @@ class _Walker:
         if self.names.torch_base(cls) is not None or self.names.keras_base(cls) is not None:
             return True
         return any("Lightning" in (dotted(b.value) or "") for b in cls.bases)
+
+
+def _bound_names(target: Any) -> Iterator[str]:
+    """The names a binding target binds (``a``, ``a, (b, *c)``), not attributes or subscripts."""
+    k = KIND[type(target)]
+    if k is cst.Name:
+        yield target.value
+    elif k is cst.Tuple or k is cst.List:
+        for el in target.elements:
+            yield from _bound_names(el.value)
+    elif k is cst.StarredElement:
+        yield from _bound_names(target.value)
 
 
 def _mode_of(call: cst.Call, method: str) -> str:

@@ -69,8 +69,18 @@ are both seen). A copy (`copy.deepcopy`, `AveragedModel`) starts in its original
 Stays silent when the file shows the model holds neither BatchNorm nor Dropout, inside an
 `nn.Module`'s own methods (the outer model's mode decides), in Lightning modules (Lightning switches
 modes itself), for a model that the same training loop trains (a GAN's generator run under
-`no_grad()` to feed its discriminator stays in training mode on purpose), for shape checks on made-up
-input (`net(torch.randn(1, 3, 32, 32))`) and in pytest's `test_*` functions.
+`no_grad()` to feed its discriminator stays in training mode on purpose), for a forward with gradients on
+in a loop that steps an optimizer (a linear probe trained inside `eval_linear()`: a function named for
+training, `train()`, nearer to the forward than the evaluate-named one says the same), for shape checks on
+made-up input (`net(torch.randn(1, 3, 32, 32))`) and in pytest's `test_*` functions.
+
+A call runs a model when its receiver is one: a name the file assigns a module to or calls `.eval()`,
+`.parameters()`... on, else a name for a model (`model`, `model_ft`, `teacher_net`, `netG`). Names that
+hold what a model gives or is described by (`model_output`, `net_out`, `model_path`, `encoder_cfg`,
+`seen_modules`), functions that make one (`load_model(path)`, `timm.create_model(...)`: an import or a
+verb-named function), locals that only ever hold data (`out = model(x)`, a loop over `model.parameters()`),
+tensors read off a module (`model.fc.weight.norm()`) and in-place tensor operations (`weight.normal_()`,
+`ema_p.mul_(decay)`) run none.
 """
     why = """
 `torch.no_grad()` and `torch.inference_mode()` only stop gradient tracking; they do not change what
@@ -121,6 +131,8 @@ def evaluate(model, loader):
                 continue
             if not (f.grad_off or f.eval_path):
                 continue
+            if f.in_training_loop and not f.grad_off:
+                continue  # gradients on, in a loop that steps an optimizer: training, whatever calls it (eval_linear)
             if f.in_training_loop and f.key in trained and f.eval_path is None:
                 continue  # a model the loop trains, run without gradients on purpose (a GAN's generator)
             if not _holds(ctx, f.key):
