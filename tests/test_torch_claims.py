@@ -183,3 +183,29 @@ def test_nl806_ddp_checks_syncbatchnorm_only_when_it_is_built(tmp_path):
         assert isinstance(scope["model"].module[1], torch.nn.SyncBatchNorm)
     finally:
         dist.destroy_process_group()
+
+
+EPS = """
+import torch
+import torch.nn as nn
+
+bn = {layer}
+batch = torch.randn(256, 4) * 0.1  # per-channel variance ~0.01, as activations often have
+out = bn(batch)
+"""
+
+
+def test_nl807_the_second_positional_argument_is_eps():
+    ported, meant = EPS.format(layer="nn.BatchNorm1d(4, 0.8)"), EPS.format(layer="nn.BatchNorm1d(4, momentum=0.2)")
+    assert _codes(ported) == ["NL807"] and _codes(meant) == []
+    bn = _run(ported)["bn"]
+    assert bn.eps == 0.8 and bn.momentum == 0.1  # Keras's momentum 0.8 went to eps; momentum stayed 0.1
+    # normalized by sqrt(var + 0.8) instead of its own standard deviation: the output keeps ~1/9 of the scale
+    # it should have (unit variance), where the layer the code meant gives unit variance
+    assert _run(ported)["out"].std(0).max() < 0.2
+    assert torch.allclose(_run(meant)["out"].std(0), torch.ones(4), atol=0.05)
+    # the fix: python -m normlint lint --fix --unsafe-fixes rewrites it to the call that was meant
+    from normlint.lint.autofix import fix_text
+    from normlint.config import Config
+
+    assert "nn.BatchNorm1d(4, momentum=0.2)" in fix_text(ported, "program.py", Config(), unsafe=True).text

@@ -60,7 +60,7 @@ def _prepared_match(prepared: tuple[tuple[tuple[str, ...], ...], tuple[Callable[
 
 def prefilter(rules: Sequence[type[Rule]]) -> Callable[[str], list[type[Rule]]]:
     """``lambda source: [r for r in rules if r.may_match(source)]``, with the rules' prepared triggers read
-    once: a rule that keeps ``Rule.may_match`` is tested without a call of its own (28 rules, every file)."""
+    once: a rule that keeps ``Rule.may_match`` is tested without a call of its own (29 rules, every file)."""
     plan = [(rule, rule.__dict__.get("_prepared") or rule._prepare())
             if getattr(rule.may_match, "__func__", None) is _BASE_MAY_MATCH else (rule, None) for rule in rules]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from normlint.lint.syntax import cst
@@ -97,6 +98,112 @@ is assigned once and read only as `momentum=`.
                       f"{label}(momentum={value:g}) uses the Keras convention; PyTorch weighs the new batch by "
                       f"momentum, keeping only {1 - value:g} of the running statistics per step: use momentum={new}",
                       fix=fix)
+
+
+_MOMENTUM_WORD = re.compile(r"(?:^|_|\.)(?:bn_)?mom(?:entum)?(?:_|$)", re.I)
+
+
+def _positional_eps(call: cst.Call, kind: str, offset: int) -> tuple[cst.BaseExpression | None, list]:
+    """(the eps a BatchNorm call gives by position, its positional arguments): the argument just before
+    momentum's place (``BatchNorm2d(num_features, eps, momentum)``; ``LazyBatchNorm2d(eps, momentum)``)."""
+    positional = [a.value for a in call.args if a.keyword is None]
+    if any(a.star == "*" for a in call.args):
+        return None, positional  # where *args puts each value is unknown
+    at = MOMENTUM_POSITION[kind] - 1 + offset
+    return (positional[at] if len(positional) > at else None), positional
+
+
+class TorchBatchNormPositionalEps(Rule):
+    code = "NL807"
+    framework = "PyTorch"
+    name = "torch-batchnorm-positional-eps"
+    summary = "nn.BatchNorm2d(C, 0.8): the second positional argument is eps, not momentum."
+    what = """
+Flags a PyTorch BatchNorm (`nn.BatchNorm1d/2d/3d`, `nn.SyncBatchNorm`, `nn.LazyBatchNorm*`, also through
+`functools.partial`) whose eps, given by position, is 0.1 or more (`nn.BatchNorm2d(128, 0.8)`), is the
+number of features again (`nn.BatchNorm2d(n, n)`) or is a name for a momentum (`nn.BatchNorm2d(c,
+bn_momentum)`). A value held in a constant name counts. An eps given by keyword is left alone, and so is a
+class of the file that happens to be called `BatchNorm2d`.
+"""
+    why = """
+The signature is `BatchNorm2d(num_features, eps=1e-05, momentum=0.1, ...)`: the second positional argument
+is eps, which is added to the batch variance before the square root. Keras's `BatchNormalization` has no
+`num_features` and takes `momentum` by keyword, so `BatchNormalization(momentum=0.8)` ported as
+`BatchNorm2d(128, 0.8)` (a pattern that spread through popular GAN collections) sets eps=0.8 and leaves
+momentum at 0.1: every channel whose variance is below ~0.8 is divided by about sqrt(0.8) instead of its
+own standard deviation, so the layer hardly normalizes, and no error says so.
+"""
+    example = """
+self.bn = nn.BatchNorm2d(128, 0.8)
+"""
+    use_instead = """
+self.bn = nn.BatchNorm2d(128, momentum=0.2)  # Keras momentum=0.8
+"""
+    fix_doc = """
+A value between 0.5 and 1 (a Keras momentum) becomes `momentum=1 - value` in PyTorch's convention
+(`BatchNorm2d(128, 0.8)` -> `BatchNorm2d(128, momentum=0.2)`), and a name for a momentum becomes
+`momentum=NAME`, when it is the last positional argument and no momentum is given by keyword. **Unsafe**:
+eps goes back to 1e-05 and the momentum changes, which changes what the layer computes (the point of the
+fix). Other values are left to you.
+"""
+    references = (
+        "https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html",
+        "https://github.com/eriklindernoren/PyTorch-GAN/issues/116",
+    )
+    VALID = ("import torch.nn as nn\nnn.BatchNorm2d(128, 1e-3)\n",
+             "import torch.nn as nn\nnn.BatchNorm2d(128, eps=1e-3, momentum=0.2)\n",
+             "class BatchNorm2d:\n    def __init__(self, n, momentum=0.9): pass\nBatchNorm2d(64, 0.9)\n")
+    INVALID = ("import torch.nn as nn\nnn.BatchNorm2d(128, 0.8)\n",
+               "from torch import nn\ndef block(n):\n    return nn.Sequential(nn.Conv2d(n, n, 3), nn.BatchNorm2d(n, n))\n")
+    required = ("BatchNorm",)
+    # a PyTorch BatchNorm spelling (or a torch import), and a BatchNorm call whose eps's place holds a
+    # positional argument: BatchNorm2d(n, x), LazyBatchNorm2d(x), partial(nn.BatchNorm2d, n, x)
+    triggers = (lambda s: patterns.TORCH_IMPORT(s) or patterns.TORCH_BN(s),
+                r"BatchNorm\w*\s*[(,][^()=]*(?:\([^()]*\)[^()=]*)*,\s*(?!\w+\s*=[^=])[^\s)]"
+                r"|LazyBatchNorm\w*\s*\(\s*(?!\w+\s*=[^=])[^\s)]")
+
+    def check(self, ctx: FileContext) -> Iterator[Hit]:
+        for site in ctx.calls:
+            call, offset = site.node, 0
+            kind = ctx.names.torch_module(call.func)
+            if kind is None and (ctx.names.canonical(call.func) or "") == "functools.partial" and call.args:
+                kind = ctx.names.torch_module(call.args[0].value)
+                offset = 1  # partial(nn.BatchNorm2d, 64, 0.8)
+            if kind not in BATCHNORM or kind == "batch_norm":
+                continue
+            eps, positional = _positional_eps(call, kind, offset)
+            if eps is None:
+                continue
+            label = f"{kind}({', '.join(ctx.code(a) for a in positional[offset:])})"
+            place = f"the {'second' if MOMENTUM_POSITION[kind] == 2 else 'first'} positional argument of {kind} is eps"
+            value = literal(eps)
+            features = positional[offset] if MOMENTUM_POSITION[kind] == 2 else None
+            last = eps is positional[-1] and keyword(call, "momentum") is None
+            fix = None
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if value < 0.1:
+                    continue
+                message = (f"{label} sets eps={value:g}: {place} (default 1e-05), added to the batch variance "
+                           f"before the square root: a channel whose variance is below {value:g} is hardly normalized")
+                if 0.5 <= value < 1:
+                    new = f"{1 - value:g}"
+                    message += (f"; if a momentum was meant, pass it by keyword in PyTorch's convention "
+                                f"(Keras's {value:g} is momentum={new})")
+                    if last and written_literal(eps):
+                        fix = FixSpec(f"pass momentum={new}", UNSAFE, (NodeEdit(eps, f"momentum={new}"),))
+                else:
+                    message += "; pass eps= by keyword if you meant it, else drop the argument"
+            elif features is not None and ctx.code(eps) == ctx.code(features):
+                message = (f"{label} passes {ctx.code(eps)} as eps: {place} (default 1e-05), added to the batch "
+                           f"variance before the square root; drop it")
+            elif isinstance(eps, (cst.Name, cst.Attribute)) and _MOMENTUM_WORD.search(dotted(eps) or ""):
+                name = ctx.code(eps)
+                message = f"{label} passes {name} as eps: {place}, not momentum; pass momentum={name} by keyword"
+                if last:
+                    fix = FixSpec(f"pass momentum={name}", UNSAFE, (NodeEdit(eps, f"momentum={name}"),))
+            else:
+                continue
+            yield Hit(eps, message, fix=fix)
 
 
 # converters that make a float tensor in [0, 1] of a PIL image / uint8 array
