@@ -2,7 +2,7 @@
 
 Usage:  python benchmarks/bench_lint.py [CORPUS_DIR] [--repeat N]
 Default corpus: the installed keras package's sources (~900 files).  Each case runs --repeat times as a
-fresh process (the cases take turns); best and median wall-clock are printed, peak memory is the largest
+fresh process (the cases take turns, in reverse order every other round); best and median wall-clock are printed, peak memory is the largest
 max RSS.  The flake8 ratio judged is the median of the per-round ratios (both flake8 runs of a round are
 back to back), since flake8 alone scatters by about +-5 % run to run on a 2-core machine.
 """
@@ -53,8 +53,9 @@ def main() -> int:
     }
     print(f"corpus: {corpus} ({files} .py files), {repeat} rounds (cases interleaved); best and median per case")
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
-    for _ in range(repeat):  # interleaved, so that drift in machine speed hits every case alike
-        for name, cmd in cases.items():
+    for i in range(repeat):  # interleaved, so that drift in machine speed hits every case alike, and in
+        # alternating order, so that whatever running second in a pair costs (or saves) falls on each side alike
+        for name, cmd in (cases.items() if i % 2 == 0 else reversed(cases.items())):
             runs[name].append(run(cmd))
     results = {name: (min(r[0] for r in rs), max(r[1] for r in rs)) for name, rs in runs.items()}
     medians = {name: statistics.median(r[0] for r in rs) for name, rs in runs.items()}

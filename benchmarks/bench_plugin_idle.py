@@ -2,7 +2,7 @@
 
 Usage:  python benchmarks/bench_plugin_idle.py [CORPUS_DIR] [--repeat N]   (default: the installed keras package)
 
-Three cases per round, interleaved, each a fresh process running ``flake8 -j1`` on the corpus: without
+Three cases per round, interleaved (in reverse order every other round), each a fresh process running ``flake8 -j1`` on the corpus: without
 normlint (its distribution hidden from flake8, as bench_lint.py does), with normlint loaded and its
 options registered but ``Plugin.run`` returning nothing at once ("idle"), and with normlint as installed.
 The judged figures are the medians of the per-round CPU-time ratios: idle / without is the price of
@@ -39,8 +39,8 @@ def main() -> int:
         "with normlint": [py, "-m", "flake8", *flake8],
     }
     cpu: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(repeat):
-        for name, cmd in cases.items():
+    for i in range(repeat):  # in reverse order every other round: running first or last falls on each case alike
+        for name, cmd in (cases.items() if i % 2 == 0 else reversed(cases.items())):
             cpu[name].append(run(cmd)[2])
     print(f"corpus: {corpus}, {repeat} rounds; flake8 -j1 CPU time (user + system), median per case")
     for name, values in cpu.items():
