@@ -6,6 +6,7 @@ from typing import Iterator
 
 from normlint.lint.syntax import cst
 
+from normlint.lint.nodes import KIND
 from normlint.lint.context import FileContext, is_literal, keyword, literal
 from normlint.lint.data_scaling import (EVAL_WORDS, GENERATOR_SCALING, SCALING, TRAIN_WORDS, data_arg, generator_scales,
                                         is_image_data_generator, method_calls, names_in,
@@ -245,6 +246,32 @@ def _is_scaler(ctx: FileContext, func: cst.BaseExpression) -> bool:
     return last in SCALERS and (qual.startswith(("sklearn.", "?")) or qual.lstrip("?") == last)
 
 
+def _rebound_between(ctx: FileContext, names: set[str], start: cst.CSTNode, end: cst.CSTNode) -> set[str]:
+    """The names of ``names`` that an assignment after ``start`` and before ``end`` (source order, a notebook's
+    cells in order) binds to a value that reads none of them: other data (``X = housing["data"]``), where
+    ``X = X.astype(float)`` or ``X = X_scaled`` keep the data the scaler saw."""
+    rebound: set[str] = set()
+    after = False
+    stack: list[cst.CSTNode] = [ctx.module]
+    while stack:
+        node = stack.pop()
+        if node is end:
+            break
+        if node is start:
+            after = True
+            continue
+        if after and KIND[type(node)] is cst.Assign:
+            fresh = not names_in(node.value) & names  # type: ignore[attr-defined]
+            for target in node.targets:  # type: ignore[attr-defined]
+                for name in names_in(target.target) & names:
+                    if fresh:
+                        rebound.add(name)
+                    else:
+                        rebound.discard(name)
+        stack.extend(reversed(node.children))
+    return rebound
+
+
 class ScalerFitOnEvalData(Rule):
     code = "NL707"
     name = "scaler-fit-on-eval-data"
@@ -286,7 +313,7 @@ X_test = scaler.transform(X_test)
     def check(self, ctx: FileContext) -> Iterator[Hit]:
         scalers = _scaler_names(ctx)
         order = {id(site.node): i for i, site in enumerate(ctx.calls)}
-        splits = [(order[id(s.node)], data_arg(s.node)) for s in ctx.calls
+        splits = [(order[id(s.node)], data_arg(s.node), s.node) for s in ctx.calls
                   if (ctx.names.qualname(s.node.func) or "").rsplit(".", 1)[-1].lstrip("?") == "train_test_split"]
         for site, receiver in method_calls(ctx, "fit", "fit_transform"):
             func = site.node.func
@@ -303,7 +330,8 @@ X_test = scaler.transform(X_test)
                                f"split and only transform this one")
                 continue
             fitted = names_in(arg) | ({site.assigned_to.value} if isinstance(site.assigned_to, cst.Name) else set())
-            later = [(pos, a) for pos, a in splits if pos > order[id(site.node)] and a is not None and names_in(a) & fitted]
+            later = [(pos, a) for pos, a, split in splits if pos > order[id(site.node)] and a is not None
+                     and names_in(a) & fitted - _rebound_between(ctx, fitted, site.node, split)]
             if later:
                 yield Hit(arg, f"the scaler is fit on {ctx.code(arg)[:40]} before train_test_split splits it (line "
                                f"{{line}}): the test rows leak into its statistics; split first, fit on the training split",
