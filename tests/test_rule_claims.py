@@ -139,3 +139,28 @@ def test_nl704_normalization_divides_by_the_square_root_of_variance():
     right = np.asarray(keras.layers.Normalization(mean=mean, variance=[s ** 2 for s in std])(x))
     assert np.allclose(right.std(axis=0), 1.0, atol=0.02)
     assert np.allclose(wrong.std(axis=0), np.sqrt(std), atol=0.02)  # not standardized: about 0.48
+
+
+FIRST_LAYERS = """
+import keras
+from keras import layers
+
+(x_train, y_train), _ = keras.datasets.cifar10.load_data()
+model = keras.Sequential([keras.Input((32, 32, 3)), layers.Flatten(), {first}layers.Dense(10, activation="softmax")])
+model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+model.fit(x_train, y_train, epochs=1)
+"""
+
+
+def test_nl701_a_batchnormalization_before_the_first_dense_standardizes_raw_pixels():
+    assert [f.code for f in lint_source(FIRST_LAYERS.format(first=""), "raw.py")] == ["NL701"]
+    assert [f.code for f in lint_source(FIRST_LAYERS.format(first="layers.BatchNormalization(), "), "raw.py")] == []
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    pixels = np.random.default_rng(0).integers(0, 256, size=(256, 32 * 32 * 3)).astype("float32")
+    bn = layers.BatchNormalization()
+    out = np.array(bn(pixels, training=True))
+    # what the first Dense gets: each input feature at mean 0 and unit variance, not 0-255 (mean ~127, std ~74)
+    assert abs(out.mean()) < 0.01 and abs(out.std(0).mean() - 1) < 0.01
+    assert pixels.mean() > 100 and pixels.std(0).mean() > 60

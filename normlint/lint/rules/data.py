@@ -8,7 +8,8 @@ from typing import Iterator
 from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, literal
-from normlint.lint.graph import Images, LayerObj, Tensor
+from normlint.lint.graph import Images, LayerObj, Tensor, ancestors
+from normlint.lint.kinds import is_weighted
 from normlint.lint.keras_api import CATEGORICAL_LOSSES, DENSE, SCALING, application_mode
 from normlint.lint.rules import patterns
 from normlint.lint.fixes import UNSAFE, FixSpec, NodeEdit
@@ -19,8 +20,45 @@ FAMILY = "Model inputs and outputs"
 _SCALES_IN_CALL = re.compile(r"255|standardiz|normaliz|rescal", re.I)
 
 
+# layers that reshape, pad or drop what comes in: what sits before a model's first layer with weights
+_PASS_THROUGH = frozenset({
+    "InputLayer", "Flatten", "Reshape", "Permute", "RepeatVector", "Masking", "Dropout", "SpatialDropout1D",
+    "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ZeroPadding1D",
+    "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D"})
+# normalizations that standardize each input feature (or each sample) whatever its scale
+_STANDARDIZING = frozenset({"BatchNormalization", "LayerNormalization", "GroupNormalization"})
+
+
+def _normalizes_first(model: LayerObj) -> bool:
+    """The model's first layers with weights all get their input through a BatchNormalization (or a
+    LayerNormalization) of the raw input: ``Sequential([Flatten(), BatchNormalization(), Dense(...)])``
+    standardizes 0-255 pixels itself (with the batch's statistics in training, the moving ones after)."""
+    if model.kind == "Sequential" and model.members:
+        for layer in model.members:
+            if layer.kind in _STANDARDIZING:
+                return True
+            if layer.kind not in _PASS_THROUGH:
+                return False
+        return False
+    if model.output is None:
+        return False
+    firsts = 0
+    for app in ancestors(model.output):
+        if not is_weighted(app.layer):
+            continue
+        upstream = [a.layer for t in app.inputs for a in ancestors(t)]
+        if any(is_weighted(layer) for layer in upstream):
+            continue  # not a first layer with weights
+        if not any(layer.kind in _STANDARDIZING for layer in upstream):
+            return False
+        firsts += 1
+    return firsts > 0
+
+
 def _model_scales_input(ctx: FileContext, model: LayerObj) -> bool:
     if any(layer.kind in SCALING or layer.kind == "Lambda" for layer in model.all_layers()):
+        return True
+    if _normalizes_first(model):
         return True
     # EfficientNet, EfficientNetV2, ConvNeXt, MobileNetV3 rescale 0-255 pixels themselves
     if any(application_mode(layer.kind) == "self" and literal(layer.arg("include_preprocessing")) is not False
@@ -39,7 +77,8 @@ class UnnormalizedImageInput(Rule):
     what = """
 Flags `model.fit(x, ...)` when `x` comes from `keras.datasets.{cifar10,cifar100,mnist,fashion_mnist}.load_data()`
 unchanged (slicing, `astype`, `reshape` keep it raw) and neither the data (`x / 255.`, a scaler, any
-arithmetic) nor the model (`Rescaling`, `Normalization`, a `Lambda`, scaling code in `call()`) scales it.
+arithmetic) nor the model (`Rescaling`, `Normalization`, a `Lambda`, scaling code in `call()`, a
+`BatchNormalization` or `LayerNormalization` before its first layer with weights) scales it.
 """
     why = """
 Pixels in 0..255 make the first layer's pre-activations hundreds of times larger than the
