@@ -48,8 +48,16 @@ def model_holds(ctx: FileContext, key: str, kinds: str = "BatchNorm/Dropout", _d
 
 
 def _holds(ctx: FileContext, key: str, wanted: frozenset[str], _depth: int) -> bool | None:
+    name = key.rsplit(".", 1)[-1]
+    values = _assignments(ctx).get(name, [])
+    if not values and "." in key:  # model.decode(z), self.teacher.normalize_input(x): what the receiver holds
+        return _holds(ctx, key.rsplit(".", 1)[0], wanted, _depth)
     verdicts = []
-    for value in _assignments(ctx).get(key.rsplit(".", 1)[-1], []):
+    for value in values:
+        moved = unwrap(value)  # model = model.to(device): the same module, not a verdict of its own
+        if KIND[type(moved)] in (cst.Name, cst.Attribute) and (dotted(moved) or "").rsplit(".", 1)[-1] == name \
+                and moved is not value:
+            continue
         verdicts.append(_value_holds(ctx, value, wanted, _depth))
     if any(v is True for v in verdicts):
         return True

@@ -94,6 +94,11 @@ _NOT_FORWARD = frozenset({
     "reset_parameters", "reset_running_stats", "to_empty", "register_module", "get_buffer", "set_submodule",
     "get_extra_state", "set_extra_state", "compile",
 })
+# the first word of a module's methods that set it up or read it, never run it: model.get_classifier(),
+# model.reset_classifier(10), model.set_grad_checkpointing(), model_ema.update(model), model.load_pretrained(path)
+_SETUP_VERBS = frozenset({"get", "set", "reset", "init", "initialize", "register", "load", "save", "export", "freeze",
+                          "unfreeze", "count", "print", "summarize", "prepare", "fuse", "convert", "update", "copy",
+                          "enable", "disable", "zero", "num", "no", "group", "is", "has"})
 # calls of these builtins make data, never a model: ``seen_modules = set()``
 _DATA_BUILTINS = frozenset({"set", "dict", "list", "tuple", "frozenset", "str", "int", "float", "bool", "len", "sorted",
                             "range", "enumerate", "zip", "open", "repr", "format", "vars", "sum", "min", "max"})
@@ -293,7 +298,10 @@ class _Walker:
         if not isinstance(value, cst.Call):
             return False
         func = value.func
-        if self.names.torch_module(func) is not None or self.names.is_ddp(func):
+        kind = self.names.torch_module(func)
+        if kind is not None and kind.endswith("Loss"):
+            return False  # criterion = nn.CrossEntropyLoss(): a module, but not a model that runs in a mode
+        if kind is not None or self.names.is_ddp(func):
             return True
         canon = self.names.canonical(func) or ""
         if canon.startswith("torchvision.models.") or canon.endswith("AveragedModel"):
@@ -485,8 +493,10 @@ class _Walker:
         key = self.key(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
         if key is None or self._probe(call):
             return
-        if isinstance(func, cst.Attribute) and (func.attr.value in _NOT_FORWARD or func.attr.value.endswith("_")):
-            return  # a method that does not run the module, or an in-place tensor operation (weight.normal_())
+        if isinstance(func, cst.Attribute) and (func.attr.value in _NOT_FORWARD or func.attr.value.endswith("_")
+                                                or func.attr.value.split("_", 1)[0] in _SETUP_VERBS):
+            return  # a method that does not run the module (model.get_classifier(), model_ema.update(model)), or an
+            # in-place tensor operation (weight.normal_())
         if self.is_model(key) and not self._not_a_model(func, key):
             self.forward(key, call)
 
