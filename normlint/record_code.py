@@ -583,7 +583,7 @@ def _normlint_lint_index_CallSite():
     }
 
 
-def _normlint_lint_index_FileIndex(f0, f1, f2, f3, f4, f5, f6, f7):
+def _normlint_lint_index_FileIndex(f0, f1, f2, f3, f4, f5, f6, f7, f8):
     def __init__(
         self,
         imports=MISSING,
@@ -591,6 +591,7 @@ def _normlint_lint_index_FileIndex(f0, f1, f2, f3, f4, f5, f6, f7):
         aliases=MISSING,
         assignments=MISSING,
         derived=MISSING,
+        iterated=MISSING,
         classes=MISSING,
         functions=MISSING,
         calls=MISSING,
@@ -600,19 +601,20 @@ def _normlint_lint_index_FileIndex(f0, f1, f2, f3, f4, f5, f6, f7):
         self.aliases = f2() if aliases is MISSING else aliases
         self.assignments = f3() if assignments is MISSING else assignments
         self.derived = f4() if derived is MISSING else derived
-        self.classes = f5() if classes is MISSING else classes
-        self.functions = f6() if functions is MISSING else functions
-        self.calls = f7() if calls is MISSING else calls
+        self.iterated = f5() if iterated is MISSING else iterated
+        self.classes = f6() if classes is MISSING else classes
+        self.functions = f7() if functions is MISSING else functions
+        self.calls = f8() if calls is MISSING else calls
 
     def __eq__(self, other):
         if other.__class__ is not self.__class__:
             return NotImplemented
         return (
-            self.imports, self.bind_counts, self.aliases, self.assignments, self.derived, self.classes,
-            self.functions, self.calls,
+            self.imports, self.bind_counts, self.aliases, self.assignments, self.derived, self.iterated,
+            self.classes, self.functions, self.calls,
         ) == (
-            other.imports, other.bind_counts, other.aliases, other.assignments, other.derived, other.classes,
-            other.functions, other.calls,
+            other.imports, other.bind_counts, other.aliases, other.assignments, other.derived, other.iterated,
+            other.classes, other.functions, other.calls,
         )
 
     return {
@@ -1057,9 +1059,33 @@ CODE = {
         _normlint_lint_index_CallSite,
     ),
     'normlint.lint.index.FileIndex': (
-        (('imports', 'bind_counts', 'aliases', 'assignments', 'derived', 'classes', 'functions', 'calls'),
-         ('factory', 'factory', 'factory', 'factory', 'factory', 'factory', 'factory', 'factory'),
-         ('imports', 'bind_counts', 'aliases', 'assignments', 'derived', 'classes', 'functions', 'calls'),
+        (('imports',
+          'bind_counts',
+          'aliases',
+          'assignments',
+          'derived',
+          'iterated',
+          'classes',
+          'functions',
+          'calls'),
+         ('factory',
+          'factory',
+          'factory',
+          'factory',
+          'factory',
+          'factory',
+          'factory',
+          'factory',
+          'factory'),
+         ('imports',
+          'bind_counts',
+          'aliases',
+          'assignments',
+          'derived',
+          'iterated',
+          'classes',
+          'functions',
+          'calls'),
          True,
          False,
          False),

@@ -73,6 +73,9 @@ def names_in(expr: cst.CSTNode) -> set[str]:
     return out
 
 
+_NUMPY = frozenset({"np", "numpy", "math"})
+
+
 class DataScaling:
     """Scaled names of one file (computed once, on first use)."""
 
@@ -86,13 +89,14 @@ class DataScaling:
         return [*index.assignments.get(name, []), *index.derived.get(name, [])]
 
     def name_scaled(self, name: str, _depth: int = 0) -> bool:
-        """A value the name is bound to scales, or reads a scaled name (asked on demand, remembered)."""
+        """A value the name is bound to scales, or reads a scaled name (asked on demand, remembered); a
+        loop's name is scaled when what it iterates is (``for images, _ in train_ds.take(1)``)."""
         if name in self._memo:
             return self._memo[name]
         self._memo[name] = False  # a cycle (x = f(x)) adds nothing
         result = False
         if _depth < 8:
-            for value in self._values(name):
+            for value in [*self._values(name), *self.ctx.index.iterated.get(name, [])]:
                 if self._scales(value) or any(self.name_scaled(n, _depth + 1) for n in names_in(value) - {name}):
                     result = True
                     break
@@ -129,7 +133,19 @@ class DataScaling:
             base = base.value
         if not isinstance(base, cst.Name) or self.is_scaled(expr):
             return False
-        return self.bound_here(base.value)
+        return self.bound_here(base.value) and not self.made_up(base.value)
+
+    def made_up(self, name: str, _depth: int = 0) -> bool:
+        """Every value the name is bound to is made from literals by NumPy (a plotting grid of
+        ``np.meshgrid(np.linspace(...))``, ``np.c_[...]``, random numbers): no data that needed scaling."""
+        values = self._values(name)
+        if not values or _depth > 8:
+            return False
+        for value in values:
+            for used in names_in(value) - _NUMPY:
+                if used == name or not self.made_up(used, _depth + 1):
+                    return False
+        return True
 
 
 GENERATOR_SCALING = ("rescale", "preprocessing_function", "samplewise_center", "samplewise_std_normalization",

@@ -103,6 +103,8 @@ class FileIndex:
     # names bound by unpacking (``(x_train, y_train), _ = load_data()``) or augmented (``x /= 255``): the
     # value they came from (the whole right-hand side / the augmented statement)
     derived: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
+    # names a loop binds (``for x, y in train_ds``, comprehensions too): what it iterates
+    iterated: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
     classes: dict[str, cst.ClassDef] = field(default_factory=dict)
     functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
     calls: list[CallSite] = field(default_factory=list)
@@ -204,6 +206,9 @@ def _bound(index: FileIndex, node: cst.CSTNode, t: type) -> None:
         index.assignments.setdefault(node.target.value, []).append(node.value)  # type: ignore[attr-defined]
     elif t is cst.AugAssign and kind(node.target) is cst.Name:  # type: ignore[attr-defined]
         index.derived.setdefault(node.target.value, []).append(node)  # type: ignore[attr-defined]
+    elif t is cst.For or t is cst.CompFor:  # for images, masks in train_ds.take(2): what they came from
+        for name in _target_names(node.target):  # type: ignore[attr-defined]
+            index.iterated.setdefault(name, []).append(node.iter)  # type: ignore[attr-defined]
 
 
 def build_index(module: cst.Module) -> FileIndex:
