@@ -164,3 +164,67 @@ def test_nl701_a_batchnormalization_before_the_first_dense_standardizes_raw_pixe
     # what the first Dense gets: each input feature at mean 0 and unit variance, not 0-255 (mean ~127, std ~74)
     assert abs(out.mean()) < 0.01 and abs(out.std(0).mean() - 1) < 0.01
     assert pixels.mean() > 100 and pixels.std(0).mean() > 60
+
+
+BUILT_IN_CALL = """
+import keras
+from keras import layers
+
+
+class Block(layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(8)
+
+    def call(self, x):
+        y = self.dense(x)
+        return {built}
+"""
+
+
+def _fit_block(source: str) -> int:
+    """Train a model around the program's Block; the number of weights it ends with."""
+    from keras import layers
+
+    scope: dict = {}
+    exec(compile(source, "block.py", "exec"), scope)  # noqa: S102 - the test's own program
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, layers.Dense(1)(scope["Block"]()(inputs)))
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((64, 8), "float32"), rng.random((64, 1), "float32"), epochs=2, batch_size=16, verbose=0)
+    return len(model.trainable_weights)
+
+
+def test_nl401_a_layer_with_variables_built_in_call_fails_where_a_stateless_one_is_only_wasteful():
+    stateless = BUILT_IN_CALL.format(built="layers.Reshape((8,))(layers.Add()([x, layers.Activation('relu')(y)]))")
+    for built in ("layers.Dense(8)(y)", "layers.Dropout(0.5)(y)"):
+        source = BUILT_IN_CALL.format(built=built)
+        assert [f.code for f in lint_source(source, "block.py")] == ["NL401"]
+        with pytest.raises(ValueError, match="singleton"):  # fit() traces call(); a new variable each trace
+            _fit_block(source)
+    assert [f.code for f in lint_source(stateless, "block.py")] == []
+    assert _fit_block(stateless) == 4  # the Block's Dense and the head: nothing built in call() to lose
+
+
+def test_nl401_leaves_alone_only_layers_that_hold_no_variables():
+    from keras import layers
+
+    from normlint.lint.keras_api import STATELESS_LAYERS
+
+    x1, x2, x3 = np.ones((2, 8, 4), "float32"), np.ones((2, 8, 8, 4), "float32"), np.ones((2, 4, 4, 4, 4), "float32")
+    args = {"Reshape": ((32,),), "Permute": ((2, 1),), "RepeatVector": (3,), "Dot": (2,), "Resizing": (4, 4),
+            "CenterCrop": (4, 4), "Rescaling": (1 / 255,), "Activation": ("relu",), "Lambda": (lambda t: t * 2,)}
+    pooled = ("AveragePooling", "AvgPool")
+    for name in sorted(STATELESS_LAYERS):
+        cls = getattr(layers, name)
+        rank = name[-2:] if name[-2:] in ("1D", "2D", "3D") else ""
+        x = {"1D": x1, "2D": x2, "3D": x3, "": x1}[rank]
+        layer = cls(*args.get(name, (2,) if name.startswith(pooled) else ()))
+        if name == "RepeatVector":
+            x = np.ones((2, 4), "float32")
+        layer([x, x] if name in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot") else x)
+        assert not layer.variables, name
+    dropout = layers.Dropout(0.5)
+    dropout(x1)
+    assert dropout.variables  # its seed generator: built in call(), it fails like a layer with weights

@@ -48,6 +48,20 @@ MODEL_CLASSES = frozenset({"Model", "Sequential", "Functional"})
 # Base classes a user subclasses to write a layer or a model.
 SUBCLASS_BASES = frozenset({"Layer", "Model", "Sequential"})
 
+# Layers that hold no variables (no weights, no seed generator): built inside call() they are only wasteful,
+# where a layer with variables fails under fit()'s tf.function or trains fresh weights every step
+# (tests/test_rule_claims.py builds each on an input and counts its variables)
+STATELESS_LAYERS = frozenset(
+    """
+Activation ReLU Softmax LeakyReLU ELU Identity Add Subtract Multiply Average Maximum Minimum Concatenate Dot Reshape
+Flatten Permute RepeatVector Masking Cropping1D Cropping2D Cropping3D ZeroPadding1D ZeroPadding2D ZeroPadding3D
+UpSampling1D UpSampling2D UpSampling3D MaxPooling1D MaxPooling2D MaxPooling3D MaxPool1D MaxPool2D MaxPool3D
+AveragePooling1D AveragePooling2D AveragePooling3D AvgPool1D AvgPool2D AvgPool3D GlobalAveragePooling1D
+GlobalAveragePooling2D GlobalAveragePooling3D GlobalAvgPool1D GlobalAvgPool2D GlobalAvgPool3D GlobalMaxPooling1D
+GlobalMaxPooling2D GlobalMaxPooling3D GlobalMaxPool1D GlobalMaxPool2D GlobalMaxPool3D Resizing Rescaling CenterCrop
+UnitNormalization ActivityRegularization Lambda
+""".split()
+)
 DROPOUT = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout"})
 BATCHNORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 CONV = frozenset(

@@ -713,13 +713,21 @@ class _Walker:
 
     def _eval_path(self) -> str | None:
         """The evaluate/predict-named function of the file the forward runs in, the innermost first; a
-        function named for training nearer to it (``eval_linear`` calling ``train``) says it trains."""
+        function named for training nearer to it (``eval_linear`` calling ``train``) says it trains, and a
+        method of a TestCase says it tests."""
         for fn in reversed(self.stack):
+            if self._test_case_method(fn):
+                return None  # a unittest TestCase's helper (run_backbone_test): the test's calls, no evaluation
             if is_eval_name(fn.name.value):
                 return fn.name.value
             if is_train_name(fn.name.value):
                 return None
         return None
+
+    def _test_case_method(self, fn: cst.FunctionDef) -> bool:
+        """A method of a class that extends a ``...TestCase`` (unittest, absl, tf.test, Django)."""
+        cls = self.class_of.get(id(fn))
+        return cls is not None and any((dotted(base.value) or "").endswith("TestCase") for base in cls.bases)
 
     def _revert(self, key: str, call: cst.Call, setting: _Setting) -> None:
         """A training forward in eval mode: left by an earlier pass of a loop that holds both?"""

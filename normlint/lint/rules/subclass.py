@@ -10,7 +10,7 @@ from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext
 from normlint.lint.graph import Application
-from normlint.lint.keras_api import LAYER_CLASSES, MODEL_CLASSES, STAT_NORMS
+from normlint.lint.keras_api import LAYER_CLASSES, MODEL_CLASSES, STAT_NORMS, STATELESS_LAYERS
 from normlint.lint.kinds import is_batchnorm, is_torch
 from normlint.lint.torch_api import STATEFUL_MODULES
 from normlint.lint.rules import patterns
@@ -70,8 +70,9 @@ Flags a Keras layer (or `Model`/`Sequential`) constructed inside the `call()` me
 subclasses `keras.layers.Layer`, `keras.Model` or any Keras layer; and a PyTorch module that holds
 parameters, buffers or a train/eval behaviour (`nn.Conv2d`, `nn.Linear`, `nn.BatchNorm2d`, `nn.Dropout`,
 `nn.LSTM`, `nn.Sequential`..., or an `nn.Module` class of the file) constructed inside `forward()` of an
-`nn.Module` subclass. Stateless modules (`nn.ReLU()`, `nn.MaxPool2d(2)`, `nn.Flatten()`) built there
-are only wasteful and are not flagged.
+`nn.Module` subclass. Layers and modules that hold no variables (`layers.Add()`, `layers.Reshape(...)`,
+pooling, `layers.Activation(...)`; `nn.ReLU()`, `nn.MaxPool2d(2)`, `nn.Flatten()`) built there are only
+wasteful and are not flagged; Keras's `Dropout` is (its seed generator is a variable).
 """
     why = """
 `call()` runs on every forward pass (and is traced again for every new input signature). A layer built
@@ -157,7 +158,7 @@ changes what it computes (the point of the fix) and the weights a checkpoint hol
             if ctx.names.keras_base(site.cls) is None:
                 return None
             kind = ctx.names.layer_class(site.node.func)
-            return None if kind == "Input" else kind
+            return None if kind == "Input" or kind in STATELESS_LAYERS else kind
         if ctx.names.torch_base(site.cls) is None:
             return None
         kind = ctx.names.torch_module(site.node.func)
