@@ -38,14 +38,12 @@ _EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "validate", "validati
                          "testing", "predict", "prediction", "inference"})
 _WORD = re.compile(r"[a-z]+")
 _TRAIN_WORDS = frozenset({"train", "training", "fit", "finetune", "tune"})
-# receivers read as models when nothing else says so
-_MODEL_NAME = re.compile(r"(?:^|_)(?:model|net|network|module|classifier|encoder|decoder|backbone|generator|"
-                         r"discriminator|teacher|student|ema|resnet|unet|vgg|cnn|mlp)s?(?:_|$|\d)|net$|^(?:G|D|net[GD])$",
-                         re.I)
+# receivers read as models when nothing else says so: a name that holds one of these words
+_MODEL_WORDS = ("model", "net", "network", "module", "classifier", "encoder", "decoder", "backbone", "generator",
+                "discriminator", "teacher", "student", "ema", "resnet", "unet", "vgg", "cnn", "mlp")
+_MODEL_NAME = re.compile(r"(?:^|_)(?:" + "|".join(_MODEL_WORDS) + r")s?(?:_|$|\d)|net$|^(?:G|D|net[GD])$", re.I)
 # the words of a name (``model_path``: model, path; ``netG``: net, g; ``modelOutput``: model, output)
 _NAME_WORDS = re.compile(r"[a-z]+|[A-Z][a-z]*")
-_MODEL_WORDS = frozenset({"model", "net", "network", "module", "classifier", "encoder", "decoder", "backbone", "generator",
-                          "discriminator", "teacher", "student", "ema", "resnet", "unet", "vgg", "cnn", "mlp"})
 # a word before the model word that makes the name a function's: load_model(path), timm.create_model(...)
 _VERBS = frozenset({
     "load", "build", "get", "create", "make", "init", "initialize", "setup", "set", "save", "export", "convert", "wrap",
@@ -91,8 +89,7 @@ _NOT_FORWARD = frozenset({
     "save_pretrained", "update_parameters", "extra_repr", "type", "share_memory", "items", "keys", "values",
     "append", "extend", "numel", "size", "detach", "item", "cpu", "numpy", "tolist", "copy_", "fill_", "zero_",
     "data_ptr", "clone", "save", "load", "train", "eval", "step", "backward", "format", "join", "split",
-    "reset_parameters", "reset_running_stats", "to_empty", "register_module", "get_buffer", "set_submodule",
-    "get_extra_state", "set_extra_state", "compile",
+    "to_empty", "compile",
 })
 # the first word of a module's methods that set it up or read it, never run it: model.get_classifier(),
 # model.reset_classifier(10), model.set_grad_checkpointing(), model_ema.update(model), model.load_pretrained(path)
