@@ -96,6 +96,7 @@ _NOT_FORWARD = frozenset({
 _SETUP_VERBS = frozenset({"get", "set", "reset", "init", "initialize", "register", "load", "save", "export", "freeze",
                           "unfreeze", "count", "print", "summarize", "prepare", "fuse", "convert", "update", "copy",
                           "enable", "disable", "zero", "num", "no", "group", "is", "has"})
+_LITERAL_KINDS = frozenset({cst.SimpleString, cst.Integer, cst.Float})
 # calls of these builtins make data, never a model: ``seen_modules = set()``
 _DATA_BUILTINS = frozenset({"set", "dict", "list", "tuple", "frozenset", "str", "int", "float", "bool", "len", "sorted",
                             "range", "enumerate", "zip", "open", "repr", "format", "vars", "sum", "min", "max"})
@@ -491,7 +492,7 @@ class _Walker:
         if key is None or self._probe(call):
             return
         if isinstance(func, cst.Attribute) and (func.attr.value in _NOT_FORWARD or func.attr.value.endswith("_")
-                                                or func.attr.value.split("_", 1)[0] in _SETUP_VERBS):
+                                                or _sets_up(func.attr.value, call)):
             return  # a method that does not run the module (model.get_classifier(), model_ema.update(model)), or an
             # in-place tensor operation (weight.normal_())
         if self.is_model(key) and not self._not_a_model(func, key):
@@ -760,6 +761,15 @@ class _Walker:
         if self.names.torch_base(cls) is not None or self.names.keras_base(cls) is not None:
             return True
         return any("Lightning" in (dotted(b.value) or "") for b in cls.bases)
+
+
+def _sets_up(method: str, call: cst.Call) -> bool:
+    """A method that sets a module up or reads it (``reset_classifier(10)``, ``update(model)``); a getter only
+    when given no data (``get_classifier()``, where ``get_intermediate_layers(x, n)`` runs the model)."""
+    verb = method.split("_", 1)[0]
+    if verb != "get":
+        return verb in _SETUP_VERBS
+    return all(KIND[type(a.value)] in _LITERAL_KINDS for a in call.args if a.keyword is None)
 
 
 def _bound_names(target: Any) -> Iterator[str]:
