@@ -25,7 +25,7 @@ from typing import Any, Iterator
 from normlint.lint.syntax import cst
 from normlint.records import field, record
 
-from normlint.lint.index import children, descendants, dotted
+from normlint.lint.index import _target_names, children, descendants, dotted
 from normlint.lint.nodes import KIND
 from normlint.lint.names import Names
 from normlint.lint.torch_api import SELF_RETURNING, unwrap
@@ -534,17 +534,17 @@ class _Walker:
                             data[target.value] = data.get(target.value, True) and node.value is not None \
                                 and self._is_data(node.value)
                         else:
-                            for name in _bound_names(target):
+                            for name in _target_names(target):
                                 data[name] = False
                 elif k is cst.For or k is cst.CompFor:
                     tensors = self._yields_tensors(node.iter)
-                    for name in _bound_names(node.target):
+                    for name in _target_names(node.target):
                         data[name] = data.get(name, True) and tensors
                 elif k is cst.WithItem and node.asname is not None:
-                    for name in _bound_names(node.asname.name):
+                    for name in _target_names(node.asname.name):
                         data[name] = False
                 elif k is cst.NamedExpr:
-                    for name in _bound_names(node.target):
+                    for name in _target_names(node.target):
                         data[name] = False
                 if k is not cst.FunctionDef and k is not cst.ClassDef and k is not cst.Lambda:
                     todo.extend(children(node))
@@ -770,18 +770,6 @@ def _sets_up(method: str, call: cst.Call) -> bool:
     if verb != "get":
         return verb in _SETUP_VERBS
     return all(KIND[type(a.value)] in _LITERAL_KINDS for a in call.args if a.keyword is None)
-
-
-def _bound_names(target: Any) -> Iterator[str]:
-    """The names a binding target binds (``a``, ``a, (b, *c)``), not attributes or subscripts."""
-    k = KIND[type(target)]
-    if k is cst.Name:
-        yield target.value
-    elif k is cst.Tuple or k is cst.List:
-        for el in target.elements:
-            yield from _bound_names(el.value)
-    elif k is cst.StarredElement:
-        yield from _bound_names(target.value)
 
 
 def _mode_of(call: cst.Call, method: str) -> str:
