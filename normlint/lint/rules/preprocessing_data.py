@@ -6,6 +6,7 @@ from typing import Iterator
 
 from normlint.lint.syntax import cst
 
+from normlint.lint.index import _target_names
 from normlint.lint.nodes import KIND
 from normlint.lint.context import FileContext, is_literal, keyword, literal
 from normlint.lint.data_scaling import (EVAL_WORDS, GENERATOR_SCALING, SCALING, TRAIN_WORDS, data_arg, generator_scales,
@@ -263,7 +264,7 @@ def _rebound_between(ctx: FileContext, names: set[str], start: cst.CSTNode, end:
         if after and KIND[type(node)] is cst.Assign:
             fresh = not names_in(node.value) & names  # type: ignore[attr-defined]
             for target in node.targets:  # type: ignore[attr-defined]
-                for name in names_in(target.target) & names:
+                for name in set(_target_names(target.target)) & names:  # X[0] = 1 or X.a = 1 rebind no X
                     if fresh:
                         rebound.add(name)
                     else:
