@@ -7,7 +7,7 @@ each where wall-clock rounds on this machine need dozens (bench_ab.py). Printed,
 instructions: Python's start with and without ``site`` (this environment's ``.pth`` files run there),
 ``normlint lint`` on one small file (the start and normlint's imports), ``normlint lint -j 1`` on the
 corpus, and the floor: Python reading and ``compile()``-ing every file of the corpus. ``--against DIR``:
-the corpus run of another checkout (``git worktree add /tmp/old REV``) too, and the ratio. Hash
+the corpus run of another checkout (``git worktree add /tmp/old REV``, byte-compiled here first) too, and the ratio. Hash
 randomization is off (PYTHONHASHSEED=0) so that set and dict orders repeat. What a count does not see:
 memory (page faults, cache misses; a change that only frees memory earlier counts the same) and the
 cost of each instruction, which is what a busy machine raises. Needs valgrind (``apt install valgrind``);
@@ -17,6 +17,7 @@ each corpus run takes ~20x its normal time.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import re
 import shutil
@@ -64,6 +65,9 @@ def main() -> int:
         rows.append(("floor: compile() of every file", instructions(floor_command(corpus, jobs=1), ROOT, cwd)))
         if args.against:
             other = Path(args.against).resolve()
+            # byte-compiled as this checkout is (corpus.bytecode): under PYTHONDONTWRITEBYTECODE=1 a checkout
+            # without bytecode compiles every module at every start, ~15 % of this corpus's count
+            compileall.compile_dir(str(other / "normlint"), quiet=1)
             rows.append((f"  {other}: lint -j 1 CORPUS", instructions([*lint, corpus], other, cwd)))
     print(f"corpus: {corpus}; millions of instructions (cachegrind), Python start included in each")
     for label, count in rows:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import compileall
 import importlib.util
+import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import sysconfig
@@ -103,3 +105,38 @@ else:
 def floor_command(corpus: str, jobs: int | None = None) -> list[str]:
     """The floor program (FLOOR) on ``corpus``, in ``jobs`` processes (default: as many as normlint's workers)."""
     return [sys.executable, "-c", FLOOR, corpus, str(jobs or min(8, len(os.sched_getaffinity(0))))]
+
+
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """A distribution-free interval for the median of ``values`` (the sign test's order statistics): the
+    k-th smallest and k-th largest value, k the largest for which the chance that fewer than k of n values
+    fall below the true median is at most (1 - confidence) / 2. None when n is too small for one (n < 6
+    at 95 %). It assumes only that the rounds are independent draws: it says how far the median of this
+    many rounds may be from the ratio that many more rounds would settle on."""
+    n = len(values)
+    tail = (1 - confidence) / 2
+    k, below = 0, 0.0  # below: P(Binomial(n, 1/2) <= k - 1)
+    while k < n // 2:
+        below_next = below + math.comb(n, k) / 2 ** n
+        if below_next > tail:
+            break
+        k, below = k + 1, below_next
+    if k == 0:
+        return None
+    ordered = sorted(values)
+    return ordered[k - 1], ordered[n - k]
+
+
+def verdict(values: list[float], target: float) -> tuple[str, str]:
+    """("PASS" | "UNDECIDED" | "FAIL", words): PASS when the 95 % interval of the median lies at or under
+    ``target``, FAIL when the median is over it, UNDECIDED between (more rounds decide)."""
+    median = statistics.median(values)
+    interval = median_interval(values)
+    if interval is None:
+        words = f"no 95 % interval from {len(values)} rounds (6 or more give one)"
+        return ("PASS" if median <= target else "FAIL"), words
+    low, high = interval
+    words = f"95 % interval of the median {low:.3f}-{high:.3f}"
+    if high <= target:
+        return "PASS", words
+    return ("UNDECIDED" if median <= target else "FAIL"), words

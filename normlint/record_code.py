@@ -732,7 +732,7 @@ def _normlint_lint_rules_base_Hit(d2, d3):
     }
 
 
-def _normlint_lint_torch_modes_Forward():
+def _normlint_lint_torch_modes_Forward(d9):
     def __init__(
         self,
         node,
@@ -744,6 +744,7 @@ def _normlint_lint_torch_modes_Forward():
         in_module,
         in_training_loop,
         setter,
+        chosen=d9,
     ):
         self.node = node
         self.key = key
@@ -754,6 +755,7 @@ def _normlint_lint_torch_modes_Forward():
         self.in_module = in_module
         self.in_training_loop = in_training_loop
         self.setter = setter
+        self.chosen = chosen
 
     return {
         '__init__': __init__,
@@ -801,12 +803,20 @@ def _normlint_lint_torch_modes__Loop(d2, d3):
     }
 
 
-def _normlint_lint_torch_modes__Setting():
-    def __init__(self, mode, call, sites, loops):
+def _normlint_lint_torch_modes__Setting(d4):
+    def __init__(
+        self,
+        mode,
+        call,
+        sites,
+        loops,
+        trained=d4,
+    ):
         self.mode = mode
         self.call = call
         self.sites = sites
         self.loops = loops
+        self.trained = trained
 
     return {
         '__init__': __init__,
@@ -1136,7 +1146,8 @@ CODE = {
           'eval_path',
           'in_module',
           'in_training_loop',
-          'setter'),
+          'setter',
+          'chosen'),
          ('required',
           'required',
           'required',
@@ -1145,7 +1156,8 @@ CODE = {
           'required',
           'required',
           'required',
-          'required'),
+          'required',
+          'default'),
          ('node',
           'key',
           'text',
@@ -1154,7 +1166,8 @@ CODE = {
           'eval_path',
           'in_module',
           'in_training_loop',
-          'setter'),
+          'setter',
+          'chosen'),
          False,
          False,
          False),
@@ -1183,9 +1196,9 @@ CODE = {
         _normlint_lint_torch_modes__Loop,
     ),
     'normlint.lint.torch_modes._Setting': (
-        (('mode', 'call', 'sites', 'loops'),
-         ('required', 'required', 'required', 'required'),
-         ('mode', 'call', 'sites', 'loops'),
+        (('mode', 'call', 'sites', 'loops', 'trained'),
+         ('required', 'required', 'required', 'required', 'default'),
+         ('mode', 'call', 'sites', 'loops', 'trained'),
          False,
          False,
          False),

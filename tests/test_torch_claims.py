@@ -85,6 +85,47 @@ def test_nl801_no_grad_does_not_switch_batchnorm_or_dropout_off():
     assert torch.allclose(good["first"], good["second"])
 
 
+RECOMPUTE = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.BatchNorm1d(4, momentum=None), nn.Dropout(0.5))
+model[1].running_mean.fill_(-3.0)
+data = [torch.randn(64, 4) + 2.0 for _ in range(4)]
+
+
+@torch.no_grad()
+def recompute_bn(model, batches):
+    model[1].reset_running_stats()
+    model.train()
+    for x in batches:
+        model(x)
+
+
+def mc_dropout(model, x):
+    model.train()
+    with torch.no_grad():
+        return model(x), model(x)
+
+
+recompute_bn(model, data)
+recomputed = model[1].running_mean.clone()
+expected = torch.cat([model[0](x) for x in data]).mean(0).detach()
+first, second = mc_dropout(model, data[0])
+"""
+
+
+def test_nl801_training_mode_chosen_on_purpose_recomputes_statistics():
+    # model.train() right before a no_grad() forward, nothing trained in between: batch statistics and
+    # dropout on purpose (torch.optim.swa_utils.update_bn, Monte Carlo dropout): no finding
+    assert _codes(RECOMPUTE) == []
+    ran = _run(RECOMPUTE)
+    # what it is for: the running mean is recomputed from the data (momentum=None: their plain average),
+    # and two passes of the same input sample two different dropout masks
+    assert torch.allclose(ran["recomputed"], ran["expected"], atol=1e-5)
+    assert not torch.allclose(ran["first"], ran["second"])
+
+
 TRAIN_LOOP = """
 import torch
 import torch.nn as nn

@@ -105,6 +105,9 @@ _DATA_KINDS = frozenset({cst.SimpleString, cst.ConcatenatedString, cst.Formatted
                          cst.Imaginary, cst.Dict, cst.List, cst.Set, cst.Tuple, cst.ListComp, cst.SetComp, cst.DictComp,
                          cst.GeneratorExp, cst.BinaryOperation, cst.Comparison, cst.UnaryOperation})
 # calls that change a mode, switch gradients off or take a training step
+# calls handed a model that do not train it
+_HARMLESS_WITH_MODEL = frozenset({"copy.deepcopy", "copy.copy", "print", "repr", "str", "len", "id", "type",
+                                  "isinstance", "hasattr", "getattr", "torch.save"})
 _MODE_CALLS = frozenset({"eval", "train", "step", "backward", "no_grad", "inference_mode", "set_grad_enabled",
                          "from_pretrained", "deepcopy"})
 _GRAD_OFF = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
@@ -154,6 +157,9 @@ class Forward:
     in_module: bool  # inside an nn.Module's own method: the outer model's mode decides
     in_training_loop: bool  # the innermost loop around it takes optimizer steps
     setter: cst.CSTNode | None  # the eval()/train() call that set the mode it ran in
+    # training mode chosen on purpose: a train() call in the same function, with no optimizer step, backward
+    # pass or call handed the model since (SWA's update_bn, Monte Carlo dropout)
+    chosen: bool = False
 
 
 @record(eq=False)
@@ -186,6 +192,7 @@ class _Setting:
     call: cst.CSTNode
     sites: tuple[cst.CSTNode, ...]  # the calls that inlined the functions it sits in, outermost first
     loops: tuple[tuple[int, int], ...]  # (id of each enclosing loop, its iteration) when it was set
+    trained: int = 0  # the walker's count of what may have trained a model (``_Walker.trained``) when it was set
 
 
 # the nodes that hold statements: ClassDef and Assign are never under anything else (expressions hold none)
@@ -222,6 +229,9 @@ class _Walker:
         self.stack: list[cst.FunctionDef] = []
         self.loops: list[_Loop] = []
         self.events = 0
+        # what may have trained a model so far: optimizer steps, backward passes, and calls of functions the
+        # walk cannot see into that were handed a model (train_one_epoch(model, ...) from another module)
+        self.trained = 0
         self.aliases: dict[str, str] = {}
         self.returned: _Setting | None = None
         self.returned_model = self.inlined_model = False
@@ -474,9 +484,12 @@ class _Walker:
                 self.set_mode(receiver, _mode_of(call, method), call)
                 return
             if method == "step" and (receiver is None or "sched" not in receiver.lower()):
+                self.trained += 1
                 for loop in self.loops:
                     loop.steps = True
                 return
+            if method == "backward":
+                self.trained += 1
             if receiver == "self" and self.stack:
                 cls = self.class_of.get(id(self.stack[-1]))
                 target = self.methods.get(id(cls), {}).get(method) if cls is not None else None
@@ -488,6 +501,8 @@ class _Walker:
             return
         if isinstance(func, cst.Name) and (func.value in self.names.classes or func.value[:1].isupper()):
             return  # Net(...) constructs; a model's forward is a call of an instance
+        if self._hands_over_model(call):
+            self.trained += 1  # fit(model, loader) from elsewhere: it may train the model
         key = self.key(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
         if key is None or self._probe(call):
             return
@@ -497,6 +512,17 @@ class _Walker:
             # in-place tensor operation (weight.normal_())
         if self.is_model(key) and not self._not_a_model(func, key):
             self.forward(key, call)
+
+    def _hands_over_model(self, call: cst.Call) -> bool:
+        """A call of a function the walk does not follow that is given a model (not its parameters or
+        outputs): ``train_one_epoch(model, loader, opt)``, ``trainer.fit(net)``. Copies and printing are not."""
+        if (self.names.canonical(call.func) or "") in _HARMLESS_WITH_MODEL:
+            return False
+        for a in call.args:
+            key = self.key(a.value) if KIND[type(a.value)] in (cst.Name, cst.Attribute) else None
+            if key is not None and self.is_model(key) and not self._not_a_model(a.value, key):
+                return True
+        return False
 
     def _not_a_model(self, func: cst.BaseExpression, key: str) -> bool:
         """The callee is named like a model and is not one: its first name is an import (``timm.create_model``,
@@ -669,7 +695,7 @@ class _Walker:
         for other in [k for k in self.modes if k.startswith(key + ".")]:
             del self.modes[other]  # model.eval() covers model.backbone too
         loops = tuple((id(loop.node), loop.iteration) for loop in self.loops)
-        self.modes[key] = _Setting(mode, call, tuple(self.sites), loops)
+        self.modes[key] = _Setting(mode, call, tuple(self.sites), loops, self.trained)
 
     def setting(self, key: str) -> _Setting | None:
         """The mode set on ``key`` or on the longest receiver it belongs to (``model`` for ``model.fc``);
@@ -704,8 +730,11 @@ class _Walker:
         if mark not in self.seen_forwards:
             self.seen_forwards.add(mark)
             text = dotted(call.func.value if key != self.key(call.func) else call.func) or key  # type: ignore[attr-defined]
+            # train() here, nothing trained since: training mode on purpose (update_bn, Monte Carlo dropout)
+            chosen = setting is not None and mode == TRAIN and setting.sites == tuple(self.sites) \
+                and setting.trained == self.trained and _is_mode_call(setting.call, "train")
             self.out.forwards.append(Forward(call, key, text, mode, self.grad_off > 0, eval_path, in_module,
-                                             training_loop, setting.call if setting else None))
+                                             training_loop, setting.call if setting else None, chosen))
         if mode == EVAL and setting is not None and not self.grad_off and eval_path is None and not in_module:
             self._revert(key, call, setting)
 
@@ -770,6 +799,11 @@ def _sets_up(method: str, call: cst.Call) -> bool:
     if verb != "get":
         return verb in _SETUP_VERBS
     return all(KIND[type(a.value)] in _LITERAL_KINDS for a in call.args if a.keyword is None)
+
+
+def _is_mode_call(node: Any, method: str) -> bool:  # a CSTNode, told apart by KIND
+    """``model.train()`` (``method`` "train"): a call of that method, whatever its receiver."""
+    return KIND[type(node)] is cst.Call and KIND[type(node.func)] is cst.Attribute and node.func.attr.value == method
 
 
 def _mode_of(call: cst.Call, method: str) -> str:

@@ -68,7 +68,9 @@ are both seen). A copy (`copy.deepcopy`, `AveragedModel`) starts in its original
 
 Stays silent when the file shows the model holds neither BatchNorm nor Dropout, inside an
 `nn.Module`'s own methods (the outer model's mode decides), in Lightning modules (Lightning switches
-modes itself), for a model that the same training loop trains (a GAN's generator run under
+modes itself), for a model put in training mode on purpose (an explicit `model.train()` in the same
+function with no optimizer step, backward pass or call handed the model in between: recomputing
+BatchNorm statistics as SWA's `update_bn` does, Monte Carlo dropout), for a model that the same training loop trains (a GAN's generator run under
 `no_grad()` to feed its discriminator stays in training mode on purpose), for a forward with gradients on
 in a loop that steps an optimizer (a linear probe trained inside `eval_linear()`: a function named for
 training, `train()`, nearer to the forward than the evaluate-named one says the same), for shape checks on
@@ -135,6 +137,8 @@ def evaluate(model, loader):
                 continue  # gradients on, in a loop that steps an optimizer: training, whatever calls it (eval_linear)
             if f.in_training_loop and f.key in trained and f.eval_path is None:
                 continue  # a model the loop trains, run without gradients on purpose (a GAN's generator)
+            if f.chosen:
+                continue  # model.train() just before, nothing trained since: batch statistics on purpose (update_bn)
             if not _holds(ctx, f.key):
                 continue
             flagged.add(id(f.node))
