@@ -250,3 +250,37 @@ def test_nl807_the_second_positional_argument_is_eps():
     from normlint.config import Config
 
     assert "nn.BatchNorm1d(4, momentum=0.2)" in fix_text(ported, "program.py", Config(), unsafe=True).text
+
+
+DROPOUT_IN_FORWARD = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        {made_in_init}
+
+    def forward(self, x):
+        return {applied}(self.fc(x))
+
+
+model = Net()
+model.eval()
+x = torch.randn(4, 8)
+with torch.no_grad():
+    first, second = model(x), model(x)
+"""
+
+
+def test_nl401_a_dropout_built_in_forward_is_never_switched_off_by_eval():
+    built = DROPOUT_IN_FORWARD.format(made_in_init="pass", applied="nn.Dropout(0.5)")
+    fixed = DROPOUT_IN_FORWARD.format(made_in_init="self.drop = nn.Dropout(0.5)", applied="self.drop")
+    found = lint_source(built, "program.py")
+    assert [f.code for f in found] == ["NL401"] and "eval() never switches it off" in found[0].message
+    assert _codes(fixed) == []
+    bad, good = _run(built), _run(fixed)
+    assert not torch.allclose(bad["first"], bad["second"])  # after model.eval(), it still drops at random
+    assert torch.allclose(good["first"], good["second"])

@@ -10,6 +10,7 @@ from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext
 from normlint.lint.graph import Application
+from normlint.lint import keras_api, torch_api
 from normlint.lint.keras_api import LAYER_CLASSES, MODEL_CLASSES, STAT_NORMS, STATELESS_LAYERS
 from normlint.lint.kinds import is_batchnorm, is_torch
 from normlint.lint.torch_api import STATEFUL_MODULES
@@ -141,13 +142,11 @@ changes what it computes (the point of the fix) and the weights a checkpoint hol
         for cls, method, sites in by_class.values():
             hoisted = hoist_fix(ctx, cls, [call for call, _ in sites], method)
             fix, moved = hoisted or (None, [])
-            what = "layer" if method == "call" else "module"
             for call, kind in sites:
                 yield Hit(
                     call,
-                    f"{kind} is built inside {cls.name.value}.{method}(): a new {what}, with new weights, on "
-                    f"every call; build it in __init__(){' or build()' if method == 'call' else ''} and apply "
-                    f"it in {method}()",
+                    f"{kind} is built inside {cls.name.value}.{method}(): {_what_is_new(kind, method)}; build it "
+                    f"in __init__(){' or build()' if method == 'call' else ''} and apply it in {method}()",
                     fix=fix if any(m is call for m in moved) else None,
                 )
 
@@ -170,6 +169,23 @@ changes what it computes (the point of the fix) and the weights a checkpoint hol
             if node is not site.cls and ctx.names.torch_base(node) is not None:
                 return func.value  # a module class of the file
         return None
+
+
+# what a dropout-like layer built in call() holds: no weights, a random state
+_KERAS_RANDOM = keras_api.DROPOUT | {"GaussianDropout", "GaussianNoise"}
+
+
+def _what_is_new(kind: str, method: str) -> str:
+    """What building ``kind`` on every call makes anew: weights for most; for dropout, the random state
+    (Keras: a seed-generator variable, which fit()'s traced call() cannot create) or, in PyTorch, a module
+    that the model's eval() never reaches."""
+    if method == "forward":
+        if kind in torch_api.DROPOUT:
+            return "a new module on every call, outside the model, so model.eval() never switches it off"
+        return "a new module, with new weights, on every call"
+    if kind in _KERAS_RANDOM:
+        return "a new layer, with a new seed-generator variable, on every call"
+    return "a new layer, with new weights, on every call"
 
 
 def _exclusive(a: Application, b: Application) -> bool:
