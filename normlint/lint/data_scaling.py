@@ -12,11 +12,13 @@ stay silent."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from normlint.lint.nodes import KIND
 from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, is_literal, literal
+from normlint.lint.index import _target_names
 from normlint.lint.names import dotted
 
 # Every alternative starts with a literal character, so the regex engine jumps to where one can start (the
@@ -74,6 +76,55 @@ def names_in(expr: cst.CSTNode) -> set[str]:
 
 
 _NUMPY = frozenset({"np", "numpy", "math"})
+_COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
+
+
+def _holds(tree: cst.CSTNode, node: cst.CSTNode) -> bool:
+    """``node`` is ``tree`` or lies in it."""
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        if n is node:
+            return True
+        stack.extend(n.children)
+    return False
+
+
+def _binds(tree: cst.CSTNode, name: str) -> bool:
+    """Some statement or expression in ``tree`` binds ``name`` in the scope ``tree`` runs in (an assignment's
+    or a loop's target, ``with ... as``, ``:=``, an import, a def or class of that name); a function's or a
+    class's body, a lambda and a comprehension are scopes of their own."""
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        k = KIND[type(n)]
+        if k is cst.Assign:
+            if any(name in _target_names(t.target) for t in n.targets):  # type: ignore[attr-defined]
+                return True
+        elif k is cst.AugAssign or k is cst.AnnAssign or k is cst.For or k is cst.NamedExpr:
+            if name in _target_names(n.target):  # type: ignore[attr-defined]
+                return True
+        elif k is cst.WithItem or k is cst.ExceptHandler:
+            asname = n.asname if k is cst.WithItem else n.name  # type: ignore[attr-defined]
+            if asname is not None and name in _target_names(asname.name):
+                return True
+        elif k is cst.Import or k is cst.ImportFrom:
+            if not isinstance(n.names, cst.ImportStar) and any(  # type: ignore[attr-defined]
+                    (a.asname.name.value if a.asname is not None else (dotted(a.name) or "").split(".", 1)[0]) == name
+                    for a in n.names):  # type: ignore[attr-defined]
+                return True
+            if isinstance(n.names, cst.ImportStar):  # type: ignore[attr-defined]
+                return True  # from x import *: anything
+        elif k is cst.FunctionDef or k is cst.ClassDef:
+            if n.name.value == name:  # type: ignore[attr-defined]
+                return True
+            continue
+        elif k is cst.Lambda or k in _COMPREHENSIONS:
+            continue
+        elif k is cst.Global or k is cst.Nonlocal:
+            continue
+        stack.extend(n.children)
+    return False
 
 
 class DataScaling:
@@ -133,19 +184,44 @@ class DataScaling:
             base = base.value
         if not isinstance(base, cst.Name) or self.is_scaled(expr):
             return False
-        return self.bound_here(base.value) and not self.made_up(base.value)
+        return self.bound_here(base.value) and not self.made_up(base.value, at=expr)
 
-    def made_up(self, name: str, _depth: int = 0) -> bool:
+    def made_up(self, name: str, _depth: int = 0, at: cst.CSTNode | None = None) -> bool:
         """Every value the name is bound to is made from literals by NumPy (a plotting grid of
-        ``np.meshgrid(np.linspace(...))``, ``np.c_[...]``, random numbers): no data that needed scaling."""
-        values = self._values(name)
+        ``np.meshgrid(np.linspace(...))``, ``np.c_[...]``, random numbers): no data that needed scaling.
+        ``at``: where the name is read; when one assignment of the module's straight-line code is the only
+        one that can reach it (a notebook that binds ``axes`` to a figure's axes in one cell and to plot
+        limits in the next), only that value counts."""
+        reaching = self.reaching(name, at) if at is not None else None
+        values = [reaching] if reaching is not None else self._values(name)
         if not values or _depth > 8:
             return False
         for value in values:
             for used in names_in(value) - _NUMPY:
-                if used == name or not self.made_up(used, _depth + 1):
+                if used == name or not self.made_up(used, _depth + 1, at=value if reaching is not None else None):
                     return False
         return True
+
+    def reaching(self, name: str, at: cst.CSTNode) -> cst.CSTNode | None:
+        """The value of the module-level assignment that binds ``name`` last before the top-level statement
+        that holds ``at``, when it is the only binding that can reach ``at``: a simple statement of the module
+        (``name = value``, ``a, name = value``), no other binding of the name in the statements after it
+        nor in the statement that holds ``at`` (a function's body is its own scope: None there)."""
+        body = list(self.ctx.module.body)
+        here = next((i for i, stmt in enumerate(body) if _holds(stmt, at)), None)
+        if here is None or KIND[type(body[here])] in (cst.FunctionDef, cst.ClassDef) or _binds(body[here], name):
+            return None
+        stmt: Any  # a statement of either tree, told apart by KIND
+        for stmt in reversed(body[:here]):
+            if not _binds(stmt, name):
+                continue
+            if KIND[type(stmt)] is not cst.SimpleStatementLine:
+                return None  # bound in a loop, a branch, a with block: which binding reaches is not straight-line
+            assigns = [small for small in stmt.body if _binds(small, name)]
+            if len(assigns) != 1 or KIND[type(assigns[0])] is not cst.Assign:
+                return None  # x = ...; x += 1 on one line, or an augmented or annotated binding
+            return assigns[0].value
+        return None
 
 
 GENERATOR_SCALING = ("rescale", "preprocessing_function", "samplewise_center", "samplewise_std_normalization",
