@@ -99,6 +99,12 @@ BAD_CELL = "import keras\nm = keras.Sequential([keras.layers.Dropout(0.5), keras
     (["import keras", "m = keras.Sequential([\n    keras.layers.Dropout(0.5),\n    keras.layers.BatchNormalization()])"],
      [(2, 2, "NL101")]),
     (["await something()\n" + BAD_CELL], [(1, 3, "NL101")]),  # IPython's top-level await
+    # a "%" or "!" that opens a line inside brackets, a triple-quoted string or after a backslash is Python
+    # (IPython reads escapes only where a logical line starts): the cell is linted, not refused
+    (["print('Epoch: %03d | Cost: %.4f'\n      %(epoch, cost))\n" + BAD_CELL], [(1, 4, "NL101")]),
+    (["total = 7 \\\n%3\ndoc = \"\"\"\n%not a magic\n!nor this\n\"\"\"\n%matplotlib inline\n" + BAD_CELL],
+     [(1, 9, "NL101")]),
+    (["flag = (a\n        !=b)\n" + BAD_CELL], [(1, 4, "NL101")]),
 ])
 def test_cell_forms(tmp_path: Path, cells, expected):
     path = tmp_path / "nb.ipynb"

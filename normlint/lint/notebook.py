@@ -6,7 +6,9 @@ IPython syntax that is not Python is neutralised line by line, keeping the line 
 back exactly:
 
 - line magics and shell lines (``%matplotlib inline``, ``!pip install x``, ``files = !ls``) become
-  ``pass`` / ``files = None`` at the same indentation; help lines (``obj?``, ``??obj``) likewise;
+  ``pass`` / ``files = None`` at the same indentation; help lines (``obj?``, ``??obj``) likewise; only
+  where a logical line starts, as IPython reads them (``%(epoch, loss))`` continuing a ``print(`` is
+  Python's modulo, and so is a ``%`` line inside a triple-quoted string or after a backslash);
 - a cell magic (``%%bash``, ``%%writefile``) skips its cell, except the ones whose body is Python
   (``%%time``, ``%%timeit``, ``%%capture``, ``%%prun``), whose body is linted;
 - a cell indented as a whole is dedented (IPython's leading-indent cleanup), IPython's top-level
@@ -124,8 +126,13 @@ def _neutralise(lines: list[str]) -> list[str] | None:
     if not any("%" in line or "!" in line or "?" in line for line in out):
         return out  # every form below holds one of these: most cells have none
     i = 0
+    scan = _Scanner()
     while i < len(out):
         line = out[i]
+        if scan.inside:  # a line that continues a bracket, a string or a backslash: ``%(a, b)`` is modulo there
+            scan.read(line)
+            i += 1
+            continue
         m = _ASSIGNED_MAGIC.match(line)
         if m and not line.lstrip().startswith(("%", "!")):
             out[i] = f"{m.group(1)}{m.group(2)} = None"
@@ -136,8 +143,67 @@ def _neutralise(lines: list[str]) -> list[str] | None:
                 i += 1
                 line = out[i]
                 out[i] = f"{indent}pass"
+        scan.read(out[i])
         i += 1
     return out
+
+
+class _Scanner:
+    """Where a cell's lines stand, as IPython sees them: an escape (``%``, ``!``, ``?``) means a magic only
+    at the start of a logical line, not inside brackets, a triple-quoted string or after a backslash."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.quote = ""  # the open triple quote, if any
+        self.continued = False
+
+    @property
+    def inside(self) -> bool:
+        return bool(self.depth or self.quote or self.continued)
+
+    def read(self, line: str) -> None:
+        i, n = 0, len(line)
+        self.continued = False
+        while i < n:
+            if self.quote:
+                end = line.find(self.quote, i)
+                while end > 0 and _escaped(line, end):
+                    end = line.find(self.quote, end + 1)
+                if end < 0:
+                    return
+                i, self.quote = end + len(self.quote), ""
+                continue
+            c = line[i]
+            if c == "#":
+                return
+            if c in "([{":
+                self.depth += 1
+            elif c in ")]}":
+                self.depth = max(self.depth - 1, 0)
+            elif c in "'\"":
+                if line.startswith(c * 3, i):
+                    self.quote, i = c * 3, i + 3
+                    continue
+                end = line.find(c, i + 1)
+                while end > 0 and _escaped(line, end):
+                    end = line.find(c, end + 1)
+                if end < 0:
+                    self.continued = line.rstrip().endswith("\\")
+                    return  # an unclosed one-line string: the compiler says so
+                i = end + 1
+                continue
+            elif c == "\\" and not line[i + 1:].strip():
+                self.continued = True
+                return
+            i += 1
+
+
+def _escaped(line: str, at: int) -> bool:
+    """The character at ``at`` follows an odd number of backslashes."""
+    k = at
+    while k > 0 and line[k - 1] == "\\":
+        k -= 1
+    return (at - k) % 2 == 1
 
 
 def _syntax_problem(text: str, flags: int = _FLAGS) -> tuple[int, int, str] | None:
