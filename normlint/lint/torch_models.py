@@ -54,9 +54,10 @@ def _holds(ctx: FileContext, key: str, wanted: frozenset[str], _depth: int) -> b
         return _holds(ctx, key.rsplit(".", 1)[0], wanted, _depth)
     verdicts = []
     for value in values:
-        moved = unwrap(value)  # model = model.to(device): the same module, not a verdict of its own
-        if KIND[type(moved)] in (cst.Name, cst.Attribute) and (dotted(moved) or "").rsplit(".", 1)[-1] == name \
-                and moved is not value:
+        # model = model.to(device), self.model = model: the same module under its own name, not a verdict of
+        # its own (the other values of the name decide)
+        moved = unwrap(value)
+        if KIND[type(moved)] in (cst.Name, cst.Attribute) and (dotted(moved) or "").rsplit(".", 1)[-1] == name:
             continue
         verdicts.append(_value_holds(ctx, value, wanted, _depth))
     if any(v is True for v in verdicts):
