@@ -284,3 +284,25 @@ def test_nl401_a_dropout_built_in_forward_is_never_switched_off_by_eval():
     bad, good = _run(built), _run(fixed)
     assert not torch.allclose(bad["first"], bad["second"])  # after model.eval(), it still drops at random
     assert torch.allclose(good["first"], good["second"])
+
+
+PLAIN_SEQUENTIAL = """
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10),
+                      nn.LogSoftmax(dim=1))
+images = torch.randn(16, 784)
+with torch.no_grad():
+    in_training_mode = model(images)
+model.eval()
+with torch.no_grad():
+    in_eval_mode = model(images)
+"""
+
+
+def test_nl801_a_sequential_without_batchnorm_or_dropout_computes_the_same_in_either_mode():
+    # NL801 stays silent on such a model (its modules are written in place): eval() would change nothing
+    assert _codes(PLAIN_SEQUENTIAL) == []
+    ran = _run(PLAIN_SEQUENTIAL)
+    assert torch.equal(ran["in_training_mode"], ran["in_eval_mode"])

@@ -83,7 +83,9 @@ def _value_holds(ctx: FileContext, value: cst.BaseExpression, wanted: frozenset[
         if kind in wanted:
             return True
         if kind in ("Sequential", "ModuleList", "ModuleDict"):
-            return _mentions(value, tuple(w.lower() for w in _kinds(wanted).split("/"))) or None
+            if _mentions(value, tuple(w.lower() for w in _kinds(wanted).split("/"))):
+                return True
+            return _members_hold(ctx, value, wanted, depth)
         return False if kind in MODULE_CLASSES else None
     canon = ctx.names.canonical(func) or ""
     if canon.startswith(TORCHVISION_MODELS_PREFIX):
@@ -91,6 +93,27 @@ def _value_holds(ctx: FileContext, value: cst.BaseExpression, wanted: frozenset[
     if isinstance(func, cst.Name) and func.value in ctx.names.classes and func.value not in ctx.names.imports:
         return _class_holds(ctx, func.value, wanted)
     return None
+
+
+def _members_hold(ctx: FileContext, container: cst.Call, wanted: frozenset[str], depth: int) -> bool | None:
+    """False when a Sequential/ModuleList written in place holds only modules the file shows to hold none of
+    ``wanted`` (``nn.Sequential(nn.Linear(784, 128), nn.ReLU(), ...)``); None when any is unknown (``*layers``,
+    an OrderedDict, a helper's result)."""
+    members: list[cst.BaseExpression] = []
+    for a in container.args:
+        if a.star or a.keyword is not None:
+            return None
+        value = a.value
+        if KIND[type(value)] in (cst.List, cst.Tuple):  # nn.ModuleList([...])
+            if any(KIND[type(el)] is not cst.Element for el in value.elements):  # type: ignore[attr-defined]
+                return None
+            members.extend(el.value for el in value.elements)  # type: ignore[attr-defined]
+        else:
+            members.append(value)
+    if not members or depth > 3:
+        return None
+    verdicts = [_value_holds(ctx, m, wanted, depth + 1) for m in members]
+    return False if all(v is False for v in verdicts) else None
 
 
 def _class_holds(ctx: FileContext, name: str, wanted: frozenset[str]) -> bool | None:
