@@ -146,6 +146,45 @@ def evaluate(expr: cst.BaseExpression | None, table: Constants | None = None, de
     return NO_VALUE
 
 
+def dict_keys(expr: cst.BaseExpression | None, table: Constants | None = None, depth: int = 0) -> frozenset[str] | None:
+    """The keys ``**expr`` can hold, when the file shows them all: a dict display with string keys
+    (``{"device": device, "dtype": dtype}``: the values need not be known), ``dict(k=v)``, or a name that
+    every binding gives one of these (a helper's local bound the same way in each function); None otherwise."""
+    if table is None:
+        table = active()
+    if depth > _MAX_DEPTH:
+        return None
+    if isinstance(expr, cst.Name):
+        values = table._assignments.get(expr.value) if table is not None else None
+        if not values or len(values) != table._bind_counts.get(expr.value, 0):  # type: ignore[union-attr]
+            return None
+        keys: set[str] = set()
+        for value in values:
+            found = dict_keys(value, table, depth + 1)
+            if found is None:
+                return None
+            keys |= found
+        return frozenset(keys)
+    if isinstance(expr, cst.Dict):
+        keys = set()
+        for el in expr.elements:
+            if isinstance(el, cst.DictElement):
+                key = evaluate(el.key, table, depth + 1)
+                if not isinstance(key, str):
+                    return None
+                keys.add(key)
+            else:  # {**base, "padding": "same"}
+                inner = dict_keys(el.value, table, depth + 1)
+                if inner is None:
+                    return None
+                keys |= inner
+        return frozenset(keys)
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "dict" \
+            and (table is None or table.value_of("dict") is NO_VALUE) and all(a.keyword is not None for a in expr.args):
+        return frozenset(a.keyword.value for a in expr.args if a.keyword is not None)
+    return None
+
+
 def dict_items(expr: cst.BaseExpression | None, table: Constants | None = None, depth: int = 0
                ) -> dict[str, cst.BaseExpression] | None:
     """``{"momentum": 0.1}`` / ``dict(momentum=0.1)`` / a name holding one: its string keys and value nodes."""

@@ -17,7 +17,7 @@ from typing import Iterator
 from normlint.lint.syntax import cst
 from normlint.records import field, record
 
-from normlint.lint.constants import dict_items
+from normlint.lint.constants import dict_items, dict_keys
 
 _MAX_SEQ = 4096  # items a list may grow to while walked (longer lists are cut, never followed further)
 
@@ -60,6 +60,14 @@ class LayerObj(Value):
         if position is not None and position < len(self.args):
             return self.args[position]
         return None
+
+    def may_hide(self, name: str) -> bool:
+        """``name`` is not given in the open, and the construction passes ``**params`` that the file does not
+        show as a dict (``Conv2D(64, 3, **get_conv_params())``): it may be set there, the default is not known
+        to apply."""
+        node = self.node
+        return name not in self.kwargs and isinstance(node, cst.Call) and any(
+            a.star == "**" and name in (dict_keys(a.value) or (name,)) for a in node.args)
 
     def all_layers(self, _seen: set[int] | None = None) -> Iterator["LayerObj"]:
         seen = _seen if _seen is not None else set()

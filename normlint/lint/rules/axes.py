@@ -287,6 +287,9 @@ then normalizes other numbers and its weights change shape. An axis held in a na
                 continue
             rank = int(rank_match.group(1)) + 2
             fmt_expr = conv.arg("data_format")
+            if (fmt_expr is None and conv.may_hide("data_format")) or (
+                    bn.layer.arg("axis", 0) is None and bn.layer.may_hide("axis")):
+                continue  # Conv2D(..., **params) / BatchNormalization(**bn_params): what they set is not shown
             if fmt_expr is None and isinstance(conv.node, cst.Call) and is_keras1(conv.node, conv.kind):
                 continue  # Keras 1's default dim_ordering came from keras.json ("th" on Theano setups)
             fmt = literal(fmt_expr) if fmt_expr is not None else default_format

@@ -313,6 +313,8 @@ longer loads strictly).
                 continue  # the biased one is built where the BatchNorm is not (if use_bn: ... bias=False / else: ...)
             keyword = "bias" if torch else "use_bias"
             given = layer.arg(keyword, _torch_bias_position(layer.kind) if torch else None)
+            if given is None and layer.may_hide(keyword):
+                continue  # Conv2D(64, 3, **get_conv_params()): the bias switch may be in there
             if literal(given) is False or (not torch and not _activation_is_linear(layer)):
                 continue
             if given is not None and not is_literal(literal(given)):
