@@ -434,7 +434,7 @@ def _normlint_lint_graph_Instance(f1):
     }
 
 
-def _normlint_lint_graph_LayerObj(f2, f3, d4, d5, f6, f7, d8, d9, d10, d11, d12):
+def _normlint_lint_graph_LayerObj(f2, f3, d4, d5, f6, f7, d8, d9, d10, d11, d12, d13):
     def __init__(
         self,
         kind,
@@ -450,6 +450,7 @@ def _normlint_lint_graph_LayerObj(f2, f3, d4, d5, f6, f7, d8, d9, d10, d11, d12)
         tail=d10,
         call_site=d11,
         framework=d12,
+        branch=d13,
     ):
         self.kind = kind
         self.node = node
@@ -464,6 +465,7 @@ def _normlint_lint_graph_LayerObj(f2, f3, d4, d5, f6, f7, d8, d9, d10, d11, d12)
         self.tail = tail
         self.call_site = call_site
         self.framework = framework
+        self.branch = branch
 
     return {
         '__init__': __init__,
@@ -975,7 +977,8 @@ CODE = {
           'output',
           'tail',
           'call_site',
-          'framework'),
+          'framework',
+          'branch'),
          ('required',
           'required',
           'factory',
@@ -984,6 +987,7 @@ CODE = {
           'default',
           'factory',
           'factory',
+          'default',
           'default',
           'default',
           'default',
@@ -1001,7 +1005,8 @@ CODE = {
           'output',
           'tail',
           'call_site',
-          'framework'),
+          'framework',
+          'branch'),
          False,
          False,
          False),

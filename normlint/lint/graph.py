@@ -53,6 +53,9 @@ class LayerObj(Value):
     tail: Tensor | None = None  # Sequential: output of the last layer added so far
     call_site: cst.Call | None = None  # an instance of a class of the file: where it was constructed
     framework: str = "keras"  # "keras", "torch" (torch.nn modules and functional calls), "torchvision"
+    # the branches of ``if`` statements it was built in ((id of the if, which branch), outermost first; a
+    # helper's include its caller's): two built in different branches of one if never meet
+    branch: tuple[tuple[int, int], ...] = ()
 
     def arg(self, name: str, position: int | None = None) -> cst.BaseExpression | None:
         if name in self.kwargs:

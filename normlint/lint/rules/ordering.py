@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, is_literal, literal
-from normlint.lint.index import children
-from normlint.lint.nodes import KIND
 from normlint.lint.graph import Application, LayerObj
 from normlint.lint.keras_api import DENSE
 from normlint.lint.kinds import (batchnorm_word, is_batchnorm, is_biased_projection, is_dropout,
@@ -28,40 +26,15 @@ def batchnorm_applications(ctx: FileContext) -> Iterator[Application]:
             yield app
 
 
-def _branch_path(ctx: FileContext, node: cst.CSTNode) -> tuple[tuple[int, int], ...] | None:
-    """The (id of each ``if`` statement, which of its branches: 0 the body, 1 the ``elif``/``else``) that
-    ``node`` lies in, outermost first; None when the module does not hold it (a layer made by a fix)."""
-    found: dict[int, tuple[tuple[int, int], ...] | None] = ctx.memo.setdefault("branch_paths", {})
-    if id(node) in found:
-        return found[id(node)]
-    result = None
-    stack: list[tuple[Any, tuple[tuple[int, int], ...]]] = [(ctx.module, ())]
-    while stack:
-        n, path = stack.pop()
-        if n is node:
-            result = path
-            break
-        if KIND[type(n)] is cst.If:
-            stack.append((n.test, path))
-            stack.append((n.body, (*path, (id(n), 0))))
-            if n.orelse is not None:
-                stack.append((n.orelse, (*path, (id(n), 1))))
-            continue
-        stack.extend((kid, path) for kid in children(n))
-    found[id(node)] = result
-    return result
-
-
-def built_apart(ctx: FileContext, a: LayerObj, b: LayerObj) -> bool:
+def built_apart(a: LayerObj, b: LayerObj) -> bool:
     """``a`` and ``b`` are constructed in different branches of one ``if`` (``if use_bn: self.fc =
     Linear(n, m, bias=False); self.bn = BatchNorm1d(m)`` / ``else: self.fc = Linear(n, m)``): a run that
     builds one does not build the other, so one cannot feed the other, whatever order the analysis ran
     the branches in."""
-    pa, pb = _branch_path(ctx, a.node), _branch_path(ctx, b.node)
-    if not pa or not pb:
+    if not a.branch or not b.branch:
         return False
-    taken = dict(pa)
-    return any(if_id in taken and taken[if_id] != index for if_id, index in pb)
+    taken = dict(a.branch)
+    return any(if_id in taken and taken[if_id] != index for if_id, index in b.branch)
 
 
 def dropouts_reaching_batchnorm(ctx: FileContext) -> list[tuple[Application, Application, bool]]:
@@ -85,7 +58,7 @@ def dropouts_reaching_batchnorm(ctx: FileContext) -> list[tuple[Application, App
                 if is_batchnorm(layer) or is_other_normalization(layer):
                     continue  # an earlier normalization: what is above it is its question
                 if is_dropout(layer):
-                    if built_apart(ctx, layer, bn.layer):
+                    if built_apart(layer, bn.layer):
                         continue  # if use_bn: ... BatchNorm / else: ... Dropout: never both
                     # by the node that builds it: a helper called three times builds three objects there
                     known = best.get(id(layer.node))
@@ -309,8 +282,6 @@ longer loads strictly).
             layer = producer.layer
             if not is_biased_projection(layer) or is_torch(layer) != torch or id(layer) in flagged:
                 continue
-            if built_apart(ctx, layer, bn.layer):
-                continue  # the biased one is built where the BatchNorm is not (if use_bn: ... bias=False / else: ...)
             keyword = "bias" if torch else "use_bias"
             given = layer.arg(keyword, _torch_bias_position(layer.kind) if torch else None)
             if given is None and layer.may_hide(keyword):
@@ -319,6 +290,8 @@ longer loads strictly).
                 continue
             if given is not None and not is_literal(literal(given)):
                 continue  # the bias switch given as a variable: cannot tell
+            if built_apart(layer, bn.layer):
+                continue  # the biased one is built where the BatchNorm is not (if use_bn: ... bias=False / else: ...)
             flagged.add(id(layer))
             site = layer.call_site or layer.node
             yield Hit(
