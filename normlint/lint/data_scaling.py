@@ -18,7 +18,7 @@ from normlint.lint.nodes import KIND
 from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, is_literal, literal
-from normlint.lint.index import _target_names
+from normlint.lint.index import COMPREHENSIONS, _target_names, children, descendants
 from normlint.lint.names import dotted
 
 # Every alternative starts with a literal character, so the regex engine jumps to where one can start (the
@@ -76,18 +76,6 @@ def names_in(expr: cst.CSTNode) -> set[str]:
 
 
 _NUMPY = frozenset({"np", "numpy", "math"})
-_COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
-
-
-def _holds(tree: cst.CSTNode, node: cst.CSTNode) -> bool:
-    """``node`` is ``tree`` or lies in it."""
-    stack = [tree]
-    while stack:
-        n = stack.pop()
-        if n is node:
-            return True
-        stack.extend(n.children)
-    return False
 
 
 def _binds(tree: cst.CSTNode, name: str) -> bool:
@@ -119,11 +107,11 @@ def _binds(tree: cst.CSTNode, name: str) -> bool:
             if n.name.value == name:  # type: ignore[attr-defined]
                 return True
             continue
-        elif k is cst.Lambda or k in _COMPREHENSIONS:
+        elif k is cst.Lambda or k in COMPREHENSIONS:
             continue
         elif k is cst.Global or k is cst.Nonlocal:
             continue
-        stack.extend(n.children)
+        stack.extend(children(n))
     return False
 
 
@@ -208,7 +196,7 @@ class DataScaling:
         (``name = value``, ``a, name = value``), no other binding of the name in the statements after it
         nor in the statement that holds ``at`` (a function's body is its own scope: None there)."""
         body = list(self.ctx.module.body)
-        here = next((i for i, stmt in enumerate(body) if _holds(stmt, at)), None)
+        here = next((i for i, stmt in enumerate(body) if any(n is at for n in descendants(stmt))), None)
         if here is None or KIND[type(body[here])] in (cst.FunctionDef, cst.ClassDef) or _binds(body[here], name):
             return None
         stmt: Any  # a statement of either tree, told apart by KIND

@@ -59,6 +59,10 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     return out
 
 
+# the expressions that are scopes of their own (their loop names are not the enclosing code's)
+COMPREHENSIONS = frozenset({cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp})
+
+
 def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """``node`` and every node under it (depth first, no recursion: generated code nests deep)."""
     todo = [node]

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 from normlint.lint.syntax import cst
 from normlint.records import field, record
 
-from normlint.lint.index import _target_names, children, descendants, dotted
+from normlint.lint.index import COMPREHENSIONS, _target_names, children, descendants, dotted
 from normlint.lint.nodes import KIND
 from normlint.lint.names import Names
 from normlint.lint.torch_api import SELF_RETURNING, unwrap
@@ -79,7 +79,6 @@ _PLURALS = frozenset(f"{w}s" for w in _MODEL_WORDS if not w.endswith("s"))
 _MODEL_METHODS = frozenset({"eval", "train", "parameters", "named_parameters", "state_dict", "load_state_dict",
                             "modules", "named_modules", "children", "zero_grad", "buffers"})
 _RANDOM = frozenset(f"torch.{f}" for f in ("randn", "rand", "zeros", "ones", "empty", "randint", "full"))
-_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 # methods of a module that do not run it
 _NOT_FORWARD = frozenset({
     "parameters", "named_parameters", "buffers", "named_buffers", "children", "named_children", "modules",
@@ -456,7 +455,7 @@ class _Walker:
                 continue
             if k is cst.Call:
                 todo.append((n, True, comp))
-            inner = comp or k in _COMPREHENSIONS
+            inner = comp or k in COMPREHENSIONS
             todo.extend((k, False, inner) for k in reversed(children(n)))
         for call, comp in order:
             self.in_comprehension = comp
