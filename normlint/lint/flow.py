@@ -511,22 +511,27 @@ class Interpreter:
         t = type(func)  # the value classes have no subclasses: one test each, the commonest first
         if t is Symbol:
             made = self._call_symbol(func.canon, call, pos, kw, arg_values)  # type: ignore[attr-defined]
-            if self._branch and type(made) is LayerObj and made.node is call:
-                made.branch = tuple(self._branch)  # type: ignore[attr-defined]  # built here, in these branches
-            return made
+            return self._stamped(made, call) if self._branch else made
         if t is Bound:
             return self._call_method(func, call, arg_values, pos, kw, env)  # type: ignore[arg-type]
         if t is FuncRef:
             return self.call_function(func, pos, kw)  # type: ignore[arg-type]
         if t is LayerObj:
             return self._apply(func, call, arg_values)  # type: ignore[arg-type]
-        if t is ClassRef or t is Partial:
-            made = self.instantiate(func.node, call, pos, kw) if t is ClassRef else \
-                self._call_partial(func, call, pos, kw, arg_values)  # type: ignore[attr-defined,arg-type]
-            if self._branch and type(made) is LayerObj and (made.node is call or made.call_site is call):
-                made.branch = tuple(self._branch)  # type: ignore[attr-defined]
-            return made
+        if t is ClassRef:
+            made = self.instantiate(func.node, call, pos, kw)  # type: ignore[attr-defined]
+            return self._stamped(made, call) if self._branch else made
+        if t is Partial:
+            made = self._call_partial(func, call, pos, kw, arg_values)  # type: ignore[arg-type]
+            return self._stamped(made, call) if self._branch else made
         return self._opaque(arg_values)
+
+    def _stamped(self, made: Value, call: cst.Call) -> Value:
+        """``made``, marked with the ``if`` branches the walk is in when this call built it (a layer, or an
+        instance of a class of the file); a layer the call only returned keeps its own."""
+        if type(made) is LayerObj and (made.node is call or made.call_site is call):
+            made.branch = tuple(self._branch)  # type: ignore[attr-defined]
+        return made
 
     def _call_partial(self, part: Partial, call: cst.Call, pos, kw, values) -> Value:
         """``Conv = partial(layers.Conv2D, padding="same"); Conv(64)``: a Conv2D with both calls' arguments."""

@@ -70,8 +70,9 @@ Stays silent when the file shows the model holds neither BatchNorm nor Dropout, 
 `nn.Module`'s own methods (the outer model's mode decides), in Lightning modules (Lightning switches
 modes itself), for a model put in training mode on purpose (an explicit `model.train()` in the same
 function with no optimizer step, backward pass or call handed the model in between: recomputing
-BatchNorm statistics as SWA's `update_bn` does, Monte Carlo dropout), for a model that the same training loop trains (a GAN's generator run under
-`no_grad()` to feed its discriminator stays in training mode on purpose), for a forward with gradients on
+BatchNorm statistics as SWA's `update_bn` does, Monte Carlo dropout), for a model that the same
+training loop trains (a GAN's generator run under `no_grad()` to feed its discriminator stays in
+training mode on purpose), for a forward with gradients on
 in a loop that steps an optimizer (a linear probe trained inside `eval_linear()`: a function named for
 training, `train()`, nearer to the forward than the evaluate-named one says the same), for shape checks on
 made-up input (`net(torch.randn(1, 3, 32, 32))`) and in pytest's `test_*` functions.
