@@ -50,6 +50,16 @@ def test_nl803_pytorch_momentum_weighs_the_new_batch():
     assert _run(keras_style)["bn"].running_mean.mean() > 4.0
 
 
+def test_nl803_momentum_one_half_is_the_same_in_both_conventions():
+    source = MOMENTUM.format(momentum=0.5)
+    assert _codes(source) == []  # nothing to port: 1 - 0.5 is 0.5
+    scope = _run(source)
+    batch_mean, running = scope["batch"].mean(0), scope["bn"].running_mean
+    torch_rule = (1 - 0.5) * 0 + 0.5 * batch_mean  # running = (1 - m) * running + m * batch
+    keras_rule = 0.5 * 0 + (1 - 0.5) * batch_mean  # moving = m * moving + (1 - m) * batch
+    assert torch.allclose(running, torch_rule, atol=1e-5) and torch.allclose(running, keras_rule, atol=1e-5)
+
+
 EVALUATE = """
 import torch
 import torch.nn as nn

@@ -643,11 +643,9 @@ class Interpreter:
                 if transform == "Compose":
                     self.flow.pipelines.append(obj)
             return obj
-        if canon.startswith(torch_api.TORCHVISION_MODELS_PREFIX) and canon.rsplit(".", 1)[1][:1].islower():
+        name = torch_api.torchvision_model(canon)
+        if name is not None:
             args, kwargs = kwargs_of(call)
-            name = canon.rsplit(".", 1)[1]
-            if name.startswith("get_") and name != "get_model":
-                return None
             return LayerObj(kind=name, node=call, kwargs=kwargs, args=args, is_model=True, framework="torch",
                             contents=frozenset({"BatchNorm2d", "Dropout"}))
         if self.names.is_ddp(call.func) and pos and isinstance(pos[0], LayerObj):

@@ -94,6 +94,28 @@ def unwrap(expr):
 
 # torchvision.models constructors: every classification model holds BatchNorm or Dropout (most both)
 TORCHVISION_MODELS_PREFIX = "torchvision.models."
+# torchvision.models functions that make no model
+_TORCHVISION_NOT_MODELS = ("get_", "list_")
+_TORCHVISION_WEIGHTS = ("Weights", "WeightsEnum")
+
+
+def torchvision_model(canon: str | None) -> str | None:
+    """The constructor's name when ``canon`` names one that builds a torchvision model: a function or a
+    model class of ``torchvision.models`` or of a module under it (``resnet18``, ``get_model``,
+    ``detection.fasterrcnn_resnet50_fpn``, ``resnet.resnet50``, ``ResNet``); None for the weights enums and
+    what hangs off them (``EfficientNet_B2_Weights.DEFAULT.transforms()`` makes the preprocessing
+    pipeline), ``get_weight`` and ``list_models``."""
+    if canon is None or not canon.startswith(TORCHVISION_MODELS_PREFIX):
+        return None
+    *modules, name = canon[len(TORCHVISION_MODELS_PREFIX):].split(".")
+    if not all(m.islower() for m in modules):  # past a class: ResNet50_Weights.DEFAULT.transforms
+        return None
+    if name[:1].islower() and name.startswith(_TORCHVISION_NOT_MODELS) and name != "get_model":
+        return None
+    if not name[:1].islower() and (name.endswith(_TORCHVISION_WEIGHTS) or name.isupper()):
+        return None
+    return name
+
 
 TRANSFORMS_PREFIXES = ("torchvision.transforms.v2.", "torchvision.transforms.")
 

@@ -15,7 +15,7 @@ from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext
 from normlint.lint.index import descendants, dotted
-from normlint.lint.torch_api import BATCHNORM, DROPOUT, MODULE_CLASSES, TORCHVISION_MODELS_PREFIX, unwrap
+from normlint.lint.torch_api import BATCHNORM, DROPOUT, MODULE_CLASSES, TORCHVISION_MODELS_PREFIX, torchvision_model, unwrap
 
 _WORDS = {"BatchNorm": BATCHNORM, "Dropout": DROPOUT}
 
@@ -88,8 +88,8 @@ def _value_holds(ctx: FileContext, value: cst.BaseExpression, wanted: frozenset[
             return _members_hold(ctx, value, wanted, depth)
         return False if kind in MODULE_CLASSES else None
     canon = ctx.names.canonical(func) or ""
-    if canon.startswith(TORCHVISION_MODELS_PREFIX):
-        return True
+    if canon.startswith(TORCHVISION_MODELS_PREFIX):  # a model, else its weights, their transforms(), list_models()
+        return torchvision_model(canon) is not None
     if isinstance(func, cst.Name) and func.value in ctx.names.classes and func.value not in ctx.names.imports:
         return _class_holds(ctx, func.value, wanted)
     return None

@@ -28,7 +28,7 @@ from normlint.records import field, record
 from normlint.lint.index import COMPREHENSIONS, _target_names, children, descendants, dotted
 from normlint.lint.nodes import KIND
 from normlint.lint.names import Names
-from normlint.lint.torch_api import SELF_RETURNING, unwrap
+from normlint.lint.torch_api import SELF_RETURNING, torchvision_model, unwrap
 
 TRAIN, EVAL, UNKNOWN = "train", "eval", "unknown"
 _MAX_DEPTH = 5
@@ -311,7 +311,7 @@ class _Walker:
         if kind is not None or self.names.is_ddp(func):
             return True
         canon = self.names.canonical(func) or ""
-        if canon.startswith("torchvision.models.") or canon.endswith("AveragedModel"):
+        if torchvision_model(canon) is not None or canon.endswith("AveragedModel"):
             return True
         if isinstance(func, cst.Name) and func.value in self.names.classes and func.value not in self.names.imports:
             return self.names.torch_base(self.names.classes[func.value]) is not None

@@ -35,12 +35,13 @@ class TorchMomentumInKerasConvention(Rule):
     code = "NL803"
     framework = "PyTorch"
     name = "torch-momentum-in-keras-convention"
-    summary = "nn.BatchNorm*(momentum >= 0.5) looks like Keras's convention (0.9 there is 0.1 in PyTorch)."
+    summary = "nn.BatchNorm*(momentum > 0.5) looks like Keras's convention (0.9 there is 0.1 in PyTorch)."
     what = """
 Flags `nn.BatchNorm1d/2d/3d`, `nn.SyncBatchNorm`, `nn.LazyBatchNorm*` and `F.batch_norm` with a
-momentum of 0.5 or more, given by keyword, by position, through a constant name, a `**cfg` dict or a
+momentum above 0.5, given by keyword, by position, through a constant name, a `**cfg` dict or a
 `functools.partial(nn.BatchNorm2d, momentum=...)`. A class of the file that happens to be called
-`BatchNorm2d` is not PyTorch's and is not flagged; `momentum=None` (a cumulative average) is fine.
+`BatchNorm2d` is not PyTorch's and is not flagged; `momentum=None` (a cumulative average) is fine, and so
+is 0.5, which weighs old and new alike in either convention.
 """
     why = """
 PyTorch updates `running = (1 - momentum) * running + momentum * batch`; Keras and TensorFlow update
@@ -84,7 +85,8 @@ is assigned once and read only as `momentum=`.
                 continue
             expr = _momentum(call, kind, offset)
             value = literal(expr)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.5 <= value <= 1:
+            # 0.5 weighs old and new alike in both conventions: nothing to port
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.5 < value <= 1:
                 continue
             new = "0.1" if value == 1 else f"{1 - value:g}"
             in_call = expr is not None and any(a.value is expr for a in call.args)
