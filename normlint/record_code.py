@@ -805,7 +805,7 @@ def _normlint_lint_torch_modes__Loop(d2, d3):
     }
 
 
-def _normlint_lint_torch_modes__Setting(d4):
+def _normlint_lint_torch_modes__Setting(d4, d5):
     def __init__(
         self,
         mode,
@@ -813,12 +813,14 @@ def _normlint_lint_torch_modes__Setting(d4):
         sites,
         loops,
         trained=d4,
+        where=d5,
     ):
         self.mode = mode
         self.call = call
         self.sites = sites
         self.loops = loops
         self.trained = trained
+        self.where = where
 
     return {
         '__init__': __init__,
@@ -1201,9 +1203,9 @@ CODE = {
         _normlint_lint_torch_modes__Loop,
     ),
     'normlint.lint.torch_modes._Setting': (
-        (('mode', 'call', 'sites', 'loops', 'trained'),
-         ('required', 'required', 'required', 'required', 'default'),
-         ('mode', 'call', 'sites', 'loops', 'trained'),
+        (('mode', 'call', 'sites', 'loops', 'trained', 'where'),
+         ('required', 'required', 'required', 'required', 'default', 'default'),
+         ('mode', 'call', 'sites', 'loops', 'trained', 'where'),
          False,
          False,
          False),

@@ -136,6 +136,51 @@ def test_nl801_training_mode_chosen_on_purpose_recomputes_statistics():
     assert not torch.allclose(ran["first"], ran["second"])
 
 
+PRECISE_BN = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.BatchNorm1d(4))
+batches = [torch.randn(64, 4) + 2.0 for _ in range(4)]
+
+
+@torch.no_grad()
+def compute_precise_bn_stats(model, loader):
+    bn = model[1]
+    mean = torch.zeros_like(bn.running_mean)
+    momentum, bn.momentum = bn.momentum, 1.0
+    for x in loader:
+        model(x)
+        mean += bn.running_mean / len(loader)
+    bn.running_mean, bn.momentum = mean, momentum
+
+
+compute_precise_bn_stats(model, batches)
+expected = torch.stack([model[0](x).mean(0) for x in batches]).mean(0)
+switched = nn.Sequential(nn.BatchNorm1d(4)).eval()
+netg, netd = nn.Sequential(nn.Dropout(0.5)).eval(), nn.Sequential(nn.BatchNorm1d(4)).eval()
+
+
+@torch.no_grad()
+def predict(x):
+    return switched(x), netg(x), netd(x)
+
+
+outputs = predict(batches[0])
+"""
+
+
+def test_nl801_precise_bn_and_a_model_switched_where_it_is_built():
+    # pycls's precise BN: momentum 1 and training mode on purpose, each batch's statistics averaged;
+    # `Net().eval()` returns the module itself, in eval mode: no finding for either
+    assert _codes(PRECISE_BN) == []
+    ran = _run(PRECISE_BN)
+    assert torch.allclose(ran["model"][1].running_mean, ran["expected"], atol=1e-5)
+    assert not any(m.training for m in (ran["switched"], ran["netg"], ran["netd"]))
+    x = ran["batches"][0]
+    assert torch.equal(ran["outputs"][1], x)  # Dropout off: the input unchanged
+
+
 TRAIN_LOOP = """
 import torch
 import torch.nn as nn

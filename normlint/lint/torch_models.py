@@ -69,6 +69,10 @@ def _holds(ctx: FileContext, key: str, wanted: frozenset[str], _depth: int) -> b
 
 def _value_holds(ctx: FileContext, value: cst.BaseExpression, wanted: frozenset[str], depth: int) -> bool | None:
     value = unwrap(value)  # Net().to(device)
+    if KIND[type(value)] is cst.IfExp and depth < 4:  # nn.ReLU() if relu else nn.Tanh(): either may be built
+        either = (_value_holds(ctx, value.body, wanted, depth + 1),  # type: ignore[attr-defined]
+                  _value_holds(ctx, value.orelse, wanted, depth + 1))  # type: ignore[attr-defined]
+        return True if True in either else False if either == (False, False) else None
     if not isinstance(value, cst.Call):
         if isinstance(value, (cst.Name, cst.Attribute)) and depth < 3:
             name = dotted(value)

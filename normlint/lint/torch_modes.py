@@ -66,8 +66,12 @@ _DATA_WORDS = frozenset({
     "feat", "feats", "features", "emb", "embedding", "embeddings", "hidden", "act", "acts", "activations", "mask",
     "masks", "sample", "samples", "image", "images", "img", "imgs", "text", "tokens", "labels", "target", "targets",
     "decay", "alpha", "beta", "rate", "momentum", "buf", "buffer", "value", "values", "val", "acc", "step", "steps",
-    "epoch", "lr", "p", "w",
+    "epoch", "lr", "p", "w", "meter", "meters", "timer", "timers", "logger", "loggers", "writer", "tracker", "monitor",
+    "saver", "recorder", "profiler", "callback", "callbacks", "optimizer", "optimizers", "optim", "opt", "scheduler",
+    "sched", "criterion", "lock", "queue",
 })
+# a word right before it that makes the name data's: data_generator, batch_generator, random_generator
+_DATA_QUALIFIERS = frozenset({"data", "batch", "batches", "dataset", "random", "number", "rng", "sample", "samples"})
 # attributes of a module that hold tensors: ``model.fc.weight.norm()`` computes on a tensor, it runs no model
 _TENSOR_ATTRS = frozenset({"weight", "bias", "data", "grad", "running_mean", "running_var", "num_batches_tracked",
                            "weight_g", "weight_v", "in_proj_weight", "in_proj_bias"})
@@ -96,6 +100,8 @@ _SETUP_VERBS = frozenset({"get", "set", "reset", "init", "initialize", "register
                           "unfreeze", "count", "print", "summarize", "prepare", "fuse", "convert", "update", "copy",
                           "enable", "disable", "zero", "num", "no", "group", "is", "has"})
 _LITERAL_KINDS = frozenset({cst.SimpleString, cst.Integer, cst.Float})
+# what a BatchNorm's running statistics are made of: rewriting one of them recomputes the statistics
+_STATISTICS = frozenset({"running_mean", "running_var", "momentum"})
 # calls of these builtins make data, never a model: ``seen_modules = set()``
 _DATA_BUILTINS = frozenset({"set", "dict", "list", "tuple", "frozenset", "str", "int", "float", "bool", "len", "sorted",
                             "range", "enumerate", "zip", "open", "repr", "format", "vars", "sum", "min", "max"})
@@ -116,7 +122,8 @@ _GRAD_OFF = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.
 def model_like(name: str) -> bool:
     """A variable named for a model: ``model``, ``model_ema``, ``teacher_net``, ``netG``, ``resnet``; not a
     function that makes one (``load_model``, ``create_model``, ``trace_module``), data about one
-    (``model_path``, ``net_output``, ``encoder_cfg``) or a collection of them (``seen_modules``)."""
+    (``model_path``, ``net_output``, ``encoder_cfg``), what watches one (``ema_meter``, ``model_optimizer``),
+    a source of data (``data_generator``) or a collection of them (``seen_modules``)."""
     if not _MODEL_NAME.search(name):
         return False
     words = [w.lower() for w in _NAME_WORDS.findall(name)]
@@ -124,6 +131,8 @@ def model_like(name: str) -> bool:
     if at is None:
         return True
     if words[at] in _PLURALS and at == len(words) - 1:
+        return False
+    if at and words[at - 1] in _DATA_QUALIFIERS:
         return False
     return not any(w in _VERBS for w in words[:at]) and not any(w in _DATA_WORDS for w in words[at + 1:])
 
@@ -192,6 +201,7 @@ class _Setting:
     sites: tuple[cst.CSTNode, ...]  # the calls that inlined the functions it sits in, outermost first
     loops: tuple[tuple[int, int], ...]  # (id of each enclosing loop, its iteration) when it was set
     trained: int = 0  # the walker's count of what may have trained a model (``_Walker.trained``) when it was set
+    where: int = 0  # id of the function it was set in (0: the module's own code)
 
 
 # the nodes that hold statements: ClassDef and Assign are never under anything else (expressions hold none)
@@ -239,6 +249,8 @@ class _Walker:
         self._locals: dict[int, dict[str, cst.BaseExpression]] = {}
         self._data_locals: dict[int, frozenset[str]] = {}
         self.seen_forwards: set[tuple[int, str, bool, str | None, bool]] = set()
+        self._recomputes: dict[int, bool] = {}  # function id -> it rewrites BatchNorm's statistics
+        self._module_modes: dict[str, _Setting] = {}
 
     # ------------------------------------------------------------ the file
     def _collect(self) -> None:
@@ -319,6 +331,7 @@ class _Walker:
 
     def run(self) -> Modes:
         self.walk_block(self.module.body)
+        self._module_modes = dict(self.modes)  # what the module's own code left its models in
         for stmt in _top_level(self.module.body):
             if isinstance(stmt, cst.FunctionDef) and stmt.name.value not in self.called:
                 self.enter(stmt, {})
@@ -329,10 +342,11 @@ class _Walker:
         return self.out
 
     def enter(self, fn: cst.FunctionDef, aliases: dict[str, str]) -> None:
-        """A root: nothing in the file calls it, so its receivers start in the mode a new module has."""
+        """A root: nothing in the file calls it, so its receivers start in the mode a new module has, the
+        module's own models in the mode its code left them in (``teacher = Net().eval()``)."""
         if not self._relevant(fn):
             return
-        self.modes = {}
+        self.modes = dict(self._module_modes)
         self.grad_off = 0
         self.loops = []
         cls = self.class_of.get(id(fn))
@@ -665,12 +679,26 @@ class _Walker:
         """``ema = copy.deepcopy(model)`` / ``swa = AveragedModel(model)``: the copy starts in the mode the
         original is in then (both copy the module's ``training`` flags); ``X.from_pretrained(...)`` (Hugging
         Face) starts in eval mode."""
+        kt, kv = KIND[type(target)], KIND[type(value)]
+        if kt in (cst.Tuple, cst.List) and kv in (cst.Tuple, cst.List):  # netg, netd = NetG().eval(), NetD().eval()
+            pairs = list(zip(target.elements, value.elements))  # type: ignore[attr-defined]
+            if len(pairs) == len(value.elements) == len(target.elements) and all(  # type: ignore[attr-defined]
+                    KIND[type(t)] is cst.Element and KIND[type(v)] is cst.Element for t, v in pairs):
+                for t, v in pairs:
+                    self._copied(t.value, v.value)
+            return
         if self.inlined[0] is value:
             key = self.key(target)
             if key is not None and self.inlined_model:
                 self.model_keys.add(key)  # raw = load_raw(path): a model
             if key is not None and self.inlined[1] is not None:
                 self.modes[key] = self.inlined[1]  # net = load_model(path): in the mode the function left it
+            return
+        switched = _switched(value)
+        if switched is not None:  # model = Net().eval(), net = build(cfg).to(device).train(): the mode it was left in
+            key = self.key(target)
+            if key is not None:
+                self.set_mode(key, _mode_of(switched, switched.func.attr.value), switched)  # type: ignore[attr-defined]
             return
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
                 and value.func.attr.value == "from_pretrained":
@@ -694,7 +722,7 @@ class _Walker:
         for other in [k for k in self.modes if k.startswith(key + ".")]:
             del self.modes[other]  # model.eval() covers model.backbone too
         loops = tuple((id(loop.node), loop.iteration) for loop in self.loops)
-        self.modes[key] = _Setting(mode, call, tuple(self.sites), loops, self.trained)
+        self.modes[key] = _Setting(mode, call, tuple(self.sites), loops, self.trained, self._where())
 
     def setting(self, key: str) -> _Setting | None:
         """The mode set on ``key`` or on the longest receiver it belongs to (``model`` for ``model.fc``);
@@ -731,11 +759,40 @@ class _Walker:
             text = dotted(call.func.value if key != self.key(call.func) else call.func) or key  # type: ignore[attr-defined]
             # train() here, nothing trained since: training mode on purpose (update_bn, Monte Carlo dropout)
             chosen = setting is not None and mode == TRAIN and setting.sites == tuple(self.sites) \
-                and setting.trained == self.trained and _is_mode_call(setting.call, "train")
+                and setting.where == self._where() and setting.trained == self.trained \
+                and _is_mode_call(setting.call, "train")
+            if not chosen and mode == TRAIN and (self.grad_off or eval_path):  # precise BN: batch statistics wanted
+                chosen = any(self._recomputes_statistics(fn) for fn in self.stack)
             self.out.forwards.append(Forward(call, key, text, mode, self.grad_off > 0, eval_path, in_module,
                                              training_loop, setting.call if setting else None, chosen))
         if mode == EVAL and setting is not None and not self.grad_off and eval_path is None and not in_module:
             self._revert(key, call, setting)
+
+    def _where(self) -> int:
+        """The function the walk is in (its id; 0 for the module's own code)."""
+        return id(self.stack[-1]) if self.stack else 0
+
+    def _recomputes_statistics(self, fn: cst.FunctionDef) -> bool:
+        """``fn`` rewrites BatchNorm's running statistics: assigns a module's ``running_mean``, ``running_var``
+        or ``momentum``, resets them or changes them in place (pycls's precise BN, ``swa_utils.update_bn``):
+        the forwards it runs in training mode are there to collect batch statistics."""
+        found = self._recomputes.get(id(fn))
+        if found is None:
+            found = False
+            for node in descendants(fn):
+                k = KIND[type(node)]
+                if k is cst.AssignTarget or k is cst.AugAssign:
+                    target = node.target  # bn.momentum = 1.0; momentum, bn.momentum = bn.momentum, 1.0
+                    parts = [e.value for e in target.elements] if KIND[type(target)] in (cst.Tuple, cst.List) else [target]
+                    found = any(KIND[type(t)] is cst.Attribute and t.attr.value in _STATISTICS for t in parts)
+                elif k is cst.Call and KIND[type(node.func)] is cst.Attribute:
+                    method, owner = node.func.attr.value, node.func.value
+                    found = method == "reset_running_stats" or (
+                        method.endswith("_") and KIND[type(owner)] is cst.Attribute and owner.attr.value in _STATISTICS)
+                if found:
+                    break
+            self._recomputes[id(fn)] = found
+        return found
 
     def _eval_path(self) -> str | None:
         """The evaluate/predict-named function of the file the forward runs in, the innermost first; a
@@ -798,6 +855,17 @@ def _sets_up(method: str, call: cst.Call) -> bool:
     if verb != "get":
         return verb in _SETUP_VERBS
     return all(KIND[type(a.value)] in _LITERAL_KINDS for a in call.args if a.keyword is None)
+
+
+def _switched(value: Any) -> cst.Call | None:  # a CSTNode, told apart by KIND
+    """The last ``.eval()``/``.train()`` of a chain of self-returning calls (``Net().eval().to(device)``): the
+    mode the module the chain returns is left in; None when the chain switches none."""
+    while KIND[type(value)] is cst.Call and KIND[type(value.func)] is cst.Attribute \
+            and value.func.attr.value in SELF_RETURNING:
+        if value.func.attr.value in ("eval", "train"):
+            return value
+        value = value.func.value
+    return None
 
 
 def _is_mode_call(node: Any, method: str) -> bool:  # a CSTNode, told apart by KIND

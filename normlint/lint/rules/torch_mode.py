@@ -64,13 +64,16 @@ of the file that call each other (`validate(model)` after `model.eval()` is fine
 load_model(path)` keeps the mode the helper left its model in; a method starts from what its class's
 `__init__` set up), and through loops (an `eval()` in one epoch and a `train()` at the top of the next
 are both seen). A copy (`copy.deepcopy`, `AveragedModel`) starts in its original's mode, a Hugging Face
-`from_pretrained()` model in eval mode.
+`from_pretrained()` model in eval mode, a model switched where it is built (`model = Net().eval()`,
+`netg, netd = NetG().eval(), NetD().eval()`) in that mode; a function nothing in the file calls starts from
+the modes the module's own code left its models in.
 
 Stays silent when the file shows the model holds neither BatchNorm nor Dropout, inside an
 `nn.Module`'s own methods (the outer model's mode decides), in Lightning modules (Lightning switches
 modes itself), for a model put in training mode on purpose (an explicit `model.train()` in the same
 function with no optimizer step, backward pass or call handed the model in between: recomputing
-BatchNorm statistics as SWA's `update_bn` does, Monte Carlo dropout), for a model that the same
+BatchNorm statistics as SWA's `update_bn` does, Monte Carlo dropout; or in a function that rewrites
+BatchNorm's `running_mean`/`running_var`/`momentum` or resets them: precise BN), for a model that the same
 training loop trains (a GAN's generator run under `no_grad()` to feed its discriminator stays in
 training mode on purpose), for a forward with gradients on
 in a loop that steps an optimizer (a linear probe trained inside `eval_linear()`: a function named for
@@ -80,8 +83,9 @@ made-up input (`net(torch.randn(1, 3, 32, 32))`) and in pytest's `test_*` functi
 A call runs a model when its receiver is one: a name the file assigns a module to or calls `.eval()`,
 `.parameters()`... on, else a name for a model (`model`, `model_ft`, `teacher_net`, `netG`). Names that
 hold what a model gives or is described by (`model_output`, `net_out`, `model_path`, `encoder_cfg`,
-`seen_modules`), functions that make one (`load_model(path)`, `timm.create_model(...)`: an import or a
-verb-named function), locals that only ever hold data (`out = model(x)`, a loop over `model.parameters()`),
+`seen_modules`), what watches or feeds one (`ema_meter`, `model_optimizer`, `data_generator`), functions
+that make one (`load_model(path)`, `timm.create_model(...)`: an import or a verb-named function), what
+torchvision's weights give (`Weights.DEFAULT.transforms()`), locals that only ever hold data (`out = model(x)`, a loop over `model.parameters()`),
 tensors read off a module (`model.fc.weight.norm()`) and in-place tensor operations (`weight.normal_()`,
 `ema_p.mul_(decay)`) run none.
 """
