@@ -779,6 +779,7 @@ class _Walker:
         found = self._recomputes.get(id(fn))
         if found is None:
             found = False
+            node: Any  # a CSTNode, told apart by KIND (mypy cannot narrow on it)
             for node in descendants(fn):
                 k = KIND[type(node)]
                 if k is cst.AssignTarget or k is cst.AugAssign:
