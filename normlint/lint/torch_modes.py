@@ -93,6 +93,10 @@ _NOT_FORWARD = frozenset({
     "append", "extend", "numel", "size", "detach", "item", "cpu", "numpy", "tolist", "copy_", "fill_", "zero_",
     "data_ptr", "clone", "save", "load", "train", "eval", "step", "backward", "format", "join", "split",
     "to_empty", "compile",
+    # a tensor's methods: ``model.stride.max()`` reads a buffer (YOLO's strides), it runs no model
+    "max", "min", "sum", "mean", "std", "var", "argmax", "argmin", "abs", "norm", "prod", "all", "any", "long", "int",
+    "bool", "view", "reshape", "squeeze", "unsqueeze", "flatten", "permute", "transpose", "contiguous", "expand",
+    "repeat", "sort", "topk", "sqrt", "exp", "log", "round", "clamp", "gather", "index_select", "nonzero", "unique",
 })
 # the first word of a module's methods that set it up or read it, never run it: model.get_classifier(),
 # model.reset_classifier(10), model.set_grad_checkpointing(), model_ema.update(model), model.load_pretrained(path)
