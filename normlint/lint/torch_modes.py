@@ -97,6 +97,8 @@ _NOT_FORWARD = frozenset({
     "max", "min", "sum", "mean", "std", "var", "argmax", "argmin", "abs", "norm", "prod", "all", "any", "long", "int",
     "bool", "view", "reshape", "squeeze", "unsqueeze", "flatten", "permute", "transpose", "contiguous", "expand",
     "repeat", "sort", "topk", "sqrt", "exp", "log", "round", "clamp", "gather", "index_select", "nonzero", "unique",
+    # a string's: cfg.model_name.lower()
+    "lower", "upper", "strip", "startswith", "endswith", "replace",
 })
 # the first word of a module's methods that set it up or read it, never run it: model.get_classifier(),
 # model.reset_classifier(10), model.set_grad_checkpointing(), model_ema.update(model), model.load_pretrained(path)
@@ -119,6 +121,8 @@ _HARMLESS_WITH_MODEL = frozenset({"copy.deepcopy", "copy.copy", "print", "repr",
                                   "isinstance", "hasattr", "getattr", "torch.save"})
 _MODE_CALLS = frozenset({"eval", "train", "step", "backward", "no_grad", "inference_mode", "set_grad_enabled",
                          "from_pretrained", "deepcopy"})
+# loaders that return (model, ...) with the model in eval mode: OpenAI's CLIP builds it with `model.eval()`
+_EVAL_LOADERS = frozenset({"clip.load"})
 _GRAD_OFF = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
                        "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"})
 
@@ -128,7 +132,7 @@ def model_like(name: str) -> bool:
     function that makes one (``load_model``, ``create_model``, ``trace_module``), data about one
     (``model_path``, ``net_output``, ``encoder_cfg``), what watches one (``ema_meter``, ``model_optimizer``),
     a source of data (``data_generator``) or a collection of them (``seen_modules``)."""
-    if not _MODEL_NAME.search(name):
+    if not _MODEL_NAME.search(name) or (len(name) > 1 and name.isupper()):  # CONFIG.MODEL.NAME: a config key
         return False
     words = [w.lower() for w in _NAME_WORDS.findall(name)]
     at = next((i for i, w in enumerate(words) if w in _MODEL_WORDS or w in _PLURALS or w.endswith("net")), None)
@@ -704,6 +708,12 @@ class _Walker:
             if key is not None:
                 self.set_mode(key, _mode_of(switched, switched.func.attr.value), switched)  # type: ignore[attr-defined]
             return
+        if kt in (cst.Tuple, cst.List) and kv is cst.Call and target.elements \
+                and (self.names.canonical(value.func) or "") in _EVAL_LOADERS:  # type: ignore[attr-defined]
+            key = self.key(target.elements[0].value)  # type: ignore[attr-defined]  # model, preprocess = clip.load()
+            if key is not None:
+                self.set_mode(key, EVAL, value)  # type: ignore[arg-type]
+            return
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
                 and value.func.attr.value == "from_pretrained":
             key = self.key(target)
@@ -850,7 +860,11 @@ class _Walker:
             return False
         if self.names.torch_base(cls) is not None or self.names.keras_base(cls) is not None:
             return True
-        return any("Lightning" in (dotted(b.value) or "") for b in cls.bases)
+        if any("Lightning" in (dotted(b.value) or "") for b in cls.bases):
+            return True
+        # a base from elsewhere (mmseg's BaseSegmentor) and forward()/forward_train(): a module of its own
+        return bool(cls.bases) and any(name == "forward" or name.startswith("forward_")
+                                       for name in self.methods.get(id(cls), {}))
 
 
 def _sets_up(method: str, call: cst.Call) -> bool:

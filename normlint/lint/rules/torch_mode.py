@@ -64,12 +64,13 @@ of the file that call each other (`validate(model)` after `model.eval()` is fine
 load_model(path)` keeps the mode the helper left its model in; a method starts from what its class's
 `__init__` set up), and through loops (an `eval()` in one epoch and a `train()` at the top of the next
 are both seen). A copy (`copy.deepcopy`, `AveragedModel`) starts in its original's mode, a Hugging Face
-`from_pretrained()` model in eval mode, a model switched where it is built (`model = Net().eval()`,
+`from_pretrained()` model and OpenAI's `clip.load()` in eval mode, a model switched where it is built (`model = Net().eval()`,
 `netg, netd = NetG().eval(), NetD().eval()`) in that mode; a function nothing in the file calls starts from
 the modes the module's own code left its models in.
 
 Stays silent when the file shows the model holds neither BatchNorm nor Dropout, inside an
-`nn.Module`'s own methods (the outer model's mode decides), in Lightning modules (Lightning switches
+`nn.Module`'s own methods (the outer model's mode decides; a class whose base comes from elsewhere counts
+when it has `forward()` or `forward_*()`: mmseg's segmentors), in Lightning modules (Lightning switches
 modes itself), for a model put in training mode on purpose (an explicit `model.train()` in the same
 function with no optimizer step, backward pass or call handed the model in between: recomputing
 BatchNorm statistics as SWA's `update_bn` does, Monte Carlo dropout; or in a function that rewrites
@@ -85,7 +86,8 @@ A call runs a model when its receiver is one: a name the file assigns a module t
 hold what a model gives or is described by (`model_output`, `net_out`, `model_path`, `encoder_cfg`,
 `seen_modules`), what watches or feeds one (`ema_meter`, `model_optimizer`, `data_generator`), functions
 that make one (`load_model(path)`, `timm.create_model(...)`: an import or a verb-named function), what
-torchvision's weights give (`Weights.DEFAULT.transforms()`), locals that only ever hold data (`out = model(x)`, a loop over `model.parameters()`),
+torchvision's weights give (`Weights.DEFAULT.transforms()`), configuration keys in capitals
+(`CONFIG.MODEL.NAME`), locals that only ever hold data (`out = model(x)`, a loop over `model.parameters()`),
 tensors read off a module (`model.fc.weight.norm()`) and in-place tensor operations (`weight.normal_()`,
 `ema_p.mul_(decay)`) run none.
 """
