@@ -708,9 +708,10 @@ class _Walker:
             if key is not None:
                 self.set_mode(key, _mode_of(switched, switched.func.attr.value), switched)  # type: ignore[attr-defined]
             return
-        if kt in (cst.Tuple, cst.List) and kv is cst.Call and target.elements \
+        unpacked: Any = target  # model, preprocess = clip.load(name)
+        if kt in (cst.Tuple, cst.List) and kv is cst.Call and unpacked.elements \
                 and (self.names.canonical(value.func) or "") in _EVAL_LOADERS:  # type: ignore[attr-defined]
-            key = self.key(target.elements[0].value)  # type: ignore[attr-defined]  # model, preprocess = clip.load()
+            key = self.key(unpacked.elements[0].value)
             if key is not None:
                 self.set_mode(key, EVAL, value)  # type: ignore[arg-type]
             return
