@@ -6,8 +6,8 @@ assignments instead of the layer flow: a name is *scaled* when a value it is bou
 an unpacking, ``x /= 255``) scales (``/ 255``, ``* (1/255)``, ``/ 127.5 - 1``, ``- mean``, ``/ std``, a
 ``Rescaling``/``Normalization`` layer applied, ``preprocess_input``, ``scaler.transform``, a function of
 the file that scales, called or handed to ``.map(...)``, an ``ImageDataGenerator(rescale=...)`` flow) or
-reads a scaled name. What the text does not show (a helper of another module) is unknown, and the rules
-stay silent."""
+reads a scaled name; a list is scaled when what is appended to it is (``patches.append(patch / 255.)``).
+What the text does not show (a helper of another module) is unknown, and the rules stay silent."""
 
 from __future__ import annotations
 
@@ -122,6 +122,7 @@ class DataScaling:
         self.ctx = ctx
         self._memo: dict[str, bool] = {}
         self._functions: set[str] | None = None
+        self._added: dict[str, list[cst.CSTNode]] | None = None
 
     def _values(self, name: str) -> list[cst.CSTNode]:
         index = self.ctx.index
@@ -135,12 +136,23 @@ class DataScaling:
         self._memo[name] = False  # a cycle (x = f(x)) adds nothing
         result = False
         if _depth < 8:
-            for value in [*self._values(name), *self.ctx.index.iterated.get(name, [])]:
+            for value in [*self._values(name), *self.ctx.index.iterated.get(name, []), *self.added(name)]:
                 if self._scales(value) or any(self.name_scaled(n, _depth + 1) for n in names_in(value) - {name}):
                     result = True
                     break
         self._memo[name] = result
         return result
+
+    def added(self, name: str) -> list[cst.CSTNode]:
+        """What ``name.append(x)``, ``.extend(xs)`` and ``.insert(i, x)`` put in the list ``name`` (patches
+        scaled one by one in a loop, then ``np.array(patches)``)."""
+        if self._added is None:
+            self._added = {}
+            for site, receiver in method_calls(self.ctx, "append", "extend", "insert"):
+                args = [a.value for a in site.node.args if a.keyword is None and not a.star]
+                if args and KIND[type(site.node.func.value)] is cst.Name:  # type: ignore[attr-defined]
+                    self._added.setdefault(receiver, []).append(args[-1])
+        return self._added.get(name, [])
 
     def _scales(self, value: cst.CSTNode) -> bool:
         if isinstance(value, cst.Call) and is_image_data_generator(self.ctx, value.func):

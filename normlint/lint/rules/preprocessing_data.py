@@ -6,7 +6,7 @@ from typing import Iterator
 
 from normlint.lint.syntax import cst
 
-from normlint.lint.index import _target_names
+from normlint.lint.index import _target_names, dotted
 from normlint.lint.nodes import KIND
 from normlint.lint.context import FileContext, is_literal, keyword, literal
 from normlint.lint.data_scaling import (EVAL_WORDS, GENERATOR_SCALING, SCALING, TRAIN_WORDS, data_arg, generator_scales,
@@ -281,7 +281,9 @@ class ScalerFitOnEvalData(Rule):
 Flags `fit`/`fit_transform` of a scikit-learn scaler (`StandardScaler`, `MinMaxScaler`, `RobustScaler`,
 `MaxAbsScaler`, `Normalizer`, `QuantileTransformer`, `PowerTransformer`) when the data is named as test
 or validation data (`X_test`, `x_val`, `valid_df`), or when it is fit on data that a later
-`train_test_split` splits (the statistics then include the test rows).
+`train_test_split` splits (the statistics then include the test rows). One array flattened for the
+scaler and given its shape back (`scaler.fit_transform(img.reshape(-1, img.shape[-1])).reshape(img.shape)`,
+each volume of a scan scaled by its own range) is a normalization of each sample, not flagged.
 """
     why = """
 The scaler's mean/scale are part of the model. Fit on evaluation data, they leak it into training and
@@ -322,7 +324,7 @@ X_test = scaler.transform(X_test)
             if receiver not in scalers and not inline:
                 continue
             arg = data_arg(site.node, "X")
-            if arg is None:
+            if arg is None or _scaled_by_itself(ctx, site.node, arg):
                 continue
             said = words(arg)
             leaked = sorted(said & EVAL_WORDS)
@@ -337,6 +339,23 @@ X_test = scaler.transform(X_test)
                 yield Hit(arg, f"the scaler is fit on {ctx.code(arg)[:40]} before train_test_split splits it (line "
                                f"{{line}}): the test rows leak into its statistics; split first, fit on the training split",
                           related=later[0][1])
+
+
+def _scaled_by_itself(ctx: FileContext, call: cst.Call, arg: cst.BaseExpression) -> bool:
+    """``scaler.fit_transform(img.reshape(-1, img.shape[-1])).reshape(img.shape)``: one array flattened for
+    the scaler, scaled by its own statistics and given its shape back (the BraTS tutorials' MinMax of each
+    volume): a normalization of each sample, fit and applied to the same data, not statistics of a split."""
+    if not (isinstance(arg, cst.Call) and isinstance(arg.func, cst.Attribute) and arg.func.attr.value == "reshape"):
+        return False
+    name = dotted(arg.func.value)
+    if name is None:
+        return False
+    for site in ctx.calls:
+        func = site.node.func
+        if isinstance(func, cst.Attribute) and func.value is call and func.attr.value == "reshape":
+            args = site.node.args
+            return len(args) == 1 and dotted(args[0].value) == f"{name}.shape"
+    return False
 
 
 class UnscaledEvalInput(Rule):
