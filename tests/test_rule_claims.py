@@ -231,3 +231,36 @@ def test_nl401_leaves_alone_only_layers_that_hold_no_variables():
         layer = getattr(layers, name)(0.5)
         layer({"1D": x1, "2D": x2, "3D": x3}.get(name[-2:], x1))
         assert [v.path.rsplit("/", 1)[-1] for v in layer.variables] == ["seed_generator_state"], name
+
+
+UPDATE_OPS_RUN = """
+import tensorflow as tf
+
+tf1 = tf.compat.v1
+graph = tf.Graph()
+with graph.as_default():
+    x = tf1.placeholder(tf.float32, (None, 4))
+    moving_mean = tf1.Variable(tf.zeros(4), trainable=False)
+    # what tf.layers.batch_normalization(training=True) does: its update goes to UPDATE_OPS, not into the graph's path
+    tf1.add_to_collection(tf1.GraphKeys.UPDATE_OPS, tf1.assign(moving_mean, 0.9 * moving_mean + 0.1 * tf.reduce_mean(x, 0)))
+    weight = tf1.Variable(tf.ones((4, 1)))
+    loss = tf.reduce_mean(tf.matmul(x, weight) ** 2)
+    training_op = tf1.train.GradientDescentOptimizer(0.01).minimize(loss)
+    extra_update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)
+    with tf1.Session() as sess:
+        sess.run(tf1.global_variables_initializer())
+        sess.run(training_op, feed_dict={x: [[1.0, 2.0, 3.0, 4.0]]})
+        alone = sess.run(moving_mean)
+        sess.run([training_op, extra_update_ops], feed_dict={x: [[1.0, 2.0, 3.0, 4.0]]})
+        beside = sess.run(moving_mean)
+"""
+
+
+def test_nl502_update_ops_run_beside_the_training_op_update_the_statistics():
+    # TF1's session runs what it is asked to fetch: the training op alone leaves the collection's updates
+    # out, fetching them beside it (handson-ml's sess.run([training_op, extra_update_ops])) runs them
+    tf = pytest.importorskip("tensorflow")
+    scope: dict = {"tf": tf}
+    exec(compile(UPDATE_OPS_RUN, "program.py", "exec"), scope)  # noqa: S102 - the test's own program
+    assert np.allclose(scope["alone"], 0.0)
+    assert np.allclose(scope["beside"], [0.1, 0.2, 0.3, 0.4])

@@ -8,6 +8,7 @@ from typing import Iterator
 from normlint.lint.syntax import cst
 
 from normlint.lint.context import FileContext, keyword, literal
+from normlint.lint.index import descendants
 from normlint.lint.legacy import is_keras1
 from normlint.lint.graph import LayerObj, PartOf
 from normlint.lint.keras_api import APPLICATIONS, BATCHNORM, DROPOUT
@@ -79,14 +80,66 @@ def _mentions_update_ops(call: cst.Call, ctx: FileContext) -> bool:
     return "update" in text
 
 
+def _graphs(ctx: FileContext) -> dict[int, int]:
+    """id of each call in the module's own code -> the graph it builds in: a new one after each top-level
+    statement that resets the default graph (``tf.reset_default_graph()``, or a function of the file that
+    does: handson-ml's ``reset_graph()`` before each model of a notebook). Calls inside functions and
+    classes are left out (whichever graph they are called in)."""
+    resetters = {name for name, fn in ctx.names.functions.items()
+                 if any(_resets(n, ctx) for n in descendants(fn) if isinstance(n, cst.Call))}
+    graphs: dict[int, int] = {}
+    graph = 0
+    for stmt in ctx.module.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        calls = [n for n in descendants(stmt) if isinstance(n, cst.Call)]
+        if any(_resets(c, ctx) or (isinstance(c.func, cst.Name) and c.func.value in resetters) for c in calls):
+            graph += 1
+        graphs.update((id(c), graph) for c in calls)
+    return graphs
+
+
+def _tf1_batch_norm(call: cst.Call, ctx: FileContext) -> bool:
+    """``tf.layers.batch_normalization(...)``, or ``partial(tf.layers.batch_normalization, training=...)``
+    (handson-ml's ``my_batch_norm_layer``)."""
+    if ctx.names.tf1_layer(call.func) == "batch_normalization":
+        return True
+    return ((ctx.names.canonical(call.func) or "") == "functools.partial" and bool(call.args)
+            and ctx.names.tf1_layer(call.args[0].value) == "batch_normalization")
+
+
+def _resets(call: cst.Call, ctx: FileContext) -> bool:
+    return (ctx.names.canonical(call.func) or "").endswith("reset_default_graph")
+
+
+def _runs_update_ops(call: cst.Call, ctx: FileContext) -> bool:
+    """``sess.run([training_op, extra_update_ops])`` or ``tf.group(train_op, update_ops)``, the collection
+    given directly or through a name bound to ``tf.get_collection(tf.GraphKeys.UPDATE_OPS)``."""
+    func = call.func
+    if not ((isinstance(func, cst.Attribute) and func.attr.value == "run")
+            or (ctx.names.canonical(func) or "").endswith(".group")):
+        return False
+    for a in call.args:
+        for n in descendants(a.value):
+            if isinstance(n, cst.Attribute) and n.attr.value == "UPDATE_OPS":
+                return True
+            if isinstance(n, cst.Name) and any("UPDATE_OPS" in ctx.code(v) for v in ctx.index.assignments.get(n.value, [])):
+                return True
+    return False
+
+
 class V1BatchNormWithoutUpdateOps(Rule):
     code = "NL502"
     name = "v1-batchnorm-without-update-ops"
     summary = "TF1 batch_normalization is used but minimize() does not depend on the UPDATE_OPS collection."
     what = """
 Flags `optimizer.minimize(...)` in a file that uses `tf.layers.batch_normalization` /
-`tf.compat.v1.layers.batch_normalization` when the `minimize` call is not inside
-`with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):`.
+`tf.compat.v1.layers.batch_normalization` (directly or through `functools.partial`) when the `minimize`
+call is not inside `with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):` and the
+collection is not run beside the training op (`sess.run([training_op, update_ops])`, `tf.group(...)`).
+A notebook that resets the default graph before each model (`tf.reset_default_graph()`, or a function of
+the file that calls it) is read graph by graph: a `minimize()` in a graph without batch normalization is
+not flagged.
 """
     why = """
 In graph mode the TF1 batch-normalization layer puts its moving-mean/variance updates in the
@@ -114,12 +167,21 @@ with tf.control_dependencies(update_ops):
     triggers = (r"batch_norm", r"\.minimize\s*\(")
 
     def check(self, ctx: FileContext) -> Iterator[Hit]:
-        if not any(ctx.names.tf1_layer(s.node.func) == "batch_normalization" for s in ctx.calls):
+        norms = [s for s in ctx.calls if _tf1_batch_norm(s.node, ctx)]
+        if not norms:
             return
+        graph = _graphs(ctx)
+        with_norm = {graph.get(id(s.node)) for s in norms}
+        updated = {graph.get(id(s.node)) for s in ctx.calls if _runs_update_ops(s.node, ctx)}
         for site in ctx.calls:
             func = site.node.func
             if not (isinstance(func, cst.Attribute) and func.attr.value == "minimize"):
                 continue
+            here = graph.get(id(site.node))  # None: in a function, whichever graph it is called in
+            if here is not None and None not in with_norm and here not in with_norm:
+                continue  # a graph of its own, built after a reset, with no batch normalization in it
+            if None in updated or (here is not None and here in updated):
+                continue  # sess.run([training_op, update_ops]): the updates run beside the training op
             guarded = any(
                 isinstance(w.func, (cst.Attribute, cst.Name))
                 and (ctx.names.canonical(w.func) or "").endswith("control_dependencies")
