@@ -128,20 +128,32 @@ class DataScaling:
         index = self.ctx.index
         return [*index.assignments.get(name, []), *index.derived.get(name, [])]
 
-    def name_scaled(self, name: str, _depth: int = 0) -> bool:
-        """A value the name is bound to scales, or reads a scaled name (asked on demand, remembered); a
-        loop's name is scaled when what it iterates is (``for images, _ in train_ds.take(1)``)."""
-        if name in self._memo:
-            return self._memo[name]
-        self._memo[name] = False  # a cycle (x = f(x)) adds nothing
-        result = False
-        if _depth < 8:
-            for value in [*self._values(name), *self.ctx.index.iterated.get(name, []), *self.added(name)]:
-                if self._scales(value) or any(self.name_scaled(n, _depth + 1) for n in names_in(value) - {name}):
-                    result = True
-                    break
-        self._memo[name] = result
-        return result
+    def name_scaled(self, name: str) -> bool:
+        """A value the name is bound to scales, or reads a scaled name, at most 8 names away (asked on
+        demand, remembered); a loop's name is scaled when what it iterates is (``for images, _ in
+        train_ds.take(1)``). Breadth first, each name's answer its own: an answer remembered while a cycle
+        (``x = f(x)``) was cut short would depend on the order the names were asked in, which follows
+        Python's string hashing (findings then changed with PYTHONHASHSEED)."""
+        found = self._memo.get(name)
+        if found is None:
+            found = self._memo[name] = self._reaches_scaling(name)
+        return found
+
+    def _reaches_scaling(self, name: str) -> bool:
+        seen, level = {name}, [name]
+        for _ in range(8):
+            following: list[str] = []
+            for current in level:
+                for value in [*self._values(current), *self.ctx.index.iterated.get(current, []), *self.added(current)]:
+                    if self._scales(value):
+                        return True
+                    fresh = names_in(value) - seen
+                    seen |= fresh
+                    following.extend(fresh)
+            if not following:
+                return False
+            level = following
+        return False
 
     def added(self, name: str) -> list[cst.CSTNode]:
         """What ``name.append(x)``, ``.extend(xs)`` and ``.insert(i, x)`` put in the list ``name`` (patches

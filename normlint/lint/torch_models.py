@@ -10,6 +10,8 @@ is unknown, and the rules treat unknown as holding: most models do.
 
 from __future__ import annotations
 
+from typing import Any
+
 from normlint.lint.nodes import KIND
 from normlint.lint.syntax import cst
 
@@ -105,6 +107,12 @@ def _members_hold(ctx: FileContext, container: cst.Call, wanted: frozenset[str],
     an OrderedDict, a helper's result)."""
     members: list[cst.BaseExpression] = []
     for a in container.args:
+        if a.star == "*" and KIND[type(a.value)] is cst.Name:  # nn.Sequential(*layers)
+            items = _list_items(ctx, a.value.value)  # type: ignore[attr-defined]
+            if items is None:
+                return None
+            members.extend(items)
+            continue
         if a.star or a.keyword is not None:
             return None
         value = a.value
@@ -118,6 +126,39 @@ def _members_hold(ctx: FileContext, container: cst.Call, wanted: frozenset[str],
         return None
     verdicts = [_value_holds(ctx, m, wanted, depth + 1) for m in members]
     return False if all(v is False for v in verdicts) else None
+
+
+def _list_items(ctx: FileContext, name: str) -> list[cst.BaseExpression] | None:
+    """What the list ``name`` holds when the file shows all of it: bound only to list or tuple displays and
+    filled by ``name.append(x)``, ``.insert(i, x)`` and ``.extend([...])`` (rasbt's ``all_layers.append(
+    nn.Linear(...))`` loop); None when anything else may have put something in it."""
+    if name in ctx.index.derived:
+        return None  # layers += blocks, a, layers = ...: not read here
+    items: list[cst.BaseExpression] = []
+    for value in ctx.index.assignments.get(name, []):
+        if KIND[type(value)] not in (cst.List, cst.Tuple) or any(
+                KIND[type(el)] is not cst.Element for el in value.elements):  # type: ignore[attr-defined]
+            return None
+        items.extend(el.value for el in value.elements)  # type: ignore[attr-defined]
+    if not ctx.index.assignments.get(name):
+        return None
+    for site in ctx.calls:
+        func: Any = site.node.func
+        if KIND[type(func)] is not cst.Attribute or KIND[type(func.value)] is not cst.Name or func.value.value != name:
+            continue
+        args = [a.value for a in site.node.args if a.keyword is None and not a.star]
+        method = func.attr.value
+        if method in ("append", "insert") and args:
+            items.append(args[-1])
+        elif method == "extend" and args and KIND[type(args[0])] in (cst.List, cst.Tuple):
+            items.extend(el.value for el in args[0].elements)  # type: ignore[attr-defined]
+        elif method not in _READS:
+            return None  # extend(blocks), __setitem__...: contents the file does not show here
+    return items
+
+
+# list methods that leave its contents as they are
+_READS = frozenset({"index", "count", "copy", "pop", "remove", "clear", "reverse", "sort"})
 
 
 def _class_holds(ctx: FileContext, name: str, wanted: frozenset[str]) -> bool | None:

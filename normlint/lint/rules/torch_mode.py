@@ -68,7 +68,9 @@ are both seen). A copy (`copy.deepcopy`, `AveragedModel`) starts in its original
 `netg, netd = NetG().eval(), NetD().eval()`) in that mode; a function nothing in the file calls starts from
 the modes the module's own code left its models in.
 
-Stays silent when the file shows the model holds neither BatchNorm nor Dropout, inside an
+Stays silent when the file shows the model holds neither BatchNorm nor Dropout (a class of the file by
+the modules it builds, an `nn.Sequential` by its members, also of a list the file fills with
+`append`/`extend`: `nn.Sequential(*all_layers)`), inside an
 `nn.Module`'s own methods (the outer model's mode decides; a class whose base comes from elsewhere counts
 when it has `forward()` or `forward_*()`: mmseg's segmentors), in Lightning modules (Lightning switches
 modes itself), for a model put in training mode on purpose (an explicit `model.train()` in the same
