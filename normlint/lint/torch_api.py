@@ -112,7 +112,7 @@ def torchvision_model(canon: str | None) -> str | None:
         return None
     if name[:1].islower() and name.startswith(_TORCHVISION_NOT_MODELS) and name != "get_model":
         return None
-    if not name[:1].islower() and (name.endswith(_TORCHVISION_WEIGHTS) or name.isupper()):
+    if not name[:1].islower() and name.endswith(_TORCHVISION_WEIGHTS):
         return None
     return name
 

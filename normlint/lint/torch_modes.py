@@ -121,6 +121,8 @@ _HARMLESS_WITH_MODEL = frozenset({"copy.deepcopy", "copy.copy", "print", "repr",
                                   "isinstance", "hasattr", "getattr", "torch.save"})
 _MODE_CALLS = frozenset({"eval", "train", "step", "backward", "no_grad", "inference_mode", "set_grad_enabled",
                          "from_pretrained", "deepcopy"})
+# the methods that make a class of unknown base a module: nn.Module's, and mmcv's train/test entry points
+_FORWARDS = frozenset({"forward", "forward_train", "forward_test"})
 # loaders that return (model, ...) with the model in eval mode: OpenAI's CLIP builds it with `model.eval()`
 _EVAL_LOADERS = frozenset({"clip.load"})
 _GRAD_OFF = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
@@ -686,7 +688,8 @@ class _Walker:
     def _copied(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         """``ema = copy.deepcopy(model)`` / ``swa = AveragedModel(model)``: the copy starts in the mode the
         original is in then (both copy the module's ``training`` flags); ``X.from_pretrained(...)`` (Hugging
-        Face) starts in eval mode."""
+        Face) and ``model, preprocess = clip.load(name)`` start in eval mode; ``model = Net().eval()`` in the
+        mode its chain leaves it in; ``a, b = x, y`` pair by pair."""
         kt, kv = KIND[type(target)], KIND[type(value)]
         if kt in (cst.Tuple, cst.List) and kv in (cst.Tuple, cst.List):  # netg, netd = NetG().eval(), NetD().eval()
             pairs = list(zip(target.elements, value.elements))  # type: ignore[attr-defined]
@@ -863,9 +866,9 @@ class _Walker:
             return True
         if any("Lightning" in (dotted(b.value) or "") for b in cls.bases):
             return True
-        # a base from elsewhere (mmseg's BaseSegmentor) and forward()/forward_train(): a module of its own
-        return bool(cls.bases) and any(name == "forward" or name.startswith("forward_")
-                                       for name in self.methods.get(id(cls), {}))
+        # a base from another module (mmseg's BaseSegmentor) and forward()/forward_train(): a module of its own
+        elsewhere = any((dotted(b.value) or "").split(".", 1)[0] in self.names.imports for b in cls.bases)
+        return elsewhere and not _FORWARDS.isdisjoint(self.methods.get(id(cls), {}))
 
 
 def _sets_up(method: str, call: cst.Call) -> bool:

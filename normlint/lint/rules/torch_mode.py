@@ -64,15 +64,15 @@ of the file that call each other (`validate(model)` after `model.eval()` is fine
 load_model(path)` keeps the mode the helper left its model in; a method starts from what its class's
 `__init__` set up), and through loops (an `eval()` in one epoch and a `train()` at the top of the next
 are both seen). A copy (`copy.deepcopy`, `AveragedModel`) starts in its original's mode, a Hugging Face
-`from_pretrained()` model and OpenAI's `clip.load()` in eval mode, a model switched where it is built (`model = Net().eval()`,
-`netg, netd = NetG().eval(), NetD().eval()`) in that mode; a function nothing in the file calls starts from
-the modes the module's own code left its models in.
+`from_pretrained()` model and OpenAI's `clip.load()` in eval mode, a model switched where it is built
+(`model = Net().eval()`, `netg, netd = NetG().eval(), NetD().eval()`) in that mode; a function nothing in
+the file calls starts from the modes the module's own code left its models in.
 
 Stays silent when the file shows the model holds neither BatchNorm nor Dropout (a class of the file by
 the modules it builds, an `nn.Sequential` by its members, also of a list the file fills with
-`append`/`extend`: `nn.Sequential(*all_layers)`), inside an
-`nn.Module`'s own methods (the outer model's mode decides; a class whose base comes from elsewhere counts
-when it has `forward()` or `forward_*()`: mmseg's segmentors), in Lightning modules (Lightning switches
+`append`/`extend`: `nn.Sequential(*all_layers)`), inside an `nn.Module`'s own methods (the outer model's
+mode decides; a class whose base comes from elsewhere counts when it has `forward()` or `forward_*()`:
+mmseg's segmentors), in Lightning modules (Lightning switches
 modes itself), for a model put in training mode on purpose (an explicit `model.train()` in the same
 function with no optimizer step, backward pass or call handed the model in between: recomputing
 BatchNorm statistics as SWA's `update_bn` does, Monte Carlo dropout; or in a function that rewrites
