@@ -11,6 +11,7 @@ What the text does not show (a helper of another module) is unknown, and the rul
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
@@ -78,41 +79,65 @@ def names_in(expr: cst.CSTNode) -> set[str]:
 _NUMPY = frozenset({"np", "numpy", "math"})
 
 
+def _read_before_bound(stmt: Any, at: cst.CSTNode) -> bool:  # a statement of either tree, told apart by KIND
+    """``at`` is read in the value of the statement's only assignment (``x = np.expand_dims(x, 0)``): it
+    reads what the name held before the statement."""
+    if KIND[type(stmt)] is not cst.SimpleStatementLine or len(stmt.body) != 1 or KIND[type(stmt.body[0])] is not cst.Assign:
+        return False
+    return any(n is at for n in descendants(stmt.body[0].value))
+
+
 def _binds(tree: cst.CSTNode, name: str) -> bool:
-    """Some statement or expression in ``tree`` binds ``name`` in the scope ``tree`` runs in (an assignment's
-    or a loop's target, ``with ... as``, ``:=``, an import, a def or class of that name); a function's or a
-    class's body, a lambda and a comprehension are scopes of their own."""
+    """Some statement or expression in ``tree`` binds ``name`` in the scope ``tree`` runs in (see
+    ``_bound_names``)."""
+    bound = _bound_names(tree)
+    return bound is None or name in bound
+
+
+# what holds statements, and the parts of statements that bind names: without ``:=`` in the text, the
+# expressions elsewhere bind nothing and are not walked
+_STATEMENT_PARTS = frozenset({
+    cst.IndentedBlock, cst.SimpleStatementSuite, cst.SimpleStatementLine, cst.If, cst.Else, cst.For, cst.While,
+    cst.With, cst.WithItem, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally, cst.Match,
+    cst.MatchCase, cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Import, cst.ImportFrom, cst.FunctionDef,
+    cst.ClassDef, cst.Global, cst.Nonlocal})
+
+
+def _bound_names(tree: cst.CSTNode, walrus: bool = True) -> set[str] | None:
+    """The names statements and expressions in ``tree`` bind in the scope ``tree`` runs in (an assignment's
+    or a loop's target, ``with ... as``, ``:=``, an import, a def or class); None for any name (``from x
+    import *``). A function's or a class's body, a lambda and a comprehension are scopes of their own.
+    ``walrus=False``: the file has no ``:=``, so only statements are walked."""
+    out: set[str] = set()
     stack = [tree]
     while stack:
         n = stack.pop()
         k = KIND[type(n)]
+        if not walrus and k not in _STATEMENT_PARTS and n is not tree:
+            continue
         if k is cst.Assign:
-            if any(name in _target_names(t.target) for t in n.targets):  # type: ignore[attr-defined]
-                return True
+            for t in n.targets:  # type: ignore[attr-defined]
+                out.update(_target_names(t.target))
         elif k is cst.AugAssign or k is cst.AnnAssign or k is cst.For or k is cst.NamedExpr:
-            if name in _target_names(n.target):  # type: ignore[attr-defined]
-                return True
+            out.update(_target_names(n.target))  # type: ignore[attr-defined]
         elif k is cst.WithItem or k is cst.ExceptHandler:
             asname = n.asname if k is cst.WithItem else n.name  # type: ignore[attr-defined]
-            if asname is not None and name in _target_names(asname.name):
-                return True
+            if asname is not None:
+                out.update(_target_names(asname.name))
         elif k is cst.Import or k is cst.ImportFrom:
-            if not isinstance(n.names, cst.ImportStar) and any(  # type: ignore[attr-defined]
-                    (a.asname.name.value if a.asname is not None else (dotted(a.name) or "").split(".", 1)[0]) == name
-                    for a in n.names):  # type: ignore[attr-defined]
-                return True
             if isinstance(n.names, cst.ImportStar):  # type: ignore[attr-defined]
-                return True  # from x import *: anything
+                return None  # from x import *: anything
+            out.update(a.asname.name.value if a.asname is not None else (dotted(a.name) or "").split(".", 1)[0]
+                       for a in n.names)  # type: ignore[attr-defined]
         elif k is cst.FunctionDef or k is cst.ClassDef:
-            if n.name.value == name:  # type: ignore[attr-defined]
-                return True
+            out.add(n.name.value)  # type: ignore[attr-defined]
             continue
         elif k is cst.Lambda or k in COMPREHENSIONS:
             continue
         elif k is cst.Global or k is cst.Nonlocal:
             continue
         stack.extend(children(n))
-    return False
+    return out
 
 
 class DataScaling:
@@ -123,6 +148,11 @@ class DataScaling:
         self._memo: dict[str, bool] = {}
         self._functions: set[str] | None = None
         self._added: dict[str, list[cst.CSTNode]] | None = None
+        self._body: list[Any] = list(ctx.module.body)  # the module's statements, for ``reaching``
+        self._starts: list[int] | None = None
+        self._bound: dict[int, set[str] | None] = {}
+        self._walrus = ":=" in ctx.source
+        self._at: dict[tuple[str, int], bool] = {}  # (name, id of where it is read) -> scaled there
 
     def _values(self, name: str) -> list[cst.CSTNode]:
         index = self.ctx.index
@@ -183,7 +213,24 @@ class DataScaling:
         return self._functions
 
     def is_scaled(self, expr: cst.BaseExpression) -> bool:
-        return self._scales(expr) or any(self.name_scaled(n) for n in names_in(expr))
+        """``expr`` scales, or reads a scaled name; where one assignment of the module's straight-line code
+        reaches a name read here (``reaching``), that value decides for it, and so on back along the
+        module's statements (a notebook that binds ``X`` to raw blobs in one cell and to something scaled in
+        another; ``img = test_images[1]`` then ``img = np.expand_dims(img, 0)``)."""
+        return self._scales(expr) or any(self._scaled_at(name, expr, 0) for name in names_in(expr))
+
+    def _scaled_at(self, name: str, at: cst.CSTNode, depth: int) -> bool:
+        key = (name, id(at))
+        found = self._at.get(key)
+        if found is None:
+            # each step goes to an earlier statement of the module: the walk back ends, whatever the order
+            value = None if self.added(name) else self.reaching(name, at)
+            if value is None:  # not straight-line, or a list filled by append(): every value the name gets
+                found = self.name_scaled(name)
+            else:
+                found = self._scales(value) or any(self._scaled_at(n, value, depth + 1) for n in names_in(value))
+            self._at[key] = found
+        return found
 
     def bound_here(self, name: str) -> bool:
         """The file binds the name to a value (not only as a parameter): its data path can be read."""
@@ -214,18 +261,41 @@ class DataScaling:
                     return False
         return True
 
+    def _holder(self, at: cst.CSTNode) -> int | None:
+        """The index of the module's statement that holds ``at``: found by line where the tree gives them
+        (the fast tree's ranges; a decorator's lines come before its ``def``'s), else by a walk."""
+        body = self._body
+        r = getattr(at, "_r", None)
+        if r is not None:
+            if self._starts is None:
+                self._starts = [getattr(stmt, "_r", (0,))[0] for stmt in body]
+            i = bisect.bisect_right(self._starts, r[0]) - 1  # the module's statements never overlap
+            if i >= 0 and (body[i]._r[0], body[i]._r[1]) <= (r[0], r[1]) and (r[2], r[3]) <= (body[i]._r[2], body[i]._r[3]):
+                return i
+        return next((i for i, stmt in enumerate(body) if any(n is at for n in descendants(stmt))), None)
+
+    def _bound_at(self, i: int) -> set[str] | None:
+        """The names the module's statement ``i`` binds (None: any), worked out once."""
+        if i not in self._bound:
+            self._bound[i] = _bound_names(self._body[i], self._walrus)
+        return self._bound[i]
+
     def reaching(self, name: str, at: cst.CSTNode) -> cst.CSTNode | None:
         """The value of the module-level assignment that binds ``name`` last before the top-level statement
         that holds ``at``, when it is the only binding that can reach ``at``: a simple statement of the module
         (``name = value``, ``a, name = value``), no other binding of the name in the statements after it
         nor in the statement that holds ``at`` (a function's body is its own scope: None there)."""
-        body = list(self.ctx.module.body)
-        here = next((i for i, stmt in enumerate(body) if any(n is at for n in descendants(stmt))), None)
-        if here is None or KIND[type(body[here])] in (cst.FunctionDef, cst.ClassDef) or _binds(body[here], name):
+        body = self._body
+        here = self._holder(at)
+        if here is None or KIND[type(body[here])] in (cst.FunctionDef, cst.ClassDef):
+            return None
+        names = self._bound_at(here)
+        if (names is None or name in names) and not _read_before_bound(body[here], at):
             return None
         stmt: Any  # a statement of either tree, told apart by KIND
-        for stmt in reversed(body[:here]):
-            if not _binds(stmt, name):
+        for i in range(here - 1, -1, -1):
+            names, stmt = self._bound_at(i), body[i]
+            if names is not None and name not in names:
                 continue
             if KIND[type(stmt)] is not cst.SimpleStatementLine:
                 return None  # bound in a loop, a branch, a with block: which binding reaches is not straight-line

@@ -365,7 +365,10 @@ class UnscaledEvalInput(Rule):
     what = """
 Flags `model.evaluate(x)` / `model.predict(x)` when the same model's `fit()` gets scaled data (divided
 by 255, a scaler's `transform`, a `Rescaling`/`Normalization` applied to the arrays, a normalizing
-`.map()`) and `x` is data the file binds and never scales (the raw test split, a loaded image).
+`.map()`) and `x` is data the file binds and never scales (the raw test split, a loaded image). In the
+module's straight-line code (a notebook's cells) the assignment that reaches each read decides: a test
+split predicted on in one cell and scaled only in a later one is flagged, a name bound to raw data here
+and to scaled data in another cell is read as raw here.
 """
     why = """
 Scaling done outside the model is part of the model's input contract: every array it sees must go
