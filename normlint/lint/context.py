@@ -45,7 +45,7 @@ from typing import Any
 from normlint.lint.syntax import cst
 from normlint.records import field, record
 
-from normlint.lint.nodes import made
+from normlint.lint.nodes import KIND, made
 from normlint.lint.constants import NO_VALUE, Constants, evaluate, keyword
 from normlint.lint.flow import analyze
 from normlint.lint.graph import Flow
@@ -96,6 +96,17 @@ class FileContext:
     @property
     def calls(self) -> list[CallSite]:
         return self.index.calls
+
+    @cached_property
+    def name_methods(self) -> dict[str, list[cst.Call]]:
+        """name -> the calls of a method on that bare name, in source order (``layers.append(x)``: what the
+        file puts in a list, for the rules that read a list's contents)."""
+        out: dict[str, list[cst.Call]] = {}
+        for site in self.calls:
+            func: Any = site.node.func
+            if KIND[type(func)] is cst.Attribute and KIND[type(func.value)] is cst.Name:
+                out.setdefault(func.value.value, []).append(site.node)
+        return out
 
     def release(self) -> None:
         """Break the reference cycles of the file's analysis once its findings are made (a rule's memo holds

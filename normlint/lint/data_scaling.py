@@ -147,7 +147,6 @@ class DataScaling:
         self.ctx = ctx
         self._memo: dict[str, bool] = {}
         self._functions: set[str] | None = None
-        self._added: dict[str, list[cst.CSTNode]] | None = None
         self._body: list[Any] = list(ctx.module.body)  # the module's statements, for ``reaching``
         self._starts: list[int] | None = None
         self._bound: dict[int, set[str] | None] = {}
@@ -188,13 +187,12 @@ class DataScaling:
     def added(self, name: str) -> list[cst.CSTNode]:
         """What ``name.append(x)``, ``.extend(xs)`` and ``.insert(i, x)`` put in the list ``name`` (patches
         scaled one by one in a loop, then ``np.array(patches)``)."""
-        if self._added is None:
-            self._added = {}
-            for site, receiver in method_calls(self.ctx, "append", "extend", "insert"):
-                args = [a.value for a in site.node.args if a.keyword is None and not a.star]
-                if args and KIND[type(site.node.func.value)] is cst.Name:  # type: ignore[attr-defined]
-                    self._added.setdefault(receiver, []).append(args[-1])
-        return self._added.get(name, [])
+        out: list[cst.CSTNode] = []
+        for call in self.ctx.name_methods.get(name, []):
+            args = [a.value for a in call.args if a.keyword is None and not a.star]
+            if args and call.func.attr.value in ("append", "extend", "insert"):  # type: ignore[attr-defined]
+                out.append(args[-1])
+        return out
 
     def _scales(self, value: cst.CSTNode) -> bool:
         if isinstance(value, cst.Call) and is_image_data_generator(self.ctx, value.func):

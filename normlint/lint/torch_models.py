@@ -10,8 +10,6 @@ is unknown, and the rules treat unknown as holding: most models do.
 
 from __future__ import annotations
 
-from typing import Any
-
 from normlint.lint.nodes import KIND
 from normlint.lint.syntax import cst
 
@@ -142,12 +140,9 @@ def _list_items(ctx: FileContext, name: str) -> list[cst.BaseExpression] | None:
         items.extend(el.value for el in value.elements)  # type: ignore[attr-defined]
     if not ctx.index.assignments.get(name):
         return None
-    for site in ctx.calls:
-        func: Any = site.node.func
-        if KIND[type(func)] is not cst.Attribute or KIND[type(func.value)] is not cst.Name or func.value.value != name:
-            continue
-        args = [a.value for a in site.node.args if a.keyword is None and not a.star]
-        method = func.attr.value
+    for call in ctx.name_methods.get(name, []):
+        args = [a.value for a in call.args if a.keyword is None and not a.star]
+        method = call.func.attr.value  # type: ignore[attr-defined]
         if method in ("append", "insert") and args:
             items.append(args[-1])
         elif method == "extend" and args and KIND[type(args[0])] in (cst.List, cst.Tuple):
