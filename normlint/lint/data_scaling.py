@@ -215,9 +215,9 @@ class DataScaling:
         reaches a name read here (``reaching``), that value decides for it, and so on back along the
         module's statements (a notebook that binds ``X`` to raw blobs in one cell and to something scaled in
         another; ``img = test_images[1]`` then ``img = np.expand_dims(img, 0)``)."""
-        return self._scales(expr) or any(self._scaled_at(name, expr, 0) for name in names_in(expr))
+        return self._scales(expr) or any(self._scaled_at(name, expr) for name in names_in(expr))
 
-    def _scaled_at(self, name: str, at: cst.CSTNode, depth: int) -> bool:
+    def _scaled_at(self, name: str, at: cst.CSTNode) -> bool:
         key = (name, id(at))
         found = self._at.get(key)
         if found is None:
@@ -226,7 +226,7 @@ class DataScaling:
             if value is None:  # not straight-line, or a list filled by append(): every value the name gets
                 found = self.name_scaled(name)
             else:
-                found = self._scales(value) or any(self._scaled_at(n, value, depth + 1) for n in names_in(value))
+                found = self._scales(value) or any(self._scaled_at(n, value) for n in names_in(value))
             self._at[key] = found
         return found
 
